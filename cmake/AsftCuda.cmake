@@ -1,0 +1,17 @@
+# CUDA detection. ASFT_CUDA=AUTO (default) compiles the CUDA sources when nvcc is found and
+# skips them with one log line otherwise; ON makes a missing nvcc an error; OFF skips.
+set(ASFT_CUDA "AUTO" CACHE STRING "Build the CUDA kernels: AUTO, ON or OFF")
+set(ASFT_CUDA_ARCHITECTURES "80;90" CACHE STRING "CUDA architectures (PTX for the newest is added)")
+set(ASFT_HAVE_CUDA OFF)
+if(NOT ASFT_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    set(ASFT_HAVE_CUDA ON)
+    message(STATUS "asft: CUDA compiler found at ${CMAKE_CUDA_COMPILER}")
+  elseif(ASFT_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "asft: ASFT_CUDA=ON but no CUDA compiler (nvcc) was found")
+  else()
+    message(STATUS "asft: no CUDA compiler (nvcc) found; CUDA kernels skipped, CPU build only")
+  endif()
+endif()

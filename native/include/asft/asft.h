@@ -1,0 +1,90 @@
+/*
+ * libasft: the plain C ABI between the Java core and the native kernels.
+ *
+ * This header is the only Java<->native boundary (DESIGN.md, invariant 1). Java validates
+ * shapes, dtypes and pointers before every call; the functions here still refuse obviously
+ * bad arguments with ASFT_EINVAL instead of crashing, so a bug on the Java side becomes an
+ * exception, not a dead JVM.
+ *
+ * Conventions: row-major matrices, int64 sizes, f32 compute. Anchors (the d_out x d_out
+ * matrices Q or C) may be stored as f32 or bf16; everything else is f32.
+ */
+#ifndef ASFT_ASFT_H
+#define ASFT_ASFT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Storage dtypes understood by the kernels. Values are part of the ABI. */
+#define ASFT_DTYPE_F32 0
+#define ASFT_DTYPE_BF16 1
+#define ASFT_DTYPE_F16 2
+
+/* Status codes. */
+#define ASFT_OK 0
+#define ASFT_EINVAL 1     /* bad argument: null pointer, negative size, unknown dtype */
+#define ASFT_ENOMEM 2     /* a workspace allocation failed */
+#define ASFT_EUNSUPPORTED 3 /* e.g. an ISA the CPU lacks was requested */
+
+/* Library version, e.g. "0.1.0". */
+const char *asft_version(void);
+
+/* The CPU code path in use: "avx512", "avx2" or "generic". Chosen at load time from the
+ * CPU's features; asft_set_cpu_isa can force a lower one (tests run every path the CPU has). */
+const char *asft_cpu_isa(void);
+int asft_set_cpu_isa(const char *isa);
+
+/* Threads used by the CPU kernels (OpenMP). n <= 0 restores the default (all cores). */
+int asft_set_num_threads(int n);
+int asft_get_num_threads(void);
+
+/* ---- conversions and elementwise helpers ------------------------------------------- */
+
+/* dst[i] = float(src[i]) for src in f32/bf16/f16. */
+int asft_convert_to_f32(const void *src, int src_dtype, float *dst, int64_t n);
+/* dst[i] = src[i] rounded to nearest even in dst_dtype (f32/bf16/f16). */
+int asft_convert_from_f32(const float *src, void *dst, int dst_dtype, int64_t n);
+/* out[i] = float(a[i]) - float(b[i]); *sum_sq = sum out[i]^2 in double (for ||V||_F). */
+int asft_sub_to_f32(const void *a, const void *b, int dtype, float *out, int64_t n,
+                    double *sum_sq);
+/* Copy the upper triangle of the n x n matrix m onto its lower triangle. */
+int asft_symmetrize_upper(float *m, int64_t n);
+/* m = I - m for the n x n matrix m. */
+int asft_identity_minus(float *m, int64_t n);
+/* Streams n_bytes from p once (as f32 words) and returns their sum in *sum: the plain
+ * read that benchmarks use as the machine's practical memory limit. */
+int asft_stream_read(const void *p, int64_t n_bytes, double *sum);
+
+/* ---- the AsFT hot path ------------------------------------------------------------- */
+
+/* out[d_out x r] = M[d_out x d_in] . X[d_in x r], M in f32 or bf16, f32 accumulation.
+ * Streams M exactly once; r up to any size (best for r <= 64). */
+int asft_matmul_skinny(const void *m, int m_dtype, int64_t d_out, int64_t d_in,
+                       const float *x, int64_t r, float *out);
+
+/* Anchor forms for the regularizer. */
+#define ASFT_ANCHOR_Q 0 /* the stored matrix is Q = (I - C)^T (I - C): one pass      */
+#define ASFT_ANCHOR_C 1 /* the stored matrix is C: G = P - C P with P = B - C B, two passes */
+
+/*
+ * The fused AsFT regularizer of one LoRA module (ASFT.md section 3):
+ *   R = ||(I - C) B A||_F^2 = <B^T Q B, A A^T>
+ *   grad_b += grad_scale * 2 Q B (A A^T)
+ *   grad_a += grad_scale * 2 (B^T Q B) A
+ * anchor: d_out x d_out (f32 or bf16), A: r x d_in, B: d_out x r (PEFT shapes), all row-major.
+ * grad_a / grad_b may be NULL (value only). *value receives R (unscaled), in double.
+ * Gradients accumulate: they add to whatever the caller's buffers hold.
+ */
+int asft_regularizer_dense(const void *anchor, int anchor_dtype, int anchor_form,
+                           int64_t d_out, int64_t d_in, int64_t r,
+                           const float *a, const float *b,
+                           float *grad_a, float *grad_b, float grad_scale, double *value);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ASFT_ASFT_H */

@@ -1,0 +1,42 @@
+// Shared internals of the CPU side of libasft (not part of the C ABI).
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+#include "kernel_table.h"
+
+namespace asft::cpu {
+
+// The kernel table in use (chosen at load time, or forced by asft_set_cpu_isa).
+const KernelTable &active();
+
+// Number of threads the kernels use.
+int threads();
+
+// Splits [0, n) into `parts` contiguous ranges; range p is [begin, end).
+inline void split(int64_t n, int parts, int p, int64_t *begin, int64_t *end) {
+  int64_t base = n / parts, extra = n % parts;
+  *begin = p * base + (p < extra ? p : extra);
+  *end = *begin + base + (p < extra ? 1 : 0);
+}
+
+inline float bf16_to_f32(uint16_t h) {
+  uint32_t w = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &w, sizeof f);
+  return f;
+}
+
+// Round to nearest even; NaN stays a (quiet) NaN.
+inline uint16_t f32_to_bf16(float f) {
+  uint32_t w;
+  std::memcpy(&w, &f, sizeof w);
+  if ((w & 0x7fffffffu) > 0x7f800000u) return uint16_t((w >> 16) | 0x0040u);
+  w += 0x7fffu + ((w >> 16) & 1u);
+  return uint16_t(w >> 16);
+}
+
+float f16_to_f32(uint16_t h);
+uint16_t f32_to_f16(float f);
+
+} // namespace asft::cpu

@@ -1,0 +1,67 @@
+// A quick native timing of the hot path (the JMH suite and `asft bench` are the reference
+// numbers; this one runs without a JVM): regularizer value+grads for one d x d module vs a
+// plain streaming read of the same anchor bytes.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#include "asft/asft.h"
+
+static double median_ms(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+template <typename F> static double time_ms(F f, int reps) {
+  std::vector<double> t;
+  for (int i = 0; i < reps; i++) {
+    auto s = std::chrono::steady_clock::now();
+    f();
+    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count());
+  }
+  return median_ms(t);
+}
+
+int main(int argc, char **argv) {
+  const int64_t d = argc > 1 ? std::atoll(argv[1]) : 4096;
+  const int64_t r = argc > 2 ? std::atoll(argv[2]) : 8;
+  const int mods = 4; // rotate anchors so no run is served from cache
+  std::mt19937 rng(1);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::vector<std::vector<float>> q(mods, std::vector<float>(size_t(d * d)));
+  std::vector<std::vector<uint16_t>> qh(mods, std::vector<uint16_t>(size_t(d * d)));
+  for (int m = 0; m < mods; m++) {
+    for (auto &x : q[m]) x = nd(rng);
+    asft_convert_from_f32(q[m].data(), qh[m].data(), ASFT_DTYPE_BF16, d * d);
+  }
+  std::vector<float> a(size_t(r * d)), b(size_t(d * r)), ga(a.size()), gb(b.size());
+  for (auto &x : a) x = nd(rng);
+  for (auto &x : b) x = nd(rng);
+  double v = 0, sum = 0;
+  int k = 0;
+  auto reg = [&](int dtype) {
+    const void *p = dtype == ASFT_DTYPE_F32 ? (const void *)q[k % mods].data() : (const void *)qh[k % mods].data();
+    k++;
+    asft_regularizer_dense(p, dtype, ASFT_ANCHOR_Q, d, d, r, a.data(), b.data(), ga.data(), gb.data(), 1.f, &v);
+  };
+  auto stream = [&](int bytes_per) {
+    const void *p = bytes_per == 4 ? (const void *)q[k % mods].data() : (const void *)qh[k % mods].data();
+    k++;
+    asft_stream_read(p, d * d * bytes_per, &sum);
+  };
+  for (int i = 0; i < 5; i++) { reg(ASFT_DTYPE_F32); reg(ASFT_DTYPE_BF16); stream(4); }
+  const int reps = 40;
+  double t32 = time_ms([&] { reg(ASFT_DTYPE_F32); }, reps);
+  double s32 = time_ms([&] { stream(4); }, reps);
+  double t16 = time_ms([&] { reg(ASFT_DTYPE_BF16); }, reps);
+  double s16 = time_ms([&] { stream(2); }, reps);
+  const double gb32 = d * d * 4 / 1e9, gb16 = d * d * 2 / 1e9;
+  std::printf("isa=%s threads=%d d=%lld r=%lld\n", asft_cpu_isa(), asft_get_num_threads(), (long long)d, (long long)r);
+  std::printf("%-6s %10s %12s %12s %8s\n", "anchor", "ms/module", "anchor GB/s", "stream GB/s", "ratio");
+  std::printf("%-6s %10.3f %12.1f %12.1f %8.2f\n", "f32", t32, gb32 / t32 * 1e3, gb32 / s32 * 1e3, s32 / t32);
+  std::printf("%-6s %10.3f %12.1f %12.1f %8.2f\n", "bf16", t16, gb16 / t16 * 1e3, gb16 / s16 * 1e3, s16 / t16);
+  return v == v ? 0 : 1;
+}

@@ -1,0 +1,202 @@
+// ctest: every CPU kernel against a plain double-precision reference, on fresh random
+// inputs, for every ISA path this CPU supports. Outputs are poisoned (NaN) before each run
+// so an element the kernel forgets to write fails the test.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "asft/asft.h"
+#include "internal.h"
+
+namespace {
+
+int failures = 0;
+std::mt19937_64 rng(std::random_device{}());
+
+#define CHECK(cond, ...)                                                                       \
+  do {                                                                                         \
+    if (!(cond)) {                                                                             \
+      failures++;                                                                              \
+      std::printf("FAIL %s:%d: ", __FILE__, __LINE__);                                         \
+      std::printf(__VA_ARGS__);                                                                \
+      std::printf("\n");                                                                       \
+    }                                                                                          \
+  } while (0)
+
+std::vector<float> randn(size_t n, float scale = 1.f) {
+  std::normal_distribution<float> d(0.f, scale);
+  std::vector<float> v(n);
+  for (auto &x : v) x = d(rng);
+  return v;
+}
+
+std::vector<uint16_t> to_bf16(const std::vector<float> &v) {
+  std::vector<uint16_t> h(v.size());
+  asft_convert_from_f32(v.data(), h.data(), ASFT_DTYPE_BF16, int64_t(v.size()));
+  return h;
+}
+
+std::vector<float> from_bf16(const std::vector<uint16_t> &h) {
+  std::vector<float> v(h.size());
+  asft_convert_to_f32(h.data(), ASFT_DTYPE_BF16, v.data(), int64_t(h.size()));
+  return v;
+}
+
+double rel_err(const std::vector<float> &got, const std::vector<double> &ref) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < ref.size(); i++) {
+    if (std::isnan(got[i])) return std::numeric_limits<double>::infinity();
+    num += (got[i] - ref[i]) * (got[i] - ref[i]);
+    den += ref[i] * ref[i];
+  }
+  return std::sqrt(num / (den > 0 ? den : 1));
+}
+
+// ref[d_out x r] = M . X in double.
+std::vector<double> ref_matmul(const std::vector<float> &m, int64_t d_out, int64_t d_in,
+                               const std::vector<float> &x, int64_t r) {
+  std::vector<double> out(size_t(d_out * r), 0.0);
+  for (int64_t i = 0; i < d_out; i++)
+    for (int64_t j = 0; j < d_in; j++)
+      for (int64_t c = 0; c < r; c++) out[i * r + c] += double(m[i * d_in + j]) * x[j * r + c];
+  return out;
+}
+
+void test_skinny(int64_t d_out, int64_t d_in, int64_t r) {
+  auto m = randn(size_t(d_out * d_in));
+  auto x = randn(size_t(d_in * r));
+  std::vector<float> out(size_t(d_out * r), std::nanf(""));
+  CHECK(asft_matmul_skinny(m.data(), ASFT_DTYPE_F32, d_out, d_in, x.data(), r, out.data()) == 0,
+        "skinny f32 status");
+  double e = rel_err(out, ref_matmul(m, d_out, d_in, x, r));
+  CHECK(e < 1e-5, "[%s] skinny f32 %lldx%lld r=%lld: rel err %.3g", asft_cpu_isa(),
+        (long long)d_out, (long long)d_in, (long long)r, e);
+
+  auto mh = to_bf16(m);
+  auto mq = from_bf16(mh); // the exact values the bf16 kernel sees
+  std::fill(out.begin(), out.end(), std::nanf(""));
+  CHECK(asft_matmul_skinny(mh.data(), ASFT_DTYPE_BF16, d_out, d_in, x.data(), r, out.data()) == 0,
+        "skinny bf16 status");
+  e = rel_err(out, ref_matmul(mq, d_out, d_in, x, r));
+  CHECK(e < 1e-5, "[%s] skinny bf16 %lldx%lld r=%lld: rel err %.3g", asft_cpu_isa(),
+        (long long)d_out, (long long)d_in, (long long)r, e);
+}
+
+// Q = (I - C)^T (I - C) for a random symmetric C; the regularizer against the literal
+// ||(I - C) B A||^2 and the analytic gradients, all in double.
+void test_regularizer(int64_t d_out, int64_t d_in, int64_t r, int form) {
+  auto v = randn(size_t(d_out * d_out), 0.3f);
+  std::vector<double> c(size_t(d_out * d_out));
+  for (int64_t i = 0; i < d_out; i++)
+    for (int64_t j = 0; j < d_out; j++) c[i * d_out + j] = 0.5 * (v[i * d_out + j] + v[j * d_out + i]);
+  std::vector<double> imc(c.size());
+  for (int64_t i = 0; i < d_out; i++)
+    for (int64_t j = 0; j < d_out; j++) imc[i * d_out + j] = (i == j) - c[i * d_out + j];
+  std::vector<float> anchor(c.size());
+  if (form == ASFT_ANCHOR_C) {
+    for (size_t k = 0; k < c.size(); k++) anchor[k] = float(c[k]);
+  } else {
+    for (int64_t i = 0; i < d_out; i++)
+      for (int64_t j = 0; j < d_out; j++) {
+        double s = 0;
+        for (int64_t k = 0; k < d_out; k++) s += imc[k * d_out + i] * imc[k * d_out + j];
+        anchor[i * d_out + j] = float(s);
+      }
+  }
+  auto a = randn(size_t(r * d_in)), b = randn(size_t(d_out * r));
+  auto ga0 = randn(a.size()), gb0 = randn(b.size()); // accumulate onto non-zero buffers
+  auto ga = ga0, gb = gb0;
+  const float scale = 0.75f;
+  double value = std::nan("");
+  CHECK(asft_regularizer_dense(anchor.data(), ASFT_DTYPE_F32, form, d_out, d_in, r, a.data(),
+                               b.data(), ga.data(), gb.data(), scale, &value) == 0,
+        "regularizer status");
+  // Literal: P = (I - C) B A; R = ||P||^2; dR/d(BA) = 2 (I-C)^T P.
+  std::vector<double> ba(size_t(d_out * d_in), 0.0), p(ba.size(), 0.0), d(ba.size(), 0.0);
+  for (int64_t i = 0; i < d_out; i++)
+    for (int64_t k = 0; k < r; k++)
+      for (int64_t j = 0; j < d_in; j++) ba[i * d_in + j] += double(b[i * r + k]) * a[k * d_in + j];
+  for (int64_t i = 0; i < d_out; i++)
+    for (int64_t k = 0; k < d_out; k++)
+      for (int64_t j = 0; j < d_in; j++) p[i * d_in + j] += imc[i * d_out + k] * ba[k * d_in + j];
+  double ref = 0;
+  for (double x : p) ref += x * x;
+  for (int64_t i = 0; i < d_out; i++)
+    for (int64_t k = 0; k < d_out; k++)
+      for (int64_t j = 0; j < d_in; j++) d[i * d_in + j] += 2 * imc[k * d_out + i] * p[k * d_in + j];
+  std::vector<double> ref_ga(a.size()), ref_gb(b.size());
+  for (int64_t k = 0; k < r; k++)
+    for (int64_t j = 0; j < d_in; j++) {
+      double s = 0;
+      for (int64_t i = 0; i < d_out; i++) s += double(b[i * r + k]) * d[i * d_in + j];
+      ref_ga[k * d_in + j] = ga0[k * d_in + j] + scale * s;
+    }
+  for (int64_t i = 0; i < d_out; i++)
+    for (int64_t k = 0; k < r; k++) {
+      double s = 0;
+      for (int64_t j = 0; j < d_in; j++) s += d[i * d_in + j] * a[k * d_in + j];
+      ref_gb[i * r + k] = gb0[i * r + k] + scale * s;
+    }
+  CHECK(std::fabs(value - ref) <= 1e-4 * std::fabs(ref), "[%s] form %d value %.9g vs %.9g",
+        asft_cpu_isa(), form, value, ref);
+  double ea = rel_err(ga, ref_ga), eb = rel_err(gb, ref_gb);
+  CHECK(ea < 1e-4 && eb < 1e-4, "[%s] form %d %lldx%lld r=%lld grad rel err A %.3g B %.3g",
+        asft_cpu_isa(), form, (long long)d_out, (long long)d_in, (long long)r, ea, eb);
+}
+
+void test_conversions() {
+  using namespace asft::cpu;
+  // Known bit patterns.
+  CHECK(bf16_to_f32(0x3f80) == 1.0f, "bf16 1.0");
+  CHECK(bf16_to_f32(0xc000) == -2.0f, "bf16 -2.0");
+  CHECK(f32_to_bf16(1.0f) == 0x3f80, "f32->bf16 1.0");
+  CHECK(f32_to_bf16(1.00390625f) == 0x3f80, "bf16 ties to even (down)");
+  CHECK(f32_to_bf16(1.01171875f) == 0x3f82, "bf16 ties to even (up)");
+  CHECK(f16_to_f32(0x3c00) == 1.0f, "f16 1.0");
+  CHECK(f16_to_f32(0x7bff) == 65504.0f, "f16 max");
+  CHECK(f16_to_f32(0x0001) == std::ldexp(1.0f, -24), "f16 min subnormal");
+  CHECK(std::isinf(f16_to_f32(0x7c00)), "f16 inf");
+  CHECK(std::isnan(f16_to_f32(0x7e00)), "f16 nan");
+  CHECK(f32_to_f16(65504.0f) == 0x7bff, "f32->f16 max");
+  CHECK(f32_to_f16(70000.0f) == 0x7c00, "f32->f16 overflow");
+  CHECK(f32_to_f16(std::ldexp(1.0f, -24)) == 0x0001, "f32->f16 min subnormal");
+  CHECK(f32_to_f16(-0.0f) == 0x8000, "f32->f16 -0");
+  // Every f16 bit pattern round-trips (NaNs stay NaN).
+  for (uint32_t h = 0; h < 65536; h++) {
+    float f = f16_to_f32(uint16_t(h));
+    if (std::isnan(f)) continue;
+    if (f32_to_f16(f) != h) { CHECK(false, "f16 round trip of 0x%04x", h); break; }
+  }
+}
+
+} // namespace
+
+int main() {
+  test_conversions();
+  for (const char *isa : {"generic", "avx2", "avx512"}) {
+    int rc = asft_set_cpu_isa(isa);
+    if (rc == ASFT_EUNSUPPORTED) {
+      std::printf("skip %s: not supported by this CPU\n", isa);
+      continue;
+    }
+    CHECK(rc == 0, "set isa %s", isa);
+    for (int threads : {1, 2, 3}) {
+      asft_set_num_threads(threads);
+      for (int64_t r : {1, 2, 3, 4, 5, 7, 8, 16, 33, 64}) test_skinny(37, 53, r);
+      test_skinny(1, 1, 1);
+      test_skinny(64, 256, 8);
+      test_skinny(96, 24, 8); // GQA-like non-square
+      for (int form : {ASFT_ANCHOR_Q, ASFT_ANCHOR_C}) {
+        test_regularizer(19, 23, 3, form);
+        test_regularizer(32, 40, 8, form);
+      }
+    }
+    asft_set_num_threads(0);
+    std::printf("ok %s\n", isa);
+  }
+  std::printf("%d failures\n", failures);
+  return failures == 0 ? 0 : 1;
+}
