@@ -1,0 +1,48 @@
+package dev.asft.core.backend;
+
+import dev.asft.core.tensor.DType;
+import dev.asft.core.tensor.Tensor;
+
+/**
+ * The operations the regularizer and the anchor builder need. Implementations: {@code java}
+ * (plain loops, the oracle for tests), {@code cpu} (libasft + OpenBLAS), {@code cuda}
+ * (not built yet). Every implementation validates its inputs the same way ({@code Shapes}).
+ */
+public interface Backend {
+    /** "java", "cpu" or "cuda". */
+    String name();
+
+    /** One line on what this backend runs on (ISA, threads, BLAS). */
+    String describe();
+
+    /** out = m . x with m [d_out x d_in] (f32 or bf16), x [d_in x r] and out [d_out x r] f32. */
+    void matmulSkinny(Tensor m, Tensor x, Tensor out);
+
+    /**
+     * R = ||(I - C) B A||_F^2 for one module, from its anchor (Q or C, per {@code form}); adds
+     * gradScale * dR/dA to gradA and gradScale * dR/dB to gradB (either may be null).
+     * a = lora_A [r x d_in], b = lora_B [d_out x r], all f32. Returns R (unscaled).
+     */
+    double regularizer(Tensor anchor, AnchorForm form, Tensor a, Tensor b, Tensor gradA, Tensor gradB,
+                       float gradScale);
+
+    /**
+     * The code-mode anchor of one module from its aligned and base weights (same shape and
+     * dtype, [d_out x d_in]): C = V V^T / ||V||_F with V = aligned - base, returned as
+     * {@code form} (Q or C) in {@code storage} (f32 or bf16).
+     */
+    CodeAnchorMatrix codeAnchor(Tensor aligned, Tensor base, AnchorForm form, DType storage);
+
+    /**
+     * The released code's dense formulation of the same value and gradients:
+     * P = (I - C)(B A), R = ||P||^2, gradients through P (two d_out x d_out x d_in products).
+     * {@code c} is the f32 C matrix. For benchmarks and tests.
+     */
+    double literalRegularizer(Tensor c, Tensor a, Tensor b, Tensor gradA, Tensor gradB, float gradScale);
+
+    /** Reads every byte of t once (a plain streaming read); returns a checksum. */
+    double streamRead(Tensor t);
+
+    /** The anchor matrix and the Frobenius norm of V it came from. */
+    record CodeAnchorMatrix(Tensor matrix, AnchorForm form, double normV) {}
+}

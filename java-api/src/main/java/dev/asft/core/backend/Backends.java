@@ -1,0 +1,37 @@
+package dev.asft.core.backend;
+
+import dev.asft.core.nativeapi.NativeKernels;
+import java.util.Locale;
+
+/** Backend selection: {@code auto | cuda | cpu | java}, as the CLI's {@code --device} takes it. */
+public final class Backends {
+    private Backends() {}
+
+    /**
+     * auto = cuda when available, else cpu when libasft loads, else java; prints one line to
+     * stderr saying which and why, when {@code log} is true.
+     */
+    public static Backend select(String device, boolean log) {
+        String d = device == null ? "auto" : device.toLowerCase(Locale.ROOT);
+        switch (d) {
+            case "java":
+                return new JavaBackend();
+            case "cpu":
+                return new CpuBackend();
+            case "cuda":
+                throw new UnsupportedOperationException(CudaBackend.NOT_BUILT);
+            case "auto": {
+                Throwable nativeError = NativeKernels.tryLoad();
+                if (nativeError == null) {
+                    Backend b = new CpuBackend();
+                    if (log) System.err.println("asft: device auto -> cpu (no CUDA build); " + b.describe());
+                    return b;
+                }
+                if (log) System.err.println("asft: device auto -> java (libasft did not load: " + nativeError + ")");
+                return new JavaBackend();
+            }
+            default:
+                throw new IllegalArgumentException("unknown device '" + device + "': expected auto, cuda, cpu or java");
+        }
+    }
+}

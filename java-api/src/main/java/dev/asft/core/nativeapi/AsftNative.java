@@ -1,0 +1,59 @@
+package dev.asft.core.nativeapi;
+
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Const;
+import org.bytedeco.javacpp.annotation.Platform;
+
+/**
+ * The JavaCPP binding of {@code native/include/asft/asft.h}: one method per C function, no
+ * logic. Callers go through {@link NativeKernels}, which validates every argument first;
+ * calling these directly with bad pointers can crash the JVM.
+ */
+@Platform(include = "asft/asft.h", link = "asft", preload = "gomp@.1")
+public final class AsftNative {
+    static {
+        Loader.load();
+    }
+
+    private AsftNative() {}
+
+    public static final int ASFT_DTYPE_F32 = 0, ASFT_DTYPE_BF16 = 1, ASFT_DTYPE_F16 = 2;
+    public static final int ASFT_OK = 0, ASFT_EINVAL = 1, ASFT_ENOMEM = 2, ASFT_EUNSUPPORTED = 3;
+    public static final int ASFT_ANCHOR_Q = 0, ASFT_ANCHOR_C = 1;
+
+    public static native @Cast("const char*") String asft_version();
+
+    public static native @Cast("const char*") String asft_cpu_isa();
+
+    public static native int asft_set_cpu_isa(@Cast("const char*") String isa);
+
+    public static native int asft_set_num_threads(int n);
+
+    public static native int asft_get_num_threads();
+
+    public static native int asft_convert_to_f32(@Const Pointer src, int srcDtype, FloatPointer dst, long n);
+
+    public static native int asft_convert_from_f32(@Const FloatPointer src, Pointer dst, int dstDtype, long n);
+
+    public static native int asft_sub_to_f32(@Const Pointer a, @Const Pointer b, int dtype, FloatPointer out, long n,
+                                             DoublePointer sumSq);
+
+    public static native int asft_symmetrize_upper(FloatPointer m, long n);
+
+    public static native int asft_identity_minus(FloatPointer m, long n);
+
+    public static native int asft_stream_read(@Const Pointer p, long nBytes, DoublePointer sum);
+
+    public static native int asft_matmul_skinny(@Const Pointer m, int mDtype, long dOut, long dIn,
+                                                @Const FloatPointer x, long r, FloatPointer out);
+
+    public static native int asft_regularizer_dense(@Const Pointer anchor, int anchorDtype, int anchorForm,
+                                                    long dOut, long dIn, long r,
+                                                    @Const FloatPointer a, @Const FloatPointer b,
+                                                    FloatPointer gradA, FloatPointer gradB, float gradScale,
+                                                    DoublePointer value);
+}

@@ -1,0 +1,180 @@
+package dev.asft.core.nativeapi;
+
+import dev.asft.core.tensor.DType;
+import dev.asft.core.tensor.Tensor;
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+
+/**
+ * Safe entry points to libasft: every argument is validated here, in Java, before the native
+ * call (DESIGN.md invariant 1), and a non-OK status becomes an exception naming the call.
+ */
+public final class NativeKernels {
+    private static volatile Throwable loadError;
+    private static volatile boolean loaded;
+
+    private NativeKernels() {}
+
+    /** Loads libasft once; returns null on success or the reason it could not be loaded. */
+    public static synchronized Throwable tryLoad() {
+        if (loaded) return null;
+        if (loadError != null) return loadError;
+        try {
+            AsftNative.asft_version();
+            loaded = true;
+            return null;
+        } catch (Throwable t) {
+            loadError = t;
+            return t;
+        }
+    }
+
+    public static boolean available() {
+        return tryLoad() == null;
+    }
+
+    private static void ensureLoaded() {
+        Throwable t = tryLoad();
+        if (t != null) throw new IllegalStateException("the native library libasft could not be loaded: " + t, t);
+    }
+
+    static void check(int status, String call) {
+        switch (status) {
+            case AsftNative.ASFT_OK: return;
+            case AsftNative.ASFT_EINVAL: throw new IllegalArgumentException(call + ": invalid argument (native check)");
+            case AsftNative.ASFT_ENOMEM: throw new OutOfMemoryError(call + ": native workspace allocation failed");
+            case AsftNative.ASFT_EUNSUPPORTED: throw new UnsupportedOperationException(call + ": not supported on this CPU");
+            default: throw new IllegalStateException(call + ": native status " + status);
+        }
+    }
+
+    public static String version() {
+        ensureLoaded();
+        return AsftNative.asft_version();
+    }
+
+    public static String cpuIsa() {
+        ensureLoaded();
+        return AsftNative.asft_cpu_isa();
+    }
+
+    /** Forces a CPU code path ("generic", "avx2", "avx512"); fails if this CPU lacks it. */
+    public static void setCpuIsa(String isa) {
+        ensureLoaded();
+        if (isa == null || isa.isEmpty()) throw new IllegalArgumentException("isa must be given");
+        check(AsftNative.asft_set_cpu_isa(isa), "asft_set_cpu_isa(" + isa + ")");
+    }
+
+    public static void setNumThreads(int n) {
+        ensureLoaded();
+        check(AsftNative.asft_set_num_threads(n), "asft_set_num_threads");
+    }
+
+    public static int numThreads() {
+        ensureLoaded();
+        return AsftNative.asft_get_num_threads();
+    }
+
+    private static void requireOpenKernelStorage(Tensor t, String what) {
+        if (t == null) throw new IllegalArgumentException(what + " is null");
+        if (t.isClosed()) throw new IllegalArgumentException(what + " is closed");
+    }
+
+    /** out = float(src), elementwise; same element count, src in f32/bf16/f16, out f32. */
+    public static void convertToF32(Tensor src, Tensor out) {
+        ensureLoaded();
+        requireOpenKernelStorage(src, "src");
+        requireOpenKernelStorage(out, "out");
+        if (!src.dtype().isKernelStorage()) throw new IllegalArgumentException("cannot convert " + src + " natively");
+        out.requireDType(DType.F32);
+        if (src.numel() != out.numel()) throw new IllegalArgumentException(src + " and " + out + " differ in size");
+        check(AsftNative.asft_convert_to_f32(src.pointer(), src.dtype().nativeCode(), out.floatPointer(), src.numel()),
+                "asft_convert_to_f32");
+    }
+
+    /** out = src rounded to out's dtype (f32/bf16/f16). */
+    public static void convertFromF32(Tensor src, Tensor out) {
+        ensureLoaded();
+        requireOpenKernelStorage(src, "src");
+        requireOpenKernelStorage(out, "out");
+        src.requireDType(DType.F32);
+        if (!out.dtype().isKernelStorage()) throw new IllegalArgumentException("cannot convert to " + out.dtype());
+        if (src.numel() != out.numel()) throw new IllegalArgumentException(src + " and " + out + " differ in size");
+        check(AsftNative.asft_convert_from_f32(src.floatPointer(), out.pointer(), out.dtype().nativeCode(), src.numel()),
+                "asft_convert_from_f32");
+    }
+
+    /** out = a - b in f32; returns the sum of squares of out. */
+    public static double subToF32(Tensor a, Tensor b, Tensor out) {
+        ensureLoaded();
+        requireOpenKernelStorage(a, "a");
+        requireOpenKernelStorage(b, "b");
+        requireOpenKernelStorage(out, "out");
+        if (a.dtype() != b.dtype() || !a.dtype().isKernelStorage())
+            throw new IllegalArgumentException("subtraction needs two f32/bf16/f16 tensors of one dtype, got " + a + " and " + b);
+        if (a.numel() != b.numel() || a.numel() != out.numel())
+            throw new IllegalArgumentException("sizes differ: " + a + ", " + b + ", " + out);
+        out.requireDType(DType.F32);
+        try (DoublePointer ss = new DoublePointer(1)) {
+            check(AsftNative.asft_sub_to_f32(a.pointer(), b.pointer(), a.dtype().nativeCode(), out.floatPointer(),
+                    a.numel(), ss), "asft_sub_to_f32");
+            return ss.get();
+        }
+    }
+
+    private static long square(Tensor m, String what) {
+        if (m.rank() != 2 || m.dim(0) != m.dim(1)) throw new IllegalArgumentException(what + " must be square, got " + m);
+        return m.dim(0);
+    }
+
+    public static void symmetrizeUpper(Tensor m) {
+        ensureLoaded();
+        requireOpenKernelStorage(m, "m");
+        m.requireDType(DType.F32);
+        check(AsftNative.asft_symmetrize_upper(m.floatPointer(), square(m, "matrix")), "asft_symmetrize_upper");
+    }
+
+    public static void identityMinus(Tensor m) {
+        ensureLoaded();
+        requireOpenKernelStorage(m, "m");
+        m.requireDType(DType.F32);
+        check(AsftNative.asft_identity_minus(m.floatPointer(), square(m, "matrix")), "asft_identity_minus");
+    }
+
+    /** Streams the tensor's bytes once; returns a checksum so the read cannot be optimized away. */
+    public static double streamRead(Tensor t) {
+        ensureLoaded();
+        requireOpenKernelStorage(t, "tensor");
+        try (DoublePointer s = new DoublePointer(1)) {
+            check(AsftNative.asft_stream_read(t.pointer(), t.byteSize(), s), "asft_stream_read");
+            return s.get();
+        }
+    }
+
+    /** out[d_out x r] = m[d_out x d_in] . x[d_in x r]; m f32 or bf16, x and out f32. */
+    public static void matmulSkinny(Tensor m, Tensor x, Tensor out) {
+        ensureLoaded();
+        Shapes.checkSkinny(m, x, out);
+        if (m.dtype() != DType.F32 && m.dtype() != DType.BF16)
+            throw new IllegalArgumentException("the native skinny product reads f32 or bf16 matrices, got " + m);
+        check(AsftNative.asft_matmul_skinny(m.pointer(), m.dtype().nativeCode(), m.dim(0), m.dim(1), x.floatPointer(),
+                x.dim(1), out.floatPointer()), "asft_matmul_skinny");
+    }
+
+    /** The fused regularizer; see {@code asft_regularizer_dense} in asft.h. Grad tensors may be null. */
+    public static double regularizerDense(Tensor anchor, boolean twoPassC, Tensor a, Tensor b, Tensor gradA,
+                                          Tensor gradB, float gradScale) {
+        ensureLoaded();
+        Shapes.checkRegularizer(anchor, a, b, gradA, gradB);
+        if (anchor.dtype() != DType.F32 && anchor.dtype() != DType.BF16)
+            throw new IllegalArgumentException("anchors are stored as f32 or bf16, got " + anchor);
+        FloatPointer ga = gradA == null ? null : gradA.floatPointer();
+        FloatPointer gb = gradB == null ? null : gradB.floatPointer();
+        try (DoublePointer v = new DoublePointer(1)) {
+            check(AsftNative.asft_regularizer_dense(anchor.pointer(), anchor.dtype().nativeCode(),
+                    twoPassC ? AsftNative.ASFT_ANCHOR_C : AsftNative.ASFT_ANCHOR_Q, b.dim(0), a.dim(1), a.dim(0),
+                    a.floatPointer(), b.floatPointer(), ga, gb, gradScale, v), "asft_regularizer_dense");
+            return v.get();
+        }
+    }
+}

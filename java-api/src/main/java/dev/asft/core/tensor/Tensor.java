@@ -1,0 +1,238 @@
+package dev.asft.core.tensor;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.Arrays;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
+
+/**
+ * An off-heap, row-major tensor. Its bytes live outside the Java heap (allocated through
+ * JavaCPP, or a memory-mapped file region), so native kernels read them in place. Owned
+ * memory is freed by {@link #close()}; views (of a mapped file, of another tensor) free nothing.
+ *
+ * <p>Element access ({@link #getFloat}, {@link #setFloat}) decodes f32/bf16/f16 and is meant
+ * for references, tests and small tensors; hot paths go through a {@code Backend}.
+ */
+public final class Tensor implements AutoCloseable {
+    private final DType dtype;
+    private final long[] shape;
+    private final long numel;
+    private final ByteBuffer buffer; // little-endian view of exactly the tensor's bytes
+    private final Pointer pointer; // the same bytes, for native calls
+    private final Pointer owned; // memory this tensor frees on close, or null for a view
+    private final Object keepAlive; // e.g. the mapping a view reads from
+    private boolean closed;
+
+    private Tensor(DType dtype, long[] shape, ByteBuffer buffer, Pointer pointer, Pointer owned, Object keepAlive) {
+        this.dtype = dtype;
+        this.shape = shape.clone();
+        this.numel = numel(shape);
+        this.buffer = buffer.order(ByteOrder.LITTLE_ENDIAN);
+        this.pointer = pointer;
+        this.owned = owned;
+        this.keepAlive = keepAlive;
+    }
+
+    /** A new tensor of the given dtype and shape; contents are unspecified (not zeroed). */
+    public static Tensor allocate(DType dtype, long... shape) {
+        long bytes = byteSize(dtype, shape);
+        checkAddressable(bytes, shape);
+        BytePointer p = new BytePointer(Math.max(1, bytes));
+        ByteBuffer b = p.capacity(bytes).asByteBuffer();
+        return new Tensor(dtype, shape, b, p, p, null);
+    }
+
+    /** A new zero-filled tensor. */
+    public static Tensor zeros(DType dtype, long... shape) {
+        Tensor t = allocate(dtype, shape);
+        Pointer.memset(t.pointer, 0, t.byteSize());
+        return t;
+    }
+
+    /** A view of a direct buffer (e.g. a mapped file region); the buffer must hold exactly the tensor. */
+    public static Tensor wrap(ByteBuffer direct, DType dtype, long... shape) {
+        if (!direct.isDirect()) throw new IllegalArgumentException("Tensor.wrap needs a direct buffer");
+        long bytes = byteSize(dtype, shape);
+        if (direct.remaining() != bytes)
+            throw new IllegalArgumentException("buffer holds " + direct.remaining() + " bytes, shape "
+                    + Arrays.toString(shape) + " of " + dtype + " needs " + bytes);
+        ByteBuffer view = direct.slice().order(ByteOrder.LITTLE_ENDIAN);
+        return new Tensor(dtype, shape, view, new BytePointer(view), null, direct);
+    }
+
+    /** A tensor holding the given values, stored as dtype (rounded to nearest even). */
+    public static Tensor of(DType dtype, float[] values, long... shape) {
+        if (numel(shape) != values.length)
+            throw new IllegalArgumentException(values.length + " values for shape " + Arrays.toString(shape));
+        Tensor t = allocate(dtype, shape);
+        for (int i = 0; i < values.length; i++) t.setFloat(i, values[i]);
+        return t;
+    }
+
+    public static long numel(long... shape) {
+        long n = 1;
+        for (long d : shape) {
+            if (d < 0) throw new IllegalArgumentException("negative dimension in shape " + Arrays.toString(shape));
+            n = Math.multiplyExact(n, d);
+        }
+        return n;
+    }
+
+    public static long byteSize(DType dtype, long... shape) {
+        return Math.multiplyExact(numel(shape), (long) dtype.bytes());
+    }
+
+    private static void checkAddressable(long bytes, long[] shape) {
+        if (bytes > Integer.MAX_VALUE)
+            throw new IllegalArgumentException("tensor of shape " + Arrays.toString(shape) + " is " + bytes
+                    + " bytes; tensors above 2 GiB are not supported yet");
+    }
+
+    public DType dtype() {
+        return dtype;
+    }
+
+    public long[] shape() {
+        return shape.clone();
+    }
+
+    public int rank() {
+        return shape.length;
+    }
+
+    public long dim(int i) {
+        return shape[i < 0 ? shape.length + i : i];
+    }
+
+    public long numel() {
+        return numel;
+    }
+
+    public long byteSize() {
+        return numel * dtype.bytes();
+    }
+
+    /** Little-endian view of the tensor's bytes (position 0, limit = byteSize). */
+    public ByteBuffer buffer() {
+        checkOpen();
+        return buffer.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** The address of the first element, for native calls. */
+    public Pointer pointer() {
+        checkOpen();
+        return pointer;
+    }
+
+    /** The data as a float pointer; only for f32 tensors. */
+    public FloatPointer floatPointer() {
+        requireDType(DType.F32);
+        return new FloatPointer(pointer());
+    }
+
+    /** f32 data as a FloatBuffer view. */
+    public FloatBuffer floats() {
+        requireDType(DType.F32);
+        return buffer().asFloatBuffer();
+    }
+
+    public float getFloat(long i) {
+        int bi = Math.toIntExact(i * dtype.bytes());
+        switch (dtype) {
+            case F32: return buffer.getFloat(bi);
+            case BF16: return Half.bf16ToFloat(buffer.getShort(bi));
+            case F16: return Half.f16ToFloat(buffer.getShort(bi));
+            case F64: return (float) buffer.getDouble(bi);
+            case I64: return buffer.getLong(bi);
+            case I32: return buffer.getInt(bi);
+            case I16: return buffer.getShort(bi);
+            case I8: return buffer.get(bi);
+            case U8: case BOOL: return buffer.get(bi) & 0xff;
+            case U16: return buffer.getShort(bi) & 0xffff;
+            case U32: return buffer.getInt(bi) & 0xffffffffL;
+            case U64: return buffer.getLong(bi);
+            default: throw new UnsupportedOperationException("getFloat on " + dtype);
+        }
+    }
+
+    public void setFloat(long i, float v) {
+        int bi = Math.toIntExact(i * dtype.bytes());
+        switch (dtype) {
+            case F32: buffer.putFloat(bi, v); break;
+            case BF16: buffer.putShort(bi, Half.floatToBf16(v)); break;
+            case F16: buffer.putShort(bi, Half.floatToF16(v)); break;
+            case F64: buffer.putDouble(bi, v); break;
+            default: throw new UnsupportedOperationException("setFloat on " + dtype);
+        }
+    }
+
+    /** All elements decoded to f32 (for small tensors and tests). */
+    public float[] toFloatArray() {
+        float[] out = new float[Math.toIntExact(numel)];
+        if (dtype == DType.F32) {
+            floats().get(out);
+        } else {
+            for (int i = 0; i < out.length; i++) out[i] = getFloat(i);
+        }
+        return out;
+    }
+
+    /** Copies values in; the array length must equal numel. */
+    public Tensor copyFrom(float[] values) {
+        if (values.length != numel) throw new IllegalArgumentException(values.length + " values for " + this);
+        if (dtype == DType.F32) {
+            floats().put(values);
+        } else {
+            for (int i = 0; i < values.length; i++) setFloat(i, values[i]);
+        }
+        return this;
+    }
+
+    /** Fills every element with v (NaN to poison outputs in tests). */
+    public Tensor fill(float v) {
+        for (long i = 0; i < numel; i++) setFloat(i, v);
+        return this;
+    }
+
+    /** A copy converted to dtype (f32/bf16/f16), in Java. */
+    public Tensor to(DType target) {
+        Tensor t = allocate(target, shape);
+        if (target == dtype) {
+            t.buffer().put(buffer());
+            return t;
+        }
+        for (long i = 0; i < numel; i++) t.setFloat(i, getFloat(i));
+        return t;
+    }
+
+    public void requireDType(DType expected) {
+        if (dtype != expected) throw new IllegalArgumentException("expected a " + expected + " tensor, got " + this);
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("tensor " + describe() + " is closed");
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        if (owned != null) owned.deallocate();
+    }
+
+    public String describe() {
+        return dtype + Arrays.toString(shape);
+    }
+
+    @Override
+    public String toString() {
+        return "Tensor" + describe();
+    }
+}
