@@ -1,0 +1,116 @@
+package dev.asft.trainer.bench;
+
+import dev.asft.core.backend.AnchorForm;
+import dev.asft.core.backend.Backend;
+import dev.asft.core.tensor.DType;
+import dev.asft.core.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Times the regularizer (value + gradients of one module) on random data, next to a plain
+ * streaming read of the same anchor bytes and the released code's dense formulation, all in
+ * one run on one backend. Anchors rotate over {@code modules} buffers so that no timed call is
+ * served from cache when the anchors together exceed it.
+ */
+public final class RegularizerBench {
+    public int dOut = 4096, dIn = 4096, rank = 8, modules = 4;
+    public DType dtype = DType.F32;
+    public AnchorForm form = AnchorForm.Q;
+    public double minSeconds = 2.0;
+    public int minReps = 10;
+    /** Above this many multiply-adds (d_out^2 d_in) the dense formulation is skipped (null). */
+    public double literalMaxMacs = 4096.0 * 4096 * 4096;
+    public long seed = 42;
+
+    public Map<String, Object> run(Backend backend) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        List<Tensor> anchors = new ArrayList<>();
+        try (Tensor a = random(rnd, DType.F32, 1.0 / Math.sqrt(dIn), rank, dIn);
+             Tensor b = random(rnd, DType.F32, 1.0, dOut, rank);
+             Tensor ga = Tensor.zeros(DType.F32, rank, dIn);
+             Tensor gb = Tensor.zeros(DType.F32, dOut, rank)) {
+            for (int i = 0; i < modules; i++) anchors.add(randomSymmetric(rnd, dOut, dtype));
+            int[] k = {0};
+            double msReg = medianMs(() -> {
+                Tensor m = anchors.get(k[0]++ % modules);
+                backend.regularizer(m, form, a, b, ga, gb, 1f);
+            });
+            double msStream = medianMs(() -> backend.streamRead(anchors.get(k[0]++ % modules)));
+            Double msLiteral = null;
+            double macs = (double) dOut * dOut * dIn;
+            if (macs <= literalMaxMacs) {
+                try (Tensor c = anchors.get(0).to(DType.F32)) {
+                    int reps = Math.max(1, Math.min(5, (int) Math.ceil(1e10 / macs)));
+                    backend.literalRegularizer(c, a, b, ga, gb, 1f); // warm-up
+                    double[] t = new double[reps];
+                    for (int i = 0; i < reps; i++) {
+                        long s = System.nanoTime();
+                        backend.literalRegularizer(c, a, b, ga, gb, 1f);
+                        t[i] = (System.nanoTime() - s) / 1e6;
+                    }
+                    Arrays.sort(t);
+                    msLiteral = t[reps / 2];
+                }
+            }
+            long bytes = anchors.get(0).byteSize();
+            int passes = form == AnchorForm.Q ? 1 : 2;
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("device", backend.name());
+            out.put("backend", backend.describe());
+            out.put("d_out", dOut);
+            out.put("d_in", dIn);
+            out.put("rank", rank);
+            out.put("modules", modules);
+            out.put("dtype", dtype.name().toLowerCase());
+            out.put("form", form.name());
+            out.put("ms_per_module", msReg);
+            out.put("anchor_bytes", bytes);
+            out.put("anchor_gb_per_s", passes * bytes / (msReg * 1e6));
+            out.put("stream_gb_per_s", bytes / (msStream * 1e6));
+            out.put("fraction_of_stream", (passes * bytes / (msReg * 1e6)) / (bytes / (msStream * 1e6)));
+            // The skinny product's multiply-adds dominate: 2 d_out^2 r flops per pass.
+            out.put("gflop_per_s", passes * 2.0 * dOut * dOut * rank / (msReg * 1e6));
+            out.put("literal_ms_per_module", msLiteral);
+            out.put("speedup_vs_literal", msLiteral == null ? null : msLiteral / msReg);
+            return out;
+        } finally {
+            anchors.forEach(Tensor::close);
+        }
+    }
+
+    private double medianMs(Runnable op) {
+        for (int i = 0; i < Math.max(2, modules); i++) op.run(); // warm-up: JIT, first touch, thread pools
+        List<Double> t = new ArrayList<>();
+        long start = System.nanoTime();
+        while (t.size() < minReps || (System.nanoTime() - start) / 1e9 < minSeconds) {
+            long s = System.nanoTime();
+            op.run();
+            t.add((System.nanoTime() - s) / 1e6);
+            if (t.size() >= 10_000) break;
+        }
+        t.sort(null);
+        return t.get(t.size() / 2);
+    }
+
+    static Tensor random(SplittableRandom rnd, DType dtype, double scale, long... shape) {
+        Tensor t = Tensor.allocate(dtype, shape);
+        float[] v = new float[Math.toIntExact(t.numel())];
+        for (int i = 0; i < v.length; i++) v[i] = (float) ((rnd.nextDouble() * 2 - 1) * scale);
+        return t.copyFrom(v);
+    }
+
+    /** A random symmetric matrix (anchors are symmetric); values need not form a real Q for timing. */
+    static Tensor randomSymmetric(SplittableRandom rnd, int d, DType dtype) {
+        float[] v = new float[Math.multiplyExact(d, d)];
+        double scale = 1.0 / Math.sqrt(d);
+        for (int i = 0; i < d; i++)
+            for (int j = i; j < d; j++) v[i * d + j] = v[j * d + i] = (float) ((rnd.nextDouble() * 2 - 1) * scale);
+        Tensor t = Tensor.allocate(dtype, d, d);
+        return t.copyFrom(v);
+    }
+}

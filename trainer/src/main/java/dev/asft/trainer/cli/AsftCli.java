@@ -1,0 +1,55 @@
+package dev.asft.trainer.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code asft} command line. */
+@Command(name = "asft", mixinStandardHelpOptions = true, versionProvider = AsftCli.Version.class,
+        description = "Safety-anchored LoRA fine-tuning (AsFT): anchors, the regularizer, benchmarks.",
+        subcommands = {RegularizerCommand.class, BenchCommand.class, ExampleCommand.class,
+                CommandLine.HelpCommand.class})
+public final class AsftCli implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the CLI and returns its exit code (tests call this). */
+    public static int run(String... args) {
+        CommandLine cl = new CommandLine(new AsftCli());
+        // Bad input is reported as one clear line, not a stack trace.
+        cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
+                    || ex instanceof UnsupportedOperationException || ex instanceof java.io.IOException
+                    || ex instanceof java.io.UncheckedIOException || ex instanceof dev.asft.core.io.SafetensorsException) {
+                commandLine.getErr().println("asft " + commandLine.getCommandName() + ": error: " + ex.getMessage());
+                return 2;
+            }
+            throw ex;
+        });
+        return cl.execute(args);
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = AsftCli.class.getPackage().getImplementationVersion();
+            String nativeInfo;
+            try {
+                nativeInfo = "libasft " + dev.asft.core.nativeapi.NativeKernels.version() + " ("
+                        + dev.asft.core.nativeapi.NativeKernels.cpuIsa() + ")";
+            } catch (RuntimeException | LinkageError e) {
+                nativeInfo = "libasft not loaded: " + e.getMessage();
+            }
+            return new String[] {"asft " + (v != null ? v : "0.1.0-SNAPSHOT"), nativeInfo,
+                    "Java " + System.getProperty("java.version")};
+        }
+    }
+}
