@@ -10,6 +10,17 @@
 
 #include "asft/asft.h"
 
+template <typename T> struct AlignedVec {
+  explicit AlignedVec(size_t n) : n_(n), p_(static_cast<T *>(std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64))) {}
+  AlignedVec(AlignedVec &&o) noexcept : n_(o.n_), p_(o.p_) { o.p_ = nullptr; }
+  ~AlignedVec() { std::free(p_); }
+  T *data() { return p_; }
+  T *begin() { return p_; }
+  T *end() { return p_ + n_; }
+  size_t n_;
+  T *p_;
+};
+
 static double median_ms(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -31,8 +42,10 @@ int main(int argc, char **argv) {
   const int mods = 4; // rotate anchors so no run is served from cache
   std::mt19937 rng(1);
   std::normal_distribution<float> nd(0.f, 1.f);
-  std::vector<std::vector<float>> q(mods, std::vector<float>(size_t(d * d)));
-  std::vector<std::vector<uint16_t>> qh(mods, std::vector<uint16_t>(size_t(d * d)));
+  // 64-byte aligned, as asft-core allocates tensors.
+  std::vector<AlignedVec<float>> q;
+  std::vector<AlignedVec<uint16_t>> qh;
+  for (int m = 0; m < mods; m++) { q.emplace_back(size_t(d * d)); qh.emplace_back(size_t(d * d)); }
   for (int m = 0; m < mods; m++) {
     for (auto &x : q[m]) x = nd(rng);
     asft_convert_from_f32(q[m].data(), qh[m].data(), ASFT_DTYPE_BF16, d * d);

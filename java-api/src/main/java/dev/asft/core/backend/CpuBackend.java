@@ -31,7 +31,7 @@ public final class CpuBackend implements Backend {
     @Override
     public String describe() {
         return "cpu: libasft " + NativeKernels.version() + " (" + NativeKernels.cpuIsa() + ", "
-                + NativeKernels.numThreads() + " threads) + OpenBLAS (" + openblas.openblas_get_num_threads() + " threads)";
+                + NativeKernels.numThreads() + " threads) + OpenBLAS " + openblas.OPENBLAS_VERSION.trim();
     }
 
     @Override

@@ -2,6 +2,7 @@ package dev.asft.trainer.bench;
 
 import dev.asft.core.backend.AnchorForm;
 import dev.asft.core.backend.Backend;
+import dev.asft.core.backend.CpuBackend;
 import dev.asft.core.tensor.DType;
 import dev.asft.core.tensor.Tensor;
 import java.util.ArrayList;
@@ -75,6 +76,9 @@ public final class RegularizerBench {
             out.put("fraction_of_stream", (passes * bytes / (msReg * 1e6)) / (bytes / (msStream * 1e6)));
             // The skinny product's multiply-adds dominate: 2 d_out^2 r flops per pass.
             out.put("gflop_per_s", passes * 2.0 * dOut * dOut * rank / (msReg * 1e6));
+            Double peak = backend instanceof CpuBackend ? sgemmGflops(rnd) : null;
+            out.put("sgemm_gflop_per_s", peak);
+            out.put("fraction_of_sgemm_peak", peak == null ? null : passes * 2.0 * dOut * dOut * rank / (msReg * 1e6) / peak);
             out.put("literal_ms_per_module", msLiteral);
             out.put("speedup_vs_literal", msLiteral == null ? null : msLiteral / msReg);
             return out;
@@ -95,6 +99,23 @@ public final class RegularizerBench {
         }
         t.sort(null);
         return t.get(t.size() / 2);
+    }
+
+    /** The machine's practical FMA limit: OpenBLAS sgemm at 2048^3, median of 5, in the same run. */
+    static double sgemmGflops(SplittableRandom rnd) {
+        int n = 2048;
+        try (Tensor a = random(rnd, DType.F32, 1, n, n); Tensor b = random(rnd, DType.F32, 1, n, n);
+             Tensor c = Tensor.allocate(DType.F32, n, n)) {
+            CpuBackend.sgemm(a, b, c);
+            double[] t = new double[5];
+            for (int i = 0; i < t.length; i++) {
+                long s = System.nanoTime();
+                CpuBackend.sgemm(a, b, c);
+                t[i] = (System.nanoTime() - s) / 1e9;
+            }
+            Arrays.sort(t);
+            return 2.0 * n * n * n / t[2] / 1e9;
+        }
     }
 
     static Tensor random(SplittableRandom rnd, DType dtype, double scale, long... shape) {

@@ -79,6 +79,9 @@ final class BenchCommand implements Runnable {
             System.out.printf("regularizer   %10.3f ms/module   %7.2f GB/s anchor   (%.0f%% of the %.2f GB/s plain read, %.1f GFLOP/s)%n",
                     (Double) r.get("ms_per_module"), (Double) r.get("anchor_gb_per_s"),
                     100 * (Double) r.get("fraction_of_stream"), (Double) r.get("stream_gb_per_s"), (Double) r.get("gflop_per_s"));
+            if (r.get("sgemm_gflop_per_s") != null)
+                System.out.printf("FMA limit     OpenBLAS sgemm 2048^3 runs at %.1f GFLOP/s here: the regularizer reaches %.0f%% of it%n",
+                        (Double) r.get("sgemm_gflop_per_s"), 100 * (Double) r.get("fraction_of_sgemm_peak"));
             if (r.get("literal_ms_per_module") != null)
                 System.out.printf("dense formula %10.3f ms/module   (ours is %.0fx faster)%n",
                         (Double) r.get("literal_ms_per_module"), (Double) r.get("speedup_vs_literal"));
