@@ -30,7 +30,7 @@ public final class Tensor implements AutoCloseable {
         this.dtype = dtype;
         this.shape = shape.clone();
         this.numel = numel(shape);
-        this.buffer = buffer.order(ByteOrder.LITTLE_ENDIAN);
+        this.buffer = buffer.slice(0, Math.toIntExact(numel * dtype.bytes())).order(ByteOrder.LITTLE_ENDIAN);
         this.pointer = pointer;
         this.owned = owned;
         this.keepAlive = keepAlive;
@@ -40,8 +40,8 @@ public final class Tensor implements AutoCloseable {
     public static Tensor allocate(DType dtype, long... shape) {
         long bytes = byteSize(dtype, shape);
         checkAddressable(bytes, shape);
-        BytePointer p = new BytePointer(Math.max(1, bytes));
-        ByteBuffer b = p.capacity(bytes).asByteBuffer();
+        BytePointer p = new BytePointer(Math.max(1, bytes)); // malloc(0) may return null
+        ByteBuffer b = bytes == 0 ? ByteBuffer.allocateDirect(0) : p.capacity(bytes).asByteBuffer();
         return new Tensor(dtype, shape, b, p, p, null);
     }
 
