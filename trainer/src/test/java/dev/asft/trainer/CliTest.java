@@ -1,0 +1,173 @@
+package dev.asft.trainer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.asft.core.anchor.Anchor;
+import dev.asft.core.anchor.CodeAnchorBuilder;
+import dev.asft.core.backend.AnchorForm;
+import dev.asft.core.backend.JavaBackend;
+import dev.asft.core.io.HfCheckpoint;
+import dev.asft.core.io.PeftAdapter;
+import dev.asft.core.io.SafetensorsWriter;
+import dev.asft.core.tensor.DType;
+import dev.asft.core.tensor.Tensor;
+import dev.asft.trainer.cli.AsftCli;
+import dev.asft.trainer.example.ExampleModels;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The asft CLI end to end on the tiny example checkpoints, including its error paths. */
+class CliTest {
+    @TempDir
+    Path dir;
+
+    record Run(int code, String out, String err) {
+        String lastLine() {
+            String[] lines = out.strip().split("\n");
+            return lines[lines.length - 1];
+        }
+    }
+
+    static Run run(String... args) {
+        PrintStream oldOut = System.out, oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            int code = AsftCli.run(args);
+            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    private ExampleModels.Paths example() throws IOException {
+        ExampleModels em = new ExampleModels();
+        em.seed = System.nanoTime();
+        return em.write(dir.resolve("ex"));
+    }
+
+    @Test
+    void regularizerJsonMatchesTheJavaReference() throws Exception {
+        ExampleModels.Paths p = example();
+        Run r = run("regularizer", "--base", p.base().toString(), "--aligned", p.aligned().toString(),
+                "--adapter", p.adapter().toString(), "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.lastLine());
+        assertEquals(4, j.get("modules").size());
+        assertTrue(j.get("modules").has("model.layers.1.self_attn.v_proj"));
+        // Independent path: C form, Java backend, dense formula.
+        double total = 0;
+        JavaBackend java = new JavaBackend();
+        try (HfCheckpoint b = HfCheckpoint.open(p.base()); HfCheckpoint a = HfCheckpoint.open(p.aligned());
+             PeftAdapter ad = PeftAdapter.read(p.adapter());
+             Anchor c = new CodeAnchorBuilder(java).form(AnchorForm.C).build(b, a, null)) {
+            for (Map.Entry<String, PeftAdapter.Lora> e : ad.modules().entrySet()) {
+                double v = java.literalRegularizer(c.get(e.getKey()).matrix(), e.getValue().a(), e.getValue().b(), null, null, 0f);
+                assertEquals(v, j.get("modules").get(e.getKey()).asDouble(), 1e-5 * v, e.getKey());
+                total += v;
+            }
+        }
+        assertEquals(total, j.get("total").asDouble(), 1e-5 * total);
+        // The bf16 anchor and the java device give the same answer within bf16 precision.
+        Run rb = run("regularizer", "--base", p.base().toString(), "--aligned", p.aligned().toString(),
+                "--adapter", p.adapter().toString(), "--json", "--dtype", "bf16", "--device", "java");
+        assertEquals(0, rb.code(), rb.err());
+        assertEquals(total, new ObjectMapper().readTree(rb.lastLine()).get("total").asDouble(), 1e-2 * total);
+    }
+
+    @Test
+    void exampleCommandAgreesWithTheDenseFormula() {
+        Run r = run("example", "--out", dir.resolve("example").toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(r.out().contains("largest relative difference"), r.out());
+    }
+
+    @Test
+    void adapterModuleMissingFromTheModelIsAClearError() throws Exception {
+        ExampleModels.Paths p = example();
+        Path bad = dir.resolve("bad-adapter");
+        Files.createDirectories(bad);
+        Files.copy(p.adapter().resolve("adapter_config.json"), bad.resolve("adapter_config.json"));
+        Map<String, Tensor> t = new LinkedHashMap<>();
+        t.put("base_model.model.model.layers.7.self_attn.q_proj.lora_A.weight", Tensor.zeros(DType.F32, 8, 64));
+        t.put("base_model.model.model.layers.7.self_attn.q_proj.lora_B.weight", Tensor.zeros(DType.F32, 64, 8));
+        SafetensorsWriter.write(bad.resolve("adapter_model.safetensors"), t);
+        Run r = run("regularizer", "--base", p.base().toString(), "--aligned", p.aligned().toString(), "--adapter", bad.toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("model.layers.7.self_attn.q_proj is not in the model"), r.err());
+    }
+
+    @Test
+    void baseAndAlignedShapeMismatchIsAClearError() throws Exception {
+        ExampleModels.Paths p = example();
+        ExampleModels other = new ExampleModels();
+        other.hidden = 32;
+        other.heads = 2;
+        other.kvHeads = 1;
+        ExampleModels.Paths q = other.write(dir.resolve("other"));
+        Run r = run("regularizer", "--base", q.base().toString(), "--aligned", p.aligned().toString(),
+                "--adapter", p.adapter().toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("differs from base shape"), r.err());
+    }
+
+    @Test
+    void missingFolderAndBadOptionsAreClearErrors() throws Exception {
+        ExampleModels.Paths p = example();
+        Run r = run("regularizer", "--base", dir.resolve("nope").toString(), "--aligned", p.aligned().toString(),
+                "--adapter", p.adapter().toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("nope: not a folder"), r.err());
+        Run d = run("regularizer", "--base", p.base().toString(), "--aligned", p.aligned().toString(),
+                "--adapter", p.adapter().toString(), "--dtype", "f8");
+        assertEquals(2, d.code());
+        assertTrue(d.err().contains("unknown dtype"), d.err());
+        Run c = run("bench", "regularizer", "--rank", "0");
+        assertEquals(2, c.code());
+        assertTrue(c.err().contains("--rank must be positive"), c.err());
+        Run cuda = run("bench", "regularizer", "--device", "cuda", "--d-out", "8", "--d-in", "8");
+        assertEquals(2, cuda.code());
+        assertTrue(cuda.err().contains("cuda backend is not built"), cuda.err());
+    }
+
+    @Test
+    void benchReportsEveryKey() throws Exception {
+        for (String device : new String[] {"cpu", "java"}) {
+            Run r = run("bench", "regularizer", "--d-out", "96", "--d-in", "64", "--rank", "4", "--modules", "2",
+                    "--seconds", "0.05", "--device", device, "--json");
+            assertEquals(0, r.code(), r.err());
+            JsonNode j = new ObjectMapper().readTree(r.lastLine());
+            for (String k : new String[] {"ms_per_module", "anchor_bytes", "anchor_gb_per_s", "stream_gb_per_s", "literal_ms_per_module"})
+                assertTrue(j.has(k), k + " in " + j);
+            assertEquals(96L * 96 * 4, j.get("anchor_bytes").asLong());
+            assertTrue(j.get("ms_per_module").asDouble() > 0);
+            assertTrue(j.get("literal_ms_per_module").isNumber());
+        }
+        Run big = run("bench", "regularizer", "--d-out", "1024", "--d-in", "1024", "--rank", "2", "--modules", "1",
+                "--seconds", "0.01", "--device", "java", "--json");
+        assertTrue(new ObjectMapper().readTree(big.lastLine()).get("literal_ms_per_module").isNull(), "too slow on java: null");
+    }
+
+    @Test
+    void helpAndVersion() {
+        assertEquals(0, run("--version").code());
+        Run h = run("--help");
+        assertEquals(0, h.code());
+        assertTrue(h.out().contains("regularizer") && h.out().contains("bench"));
+        assertEquals(0, run("regularizer", "--help").code());
+        assertEquals(0, run("bench", "regularizer", "--help").code());
+    }
+}
