@@ -120,7 +120,9 @@ class RegularizerTest {
     static List<Arguments> larger() {
         return List.of(Arguments.of(128, 128, 8, DType.F32), Arguments.of(96, 256, 16, DType.F32),
                 Arguments.of(256, 96, 64, DType.F32), Arguments.of(128, 128, 8, DType.BF16),
-                Arguments.of(200, 344, 33, DType.BF16), Arguments.of(64, 64, 1, DType.BF16));
+                Arguments.of(200, 344, 33, DType.BF16), Arguments.of(64, 64, 1, DType.BF16),
+                // A GQA v_proj of Llama-3-8B (1024 x 4096) and an MLP shape (down_proj, 4096 x 11008) scaled by 1/8.
+                Arguments.of(1024, 4096, 8, DType.BF16), Arguments.of(512, 1376, 16, DType.F32));
     }
 
     @ParameterizedTest(name = "cpu vs java {0}x{1} r={2} {3}")
