@@ -36,13 +36,27 @@ public final class Tensor implements AutoCloseable {
         this.keepAlive = keepAlive;
     }
 
-    /** A new tensor of the given dtype and shape; contents are unspecified (not zeroed). */
+    /** Cache-line alignment of allocated tensors: the kernels' vector loads slow down by a third when split. */
+    public static final int ALIGNMENT = 64;
+
+    /** A view of native memory at an absolute address (the aligned start inside an allocation). */
+    private static final class AddressPointer extends BytePointer {
+        AddressPointer(long address, long bytes) {
+            this.address = address;
+            this.capacity = bytes;
+            this.limit = bytes;
+        }
+    }
+
+    /** A new tensor of the given dtype and shape, 64-byte aligned; contents are unspecified (not zeroed). */
     public static Tensor allocate(DType dtype, long... shape) {
         long bytes = byteSize(dtype, shape);
         checkAddressable(bytes, shape);
-        BytePointer p = new BytePointer(Math.max(1, bytes)); // malloc(0) may return null
-        ByteBuffer b = bytes == 0 ? ByteBuffer.allocateDirect(0) : p.capacity(bytes).asByteBuffer();
-        return new Tensor(dtype, shape, b, p, p, null);
+        BytePointer raw = new BytePointer(bytes + ALIGNMENT); // never malloc(0)
+        long start = (raw.address() + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
+        if (bytes == 0) return new Tensor(dtype, shape, ByteBuffer.allocateDirect(0), raw, raw, null);
+        BytePointer view = new AddressPointer(start, bytes);
+        return new Tensor(dtype, shape, view.asByteBuffer(), view, raw, null);
     }
 
     /** A new zero-filled tensor. */
