@@ -6,7 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.asft.core.anchor.Anchor;
-import dev.asft.core.anchor.CodeAnchorBuilder;
+import dev.asft.core.anchor.AnchorBuilder;
+import dev.asft.core.anchor.DenseAnchor;
 import dev.asft.core.backend.AnchorForm;
 import dev.asft.core.backend.JavaBackend;
 import dev.asft.core.io.HfCheckpoint;
@@ -73,9 +74,9 @@ class CliTest {
         JavaBackend java = new JavaBackend();
         try (HfCheckpoint b = HfCheckpoint.open(p.base()); HfCheckpoint a = HfCheckpoint.open(p.aligned());
              PeftAdapter ad = PeftAdapter.read(p.adapter());
-             Anchor c = new CodeAnchorBuilder(java).form(AnchorForm.C).build(b, a, null)) {
+             Anchor c = new AnchorBuilder(java).form(AnchorForm.C).build(b, a, null)) {
             for (Map.Entry<String, PeftAdapter.Lora> e : ad.modules().entrySet()) {
-                double v = java.literalRegularizer(c.get(e.getKey()).matrix(), e.getValue().a(), e.getValue().b(), null, null, 0f);
+                double v = java.literalRegularizer(((DenseAnchor) c.get(e.getKey())).matrix(), e.getValue().a(), e.getValue().b(), null, null, 0f);
                 assertEquals(v, j.get("modules").get(e.getKey()).asDouble(), 1e-5 * v, e.getKey());
                 total += v;
             }

@@ -1,12 +1,38 @@
 package dev.asft.core.anchor;
 
+import dev.asft.core.tensor.DType;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
-/** The anchors of every target module of one (aligned, base) pair, by module name. */
+/**
+ * The anchors of the target modules of one (aligned, base) pair, by module name, with what
+ * they were built from: mode, storage dtype, targets and a fingerprint of each checkpoint.
+ */
 public final class Anchor implements AutoCloseable {
+    /** Where an anchor came from; fingerprints may be null for anchors built from bare tensors. */
+    public record Info(AnchorMode mode, DType storage, List<String> targets, String baseFingerprint,
+                       String alignedFingerprint) {}
+
     private final Map<String, ModuleAnchor> modules = new LinkedHashMap<>();
+    private Info info;
+
+    public Anchor() {
+        this(new Info(AnchorMode.CODE, DType.F32, List.of(), null, null));
+    }
+
+    public Anchor(Info info) {
+        this.info = info;
+    }
+
+    public Info info() {
+        return info;
+    }
+
+    public void info(Info info) {
+        this.info = info;
+    }
 
     public void put(ModuleAnchor m) {
         ModuleAnchor old = modules.put(m.module(), m);
@@ -21,9 +47,9 @@ public final class Anchor implements AutoCloseable {
         return Collections.unmodifiableMap(modules);
     }
 
-    /** Bytes the regularizer streams per step: every anchor matrix once (twice in C form). */
-    public long matrixBytes() {
-        return modules.values().stream().mapToLong(m -> m.matrix().byteSize()).sum();
+    /** Bytes the regularizer reads per step (each anchor once). */
+    public long bytes() {
+        return modules.values().stream().mapToLong(ModuleAnchor::bytes).sum();
     }
 
     @Override

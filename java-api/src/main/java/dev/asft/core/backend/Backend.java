@@ -40,6 +40,15 @@ public interface Backend {
      */
     double literalRegularizer(Tensor c, Tensor a, Tensor b, Tensor gradA, Tensor gradB, float gradScale);
 
+    /**
+     * c = alpha * op(a) * op(b) + beta * c for 2-D f32 tensors, op = transpose when asked: the
+     * small products of the low-rank and direction anchors and of Safe LoRA.
+     */
+    void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c);
+
+    /** aligned - base in f32 (same shape and dtype). */
+    Tensor difference(Tensor aligned, Tensor base);
+
     /** Reads every byte of t once (a plain streaming read); returns a checksum. */
     double streamRead(Tensor t);
 

@@ -116,6 +116,23 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c) {
+        int[] d = GemmShapes.check(transA, transB, a, b, c);
+        if (d[0] == 0 || d[1] == 0) return;
+        openblas.cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                d[0], d[1], d[2], alpha, a.floatPointer(), (int) a.dim(1), b.floatPointer(), (int) b.dim(1), beta,
+                c.floatPointer(), (int) c.dim(1));
+    }
+
+    @Override
+    public Tensor difference(Tensor aligned, Tensor base) {
+        AnchorChecks.checkPair(aligned, base, DType.F32);
+        Tensor v = Tensor.allocate(DType.F32, aligned.shape());
+        NativeKernels.subToF32(aligned, base, v);
+        return v;
+    }
+
+    @Override
     public double streamRead(Tensor t) {
         return NativeKernels.streamRead(t);
     }

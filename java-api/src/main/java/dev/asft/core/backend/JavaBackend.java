@@ -170,6 +170,35 @@ public final class JavaBackend implements Backend {
     }
 
     @Override
+    public void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c) {
+        int[] d = GemmShapes.check(transA, transB, a, b, c);
+        int m = d[0], n = d[1], k = d[2];
+        double[] av = toDouble(a), bv = toDouble(b);
+        int lda = (int) a.dim(1), ldb = (int) b.dim(1);
+        java.nio.FloatBuffer cf = c.floats();
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) {
+                double s = 0;
+                for (int t = 0; t < k; t++) {
+                    double x = transA ? av[t * lda + i] : av[i * lda + t];
+                    double y = transB ? bv[j * ldb + t] : bv[t * ldb + j];
+                    s += x * y;
+                }
+                int idx = i * n + j;
+                cf.put(idx, (float) (alpha * s + (beta == 0 ? 0 : beta * cf.get(idx))));
+            }
+    }
+
+    @Override
+    public Tensor difference(Tensor aligned, Tensor base) {
+        AnchorChecks.checkPair(aligned, base, DType.F32);
+        Tensor v = Tensor.allocate(DType.F32, aligned.shape());
+        java.nio.FloatBuffer f = v.floats();
+        for (int i = 0; i < f.capacity(); i++) f.put(i, aligned.getFloat(i) - base.getFloat(i));
+        return v;
+    }
+
+    @Override
     public double streamRead(Tensor t) {
         java.nio.ByteBuffer b = t.buffer();
         double s = 0;

@@ -46,7 +46,7 @@ public final class AsftRegularizer {
         if (b.rank() == 2 && b.dim(0) != m.dOut())
             throw new IllegalArgumentException("module " + module + ": lora_B " + b.describe() + " has d_out " + b.dim(0)
                     + " but the model's weight is [" + m.dOut() + ", " + m.dIn() + "]");
-        return backend.regularizer(m.matrix(), m.form(), a, b, gradA, gradB, lambda);
+        return m.regularize(backend, a, b, gradA, gradB, lambda);
     }
 
     /** Values only, for every module of an adapter. */

@@ -1,8 +1,8 @@
 package dev.asft.trainer.cli;
 
 import dev.asft.core.anchor.Anchor;
-import dev.asft.core.anchor.CodeAnchorBuilder;
-import dev.asft.core.anchor.ModuleAnchor;
+import dev.asft.core.anchor.AnchorBuilder;
+import dev.asft.core.anchor.DenseAnchor;
 import dev.asft.core.backend.AnchorForm;
 import dev.asft.core.backend.Backend;
 import dev.asft.core.backend.Backends;
@@ -47,8 +47,8 @@ final class ExampleCommand implements Callable<Integer> {
         double worst = 0;
         try (HfCheckpoint base = HfCheckpoint.open(p.base()); HfCheckpoint aligned = HfCheckpoint.open(p.aligned());
              PeftAdapter adapter = PeftAdapter.read(p.adapter());
-             Anchor anchor = new CodeAnchorBuilder(fast).targets(adapter.targetModules()).build(base, aligned, null);
-             Anchor anchorC = new CodeAnchorBuilder(ref).form(AnchorForm.C).storage(DType.F32)
+             Anchor anchor = new AnchorBuilder(fast).targets(adapter.targetModules()).build(base, aligned, null);
+             Anchor anchorC = new AnchorBuilder(ref).form(AnchorForm.C).storage(DType.F32)
                      .targets(adapter.targetModules()).build(base, aligned, null)) {
             AsftRegularizer reg = new AsftRegularizer(anchor, fast);
             System.out.printf("%-36s %14s %14s %14s%n", "module", fast.name() + " (Q)", "java ref", "dense formula");
@@ -57,7 +57,7 @@ final class ExampleCommand implements Callable<Integer> {
                 String m = e.getKey();
                 PeftAdapter.Lora l = e.getValue();
                 double v = reg.accumulate(m, l.a(), l.b(), null, null, 0f);
-                ModuleAnchor c = anchorC.get(m);
+                DenseAnchor c = (DenseAnchor) anchorC.get(m);
                 double vRef = ref.regularizer(c.matrix(), AnchorForm.C, l.a(), l.b(), null, null, 0f);
                 double vLit = ref.literalRegularizer(c.matrix(), l.a(), l.b(), null, null, 0f);
                 worst = Math.max(worst, Math.max(Math.abs(v - vLit), Math.abs(vRef - vLit)) / Math.abs(vLit));

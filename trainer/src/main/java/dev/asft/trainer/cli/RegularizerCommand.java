@@ -1,7 +1,7 @@
 package dev.asft.trainer.cli;
 
 import dev.asft.core.anchor.Anchor;
-import dev.asft.core.anchor.CodeAnchorBuilder;
+import dev.asft.core.anchor.AnchorBuilder;
 import dev.asft.core.backend.AnchorForm;
 import dev.asft.core.backend.Backend;
 import dev.asft.core.backend.Backends;
@@ -58,7 +58,7 @@ final class RegularizerCommand implements Callable<Integer> {
                 if (!t.matches(m))
                     throw new IllegalArgumentException("adapter module " + m + " is not among the target modules " + t);
             }
-            CodeAnchorBuilder builder = new CodeAnchorBuilder(backend).storage(storage).form(AnchorForm.Q).targets(t);
+            AnchorBuilder builder = new AnchorBuilder(backend).storage(storage).form(AnchorForm.Q).targets(t);
             Map<String, Double> values = new LinkedHashMap<>();
             double total = 0;
             try (Anchor anchor = new Anchor()) {
