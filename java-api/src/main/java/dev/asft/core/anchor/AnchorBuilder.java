@@ -53,6 +53,14 @@ public final class AnchorBuilder {
         return this;
     }
 
+    public TargetModules targets() {
+        return targets;
+    }
+
+    public AnchorMode mode() {
+        return mode;
+    }
+
     /** Randomized subspace iteration settings of the low-rank modes. */
     public AnchorBuilder subspaceIteration(int oversample, int powerIterations, long seed) {
         this.oversample = oversample;

@@ -85,6 +85,18 @@ public final class HfCheckpoint implements AutoCloseable {
         return new ArrayList<>(weightMap.keySet());
     }
 
+    /** Tensor names by shard file, in the order the shards sort (one entry for a single file). */
+    public Map<Path, List<String>> shards() {
+        Map<Path, List<String>> out = new TreeMap<>();
+        weightMap.forEach((name, shard) -> out.computeIfAbsent(shard, k -> new ArrayList<>()).add(name));
+        return out;
+    }
+
+    /** The safetensors file a shard path names (opened once, shared). */
+    public SafetensorsFile shard(Path file) {
+        return file(file);
+    }
+
     public boolean has(String name) {
         return weightMap.containsKey(name);
     }

@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** The {@code asft} command line. */
 @Command(name = "asft", mixinStandardHelpOptions = true, versionProvider = AsftCli.Version.class,
         description = "Safety-anchored LoRA fine-tuning (AsFT): anchors, the regularizer, benchmarks.",
-        subcommands = {RegularizerCommand.class, BenchCommand.class, ExampleCommand.class,
+        subcommands = {AnchorCommand.class, RegularizerCommand.class, SafeLoraCommand.class, MergeCommand.class,
+                BenchCommand.class, ExampleCommand.class,
                 CommandLine.HelpCommand.class})
 public final class AsftCli implements Runnable {
     @CommandLine.Spec

@@ -2,6 +2,8 @@ package dev.asft.trainer.cli;
 
 import dev.asft.core.anchor.Anchor;
 import dev.asft.core.anchor.AnchorBuilder;
+import dev.asft.core.anchor.AnchorFile;
+import dev.asft.core.anchor.ModuleAnchor;
 import dev.asft.core.backend.AnchorForm;
 import dev.asft.core.backend.Backend;
 import dev.asft.core.backend.Backends;
@@ -14,27 +16,42 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code asft regularizer}: ||(I - C) B A||_F^2 per module of an adapter, and their sum. */
 @Command(name = "regularizer", mixinStandardHelpOptions = true,
         description = "Print the AsFT penalty ||(I - C)·B·A||_F^2 of each adapter module (no LoRA scaling, as the "
-                + "released code) and their sum; C is the code-mode anchor of the (aligned, base) pair.")
+                + "released code) and their sum; C comes from an anchor file (any mode) or is built in code mode from "
+                + "the (aligned, base) pair.")
 final class RegularizerCommand implements Callable<Integer> {
-    @Option(names = "--base", required = true, description = "The unaligned base model (Hugging Face folder).")
-    Path base;
+    static final class Source {
+        @Option(names = "--anchor", required = true, description = "An anchor file written by `asft anchor`.")
+        Path anchor;
 
-    @Option(names = "--aligned", required = true, description = "The aligned model (Hugging Face folder).")
-    Path aligned;
+        @ArgGroup(exclusive = false)
+        Pair pair;
+    }
+
+    static final class Pair {
+        @Option(names = "--base", required = true, description = "The unaligned base model (Hugging Face folder).")
+        Path base;
+
+        @Option(names = "--aligned", required = true, description = "The aligned model (Hugging Face folder).")
+        Path aligned;
+    }
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Source source;
 
     @Option(names = "--adapter", required = true, description = "A PEFT LoRA adapter folder.")
     Path adapter;
 
-    @Option(names = "--targets", description = "Comma-separated module suffixes (default: the adapter's target_modules).")
+    @Option(names = "--targets", description = "With --base/--aligned: comma-separated module suffixes (default: the adapter's target_modules).")
     String targets;
 
-    @Option(names = "--dtype", defaultValue = "f32", description = "Anchor storage: f32 or bf16 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--dtype", defaultValue = "f32", description = "With --base/--aligned: anchor storage, f32 or bf16 (default: ${DEFAULT-VALUE}).")
     String dtype;
 
     @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or java (default: ${DEFAULT-VALUE}).")
@@ -45,46 +62,60 @@ final class RegularizerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        DType storage = DType.parse(dtype);
         Backend backend = Backends.select(device, true);
-        try (HfCheckpoint b = HfCheckpoint.open(base); HfCheckpoint a = HfCheckpoint.open(aligned);
-             PeftAdapter ad = PeftAdapter.read(adapter)) {
-            TargetModules t = targets != null ? TargetModules.parse(targets) : ad.targetModules();
-            // Every adapter module must exist in the model and be a target.
-            for (String m : ad.modules().keySet()) {
-                if (!a.has(m + ".weight"))
-                    throw new IllegalArgumentException("adapter module " + m + " is not in the model: " + aligned
-                            + " has no tensor " + m + ".weight");
-                if (!t.matches(m))
-                    throw new IllegalArgumentException("adapter module " + m + " is not among the target modules " + t);
-            }
-            AnchorBuilder builder = new AnchorBuilder(backend).storage(storage).form(AnchorForm.Q).targets(t);
-            Map<String, Double> values = new LinkedHashMap<>();
-            double total = 0;
-            try (Anchor anchor = new Anchor()) {
-                AsftRegularizer reg = new AsftRegularizer(anchor, backend);
-                int i = 0;
-                for (Map.Entry<String, PeftAdapter.Lora> e : ad.modules().entrySet()) {
-                    // One module at a time: peak memory is one anchor, not the model's.
-                    System.err.printf("[%d/%d] %s%n", ++i, ad.modules().size(), e.getKey());
-                    anchor.put(builder.buildModule(b, a, e.getKey()));
-                    double v = reg.accumulate(e.getKey(), e.getValue().a(), e.getValue().b(), null, null, 0f);
-                    anchor.get(e.getKey()).close();
-                    values.put(e.getKey(), v);
-                    total += v;
+        Map<String, Double> values = new LinkedHashMap<>();
+        try (PeftAdapter ad = PeftAdapter.read(adapter)) {
+            if (source.anchor != null) {
+                // One-shot evaluation: read C as stored (two passes) rather than precompute Q.
+                try (Anchor anchor = AnchorFile.read(source.anchor, backend, AnchorForm.C)) {
+                    AsftRegularizer reg = new AsftRegularizer(anchor, backend);
+                    for (Map.Entry<String, PeftAdapter.Lora> e : ad.modules().entrySet()) {
+                        if (anchor.get(e.getKey()) == null)
+                            throw new IllegalArgumentException("adapter module " + e.getKey() + " has no anchor in " + source.anchor
+                                    + " (it covers " + String.join(",", anchor.info().targets()) + ")");
+                        values.put(e.getKey(), reg.accumulate(e.getKey(), e.getValue().a(), e.getValue().b(), null, null, 0f));
+                    }
                 }
-            }
-            int width = values.keySet().stream().mapToInt(String::length).max().orElse(6);
-            for (Map.Entry<String, Double> e : values.entrySet())
-                System.out.printf("%-" + width + "s  %.6e%n", e.getKey(), e.getValue());
-            System.out.printf("%-" + width + "s  %.6e%n", "total", total);
-            if (json) {
-                Map<String, Object> out = new LinkedHashMap<>();
-                out.put("modules", values);
-                out.put("total", total);
-                System.out.println(Json.line(out));
+            } else {
+                fromPair(backend, ad, values);
             }
         }
+        print(values);
         return 0;
+    }
+
+    private void fromPair(Backend backend, PeftAdapter ad, Map<String, Double> values) {
+        DType storage = DType.parse(dtype);
+        try (HfCheckpoint b = HfCheckpoint.open(source.pair.base); HfCheckpoint a = HfCheckpoint.open(source.pair.aligned)) {
+            TargetModules t = targets != null ? TargetModules.parse(targets) : ad.targetModules();
+            for (String m : ad.modules().keySet()) {
+                if (!a.has(m + ".weight"))
+                    throw new IllegalArgumentException("adapter module " + m + " is not in the model: " + source.pair.aligned
+                            + " has no tensor " + m + ".weight");
+                if (!t.matches(m)) throw new IllegalArgumentException("adapter module " + m + " is not among the target modules " + t);
+            }
+            AnchorBuilder builder = new AnchorBuilder(backend).storage(storage).form(AnchorForm.Q).targets(t);
+            Progress progress = new Progress("regularizer", ad.modules().size());
+            for (Map.Entry<String, PeftAdapter.Lora> e : ad.modules().entrySet()) {
+                progress.next(e.getKey());
+                // One module at a time: peak memory is one anchor, not the model's.
+                try (ModuleAnchor m = builder.buildModule(b, a, e.getKey())) {
+                    values.put(e.getKey(), m.regularize(backend, e.getValue().a(), e.getValue().b(), null, null, 0f));
+                }
+            }
+        }
+    }
+
+    private void print(Map<String, Double> values) {
+        double total = values.values().stream().mapToDouble(Double::doubleValue).sum();
+        int width = Math.max(5, values.keySet().stream().mapToInt(String::length).max().orElse(5));
+        for (Map.Entry<String, Double> e : values.entrySet()) System.out.printf("%-" + width + "s  %.6e%n", e.getKey(), e.getValue());
+        System.out.printf("%-" + width + "s  %.6e%n", "total", total);
+        if (json) {
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("modules", values);
+            out.put("total", total);
+            System.out.println(Json.line(out));
+        }
     }
 }

@@ -1,0 +1,40 @@
+package dev.asft.trainer.cli;
+
+import dev.asft.core.backend.Backend;
+import dev.asft.core.backend.Backends;
+import dev.asft.core.io.HfCheckpoint;
+import dev.asft.core.io.PeftAdapter;
+import dev.asft.core.merge.LoraMerge;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code asft merge}: fold an adapter into its model. */
+@Command(name = "merge", mixinStandardHelpOptions = true,
+        description = "Merge a PEFT LoRA adapter into its model: W <- W + s·B·A (s = alpha/r, or alpha/sqrt(r) with "
+                + "rsLoRA), written as a Hugging Face checkpoint in the input's dtype and sharding, other files copied.")
+final class MergeCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, description = "The model the adapter was trained on (Hugging Face folder).")
+    Path model;
+
+    @Option(names = "--adapter", required = true, description = "A PEFT LoRA adapter folder.")
+    Path adapter;
+
+    @Option(names = "--out", required = true, description = "The output model folder (must not exist).")
+    Path out;
+
+    @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or java (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Override
+    public Integer call() throws Exception {
+        Backend backend = Backends.select(device, true);
+        try (HfCheckpoint m = HfCheckpoint.open(model); PeftAdapter ad = PeftAdapter.read(adapter)) {
+            Progress progress = new Progress("merge", ad.modules().size());
+            LoraMerge.merge(backend, m, ad, out, progress::next);
+            System.out.printf("merged %d modules (scaling %.4g) into %s%n", ad.modules().size(), ad.scaling(), out);
+        }
+        return 0;
+    }
+}
