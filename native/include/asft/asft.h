@@ -83,6 +83,15 @@ int asft_regularizer_dense(const void *anchor, int anchor_dtype, int anchor_form
                            const float *a, const float *b,
                            float *grad_a, float *grad_b, float grad_scale, double *value);
 
+/*
+ * The r x r tail of the regularizer for any anchor whose G = Q B the caller formed itself
+ * (low-rank and direction anchors): R = <B^T G, A A^T>, grad_b += 2 s G (A A^T),
+ * grad_a += 2 s sym(B^T G) A. g and b: d_out x r, a: r x d_in.
+ */
+int asft_lora_finish(const float *g, int64_t d_out, int64_t d_in, int64_t r, const float *a,
+                     const float *b, float *grad_a, float *grad_b, float grad_scale,
+                     double *value);
+
 #ifdef __cplusplus
 }
 #endif

@@ -49,6 +49,25 @@ int g_threads = 0; // 0: OpenMP's default
 
 const KernelTable &active() { return *g_active; }
 
+float *scratch(int slot, size_t n) {
+  struct Buffers {
+    float *p[8] = {};
+    size_t cap[8] = {};
+    ~Buffers() {
+      for (float *x : p) std::free(x);
+    }
+  };
+  thread_local Buffers b;
+  if (slot < 0 || slot >= 8) return nullptr;
+  if (b.cap[slot] < n) {
+    std::free(b.p[slot]);
+    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+    b.p[slot] = static_cast<float *>(std::aligned_alloc(64, bytes));
+    b.cap[slot] = b.p[slot] ? n : 0;
+  }
+  return b.p[slot];
+}
+
 int threads() { return g_threads > 0 ? g_threads : omp_get_max_threads(); }
 
 } // namespace asft::cpu
@@ -82,12 +101,8 @@ int asft_matmul_skinny(const void *m, int m_dtype, int64_t d_out, int64_t d_in, 
   if (!m || !x || !out || d_out < 0 || d_in < 0 || r < 0) return ASFT_EINVAL;
   if (m_dtype != ASFT_DTYPE_F32 && m_dtype != ASFT_DTYPE_BF16) return ASFT_EINVAL;
   // The kernel reads X^T rows contiguously next to each M row.
-  std::vector<float> xt;
-  try {
-    xt.resize(size_t(r * d_in));
-  } catch (...) {
-    return ASFT_ENOMEM;
-  }
+  float *xt = scratch(0, size_t(r * d_in));
+  if (!xt) return ASFT_ENOMEM;
   for (int64_t j = 0; j < d_in; j++)
     for (int64_t c = 0; c < r; c++) xt[c * d_in + j] = x[j * r + c];
   const KernelTable &k = active();
@@ -98,10 +113,10 @@ int asft_matmul_skinny(const void *m, int m_dtype, int64_t d_out, int64_t d_in, 
     split(d_out, omp_get_num_threads(), omp_get_thread_num(), &b, &e);
     if (b < e) {
       if (m_dtype == ASFT_DTYPE_F32)
-        k.skinny_f32(static_cast<const float *>(m) + b * d_in, 0, e - b, d_in, xt.data(), r,
+        k.skinny_f32(static_cast<const float *>(m) + b * d_in, 0, e - b, d_in, xt, r,
                      out + b * r);
       else
-        k.skinny_bf16(static_cast<const uint16_t *>(m) + b * d_in, 0, e - b, d_in, xt.data(),
+        k.skinny_bf16(static_cast<const uint16_t *>(m) + b * d_in, 0, e - b, d_in, xt,
                       r, out + b * r);
     }
   }

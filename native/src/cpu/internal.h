@@ -36,6 +36,11 @@ inline uint16_t f32_to_bf16(float f) {
   return uint16_t(w >> 16);
 }
 
+// Per-thread scratch buffers that only grow: the kernels' temporaries (transposed B, G, ...)
+// are reused across calls instead of malloc'ed and page-faulted in each time (measured: the
+// fresh-memory faults cost more than the arithmetic of the r x r algebra). 64-byte aligned.
+float *scratch(int slot, size_t n);
+
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);
 

@@ -60,6 +60,23 @@ public class SgemmBenchmark {
         return out;
     }
 
+    /** What `asft anchor --mode compressed:256` computes per module: C, then its top-256 eigenpairs. */
+    @Benchmark
+    public double anchorBuildCompressed256() {
+        try (var m = new dev.asft.core.anchor.AnchorBuilder(cpu).mode(dev.asft.core.anchor.AnchorMode.parse("compressed:256"))
+                .fromWeights("m", wa, wb)) {
+            return m.normV();
+        }
+    }
+
+    /** What `asft anchor --mode code` computes per module: V, then C = V V^T / ||V|| (one SYRK). */
+    @Benchmark
+    public double anchorBuildCodeC() {
+        var m = cpu.codeAnchor(wa, wb, dev.asft.core.backend.AnchorForm.C, DType.F32);
+        m.matrix().close();
+        return m.normV();
+    }
+
     /** V = aligned - base (bf16 in), C = V V^T / ||V||, Q = (I - C)^2, stored f32. */
     @Benchmark
     public double anchorBuild() {

@@ -146,12 +146,12 @@ public final class AnchorBuilder {
                     if (mode.kind() == AnchorMode.Kind.SUBSPACE) {
                         double[] ones = new double[k];
                         Arrays.fill(ones, 1.0);
-                        return new LowRankAnchor(module, dOut, dIn, roundTrip(e.u()), ones, new AnchorMode(mode.kind(), k),
+                        return LowRankAnchor.of(module, dOut, dIn, roundTrip(e.u()), ones, new AnchorMode(mode.kind(), k),
                                 c.normV(), Double.NaN);
                     }
                     // A bf16 U perturbs the anchor beyond the subspace error: the bound covers f32 storage.
                     double bound = storage == DType.F32 ? e.penaltyBound() : Double.NaN;
-                    return new LowRankAnchor(module, dOut, dIn, roundTrip(e.u()), e.lambda(), new AnchorMode(mode.kind(), k),
+                    return LowRankAnchor.of(module, dOut, dIn, roundTrip(e.u()), e.lambda(), new AnchorMode(mode.kind(), k),
                             c.normV(), bound);
                 }
             }

@@ -46,7 +46,11 @@ public final class AnchorFile {
         if (m instanceof LowRankAnchor lr) {
             n.put("k", lr.k());
             ArrayNode top = n.putArray("top_eigenvalues");
-            for (int i = 0; i < Math.min(8, lr.k()); i++) top.add(lr.lambda()[i]);
+            ArrayNode sv = n.putArray("top_singular_values"); // of V: sigma = sqrt(lambda ||V||_F) in code mode
+            for (int i = 0; i < Math.min(8, lr.k()); i++) {
+                top.add(lr.lambda()[i]);
+                if (lr.mode().kind() == AnchorMode.Kind.COMPRESSED) sv.add(Math.sqrt(lr.lambda()[i] * m.normV()));
+            }
             if (!Double.isNaN(lr.errorBound())) n.put("error_bound", lr.errorBound());
         }
         return n;
@@ -209,7 +213,7 @@ public final class AnchorFile {
                 double[] lambda = new double[k];
                 for (int i = 0; i < k; i++) lambda[i] = l.dtype() == DType.F64 ? l.buffer().getDouble(8 * i) : l.getFloat(i);
                 double bound = s.has("error_bound") ? s.get("error_bound").asDouble() : Double.NaN;
-                return new LowRankAnchor(module, dOut, dIn, u.to(DType.F32), lambda, new AnchorMode(mode.kind(), k), norm, bound);
+                return LowRankAnchor.of(module, dOut, dIn, u.to(DType.F32), lambda, new AnchorMode(mode.kind(), k), norm, bound);
             }
         }
     }

@@ -14,8 +14,19 @@ import java.util.Map;
  * <p>{@code errorBound} (compressed only): |R_code - R_this| <= errorBound * ||B A||_F^2 for
  * every A and B (see {@link TopEigen}).
  */
-public record LowRankAnchor(String module, long dOut, long dIn, Tensor u, double[] lambda, AnchorMode mode,
+public record LowRankAnchor(String module, long dOut, long dIn, Tensor u, Tensor ut, double[] lambda, AnchorMode mode,
                             double normV, double errorBound) implements ModuleAnchor {
+    /** Keeps U^T [k x d_out] next to U so that both products stream rows with the skinny kernel. */
+    public static LowRankAnchor of(String module, long dOut, long dIn, Tensor u, double[] lambda, AnchorMode mode,
+                                   double normV, double errorBound) {
+        int d = (int) u.dim(0), k = (int) u.dim(1);
+        Tensor ut = Tensor.allocate(DType.F32, k, d);
+        java.nio.FloatBuffer src = u.floats(), dst = ut.floats();
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j < k; j++) dst.put(j * d + i, src.get(i * k + j));
+        return new LowRankAnchor(module, dOut, dIn, u, ut, lambda, mode, normV, errorBound);
+    }
+
     public int k() {
         return lambda.length;
     }
@@ -24,11 +35,13 @@ public record LowRankAnchor(String module, long dOut, long dIn, Tensor u, double
     public double regularize(Backend be, Tensor a, Tensor b, Tensor gradA, Tensor gradB, float scale) {
         dev.asft.core.nativeapi.Shapes.checkLora(dOut, dIn, a, b, gradA, gradB);
         int r = (int) b.dim(1);
-        try (Tensor ub = Tensor.allocate(DType.F32, k(), r); Tensor g = b.to(DType.F32)) {
-            be.gemm(true, false, 1f, u, b, 0f, ub); // U^T B
+        try (Tensor ub = Tensor.allocate(DType.F32, k(), r); Tensor g = Tensor.allocate(DType.F32, dOut, r)) {
+            be.matmulSkinny(ut, b, ub); // U^T B: one pass over U^T
             scaleRows(ub, w());
-            be.gemm(false, false, -1f, u, ub, 1f, g); // G = B - U (w o U^T B)
-            return LoraAlgebra.finish(be, g, a, b, gradA, gradB, scale);
+            be.matmulSkinny(u, ub, g); // U (w o U^T B): one pass over U
+            java.nio.FloatBuffer gf = g.floats(), bf = b.floats();
+            for (int i = 0; i < gf.capacity(); i++) gf.put(i, bf.get(i) - gf.get(i)); // G = B - ...
+            return be.loraFinish(g, a, b, gradA, gradB, scale);
         }
     }
 
@@ -36,9 +49,9 @@ public record LowRankAnchor(String module, long dOut, long dIn, Tensor u, double
     public void applyC(Backend be, Tensor b, Tensor out) {
         int r = (int) b.dim(1);
         try (Tensor ub = Tensor.allocate(DType.F32, k(), r)) {
-            be.gemm(true, false, 1f, u, b, 0f, ub);
+            be.matmulSkinny(ut, b, ub);
             scaleRows(ub, lambda);
-            be.gemm(false, false, 1f, u, ub, 0f, out);
+            be.matmulSkinny(u, ub, out);
         }
     }
 
@@ -67,11 +80,12 @@ public record LowRankAnchor(String module, long dOut, long dIn, Tensor u, double
 
     @Override
     public long bytes() {
-        return u.byteSize();
+        return u.byteSize() + ut.byteSize();
     }
 
     @Override
     public void close() {
         u.close();
+        ut.close();
     }
 }

@@ -92,7 +92,7 @@ public final class TopEigen {
     }
 
     /** Replaces the d x l matrix's columns by an orthonormal basis of their span (Householder QR). */
-    static void orthonormalize(Tensor y, int d, int l) {
+    public static void orthonormalize(Tensor y, int d, int l) {
         try (Tensor tau = Tensor.allocate(DType.F32, l)) {
             int info = openblas.LAPACKE_sgeqrf(openblas.LAPACK_ROW_MAJOR, d, l, y.floatPointer(), l, tau.floatPointer());
             if (info != 0) throw new IllegalStateException("LAPACKE_sgeqrf failed with info " + info);

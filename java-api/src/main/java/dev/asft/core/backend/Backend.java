@@ -27,6 +27,13 @@ public interface Backend {
                        float gradScale);
 
     /**
+     * The r x r tail of the regularizer given G = Q B [d_out x r] (formed by the caller, e.g.
+     * from a low-rank anchor): returns R = <B^T G, A A^T>, adds 2 s G A A^T to gradB and
+     * 2 s sym(B^T G) A to gradA (either may be null).
+     */
+    double loraFinish(Tensor g, Tensor a, Tensor b, Tensor gradA, Tensor gradB, float gradScale);
+
+    /**
      * The code-mode anchor of one module from its aligned and base weights (same shape and
      * dtype, [d_out x d_in]): C = V V^T / ||V||_F with V = aligned - base, returned as
      * {@code form} (Q or C) in {@code storage} (f32 or bf16).

@@ -46,6 +46,11 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public double loraFinish(Tensor g, Tensor a, Tensor b, Tensor gradA, Tensor gradB, float gradScale) {
+        return NativeKernels.loraFinish(g, a, b, gradA, gradB, gradScale);
+    }
+
+    @Override
     public CodeAnchorMatrix codeAnchor(Tensor aligned, Tensor base, AnchorForm form, DType storage) {
         AnchorChecks.checkPair(aligned, base, storage);
         int dOut = Math.toIntExact(aligned.dim(0)), dIn = Math.toIntExact(aligned.dim(1));

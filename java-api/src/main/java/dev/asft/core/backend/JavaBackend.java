@@ -72,6 +72,20 @@ public final class JavaBackend implements Backend {
             g = new double[p.length];
             for (int i = 0; i < p.length; i++) g[i] = p[i] - cp[i];
         }
+        return finish(g, ad, bd, dOut, dIn, r, gradA, gradB, gradScale);
+    }
+
+    @Override
+    public double loraFinish(Tensor g, Tensor a, Tensor b, Tensor gradA, Tensor gradB, float gradScale) {
+        Shapes.checkLora(b.dim(0), a.dim(1), a, b, gradA, gradB);
+        if (g.rank() != 2 || g.dim(0) != b.dim(0) || g.dim(1) != b.dim(1))
+            throw new IllegalArgumentException("G " + g + " must have the shape of lora_B " + b);
+        return finish(toDouble(g), toDouble(a), toDouble(b), (int) b.dim(0), (int) a.dim(1), (int) a.dim(0), gradA, gradB,
+                gradScale);
+    }
+
+    private static double finish(double[] g, double[] ad, double[] bd, int dOut, int dIn, int r, Tensor gradA,
+                                 Tensor gradB, float gradScale) {
         double[] s = new double[r * r], pm = new double[r * r];
         for (int t = 0; t < dOut; t++)
             for (int i = 0; i < r; i++)

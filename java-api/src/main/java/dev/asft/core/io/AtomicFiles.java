@@ -21,10 +21,37 @@ public final class AtomicFiles {
         void write(FileChannel out) throws IOException;
     }
 
-    public static void write(Path target, Writer writer) throws IOException {
+    /**
+     * A temporary file next to target, readable by all like an ordinary new file (createTempFile
+     * alone makes it owner-only, and the rename would carry that onto the result).
+     */
+    public static Path tempFileFor(Path target) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
         Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+        setMode(tmp, "rw-r--r--");
+        return tmp;
+    }
+
+    /** A temporary folder next to target (for outputs renamed into place whole), mode rwxr-xr-x. */
+    public static Path tempDirFor(Path target) throws IOException {
+        Path dir = target.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        Path tmp = Files.createTempDirectory(dir, "." + target.getFileName() + ".");
+        setMode(tmp, "rwxr-xr-x");
+        return tmp;
+    }
+
+    private static void setMode(Path p, String mode) throws IOException {
+        try {
+            Files.setPosixFilePermissions(p, java.nio.file.attribute.PosixFilePermissions.fromString(mode));
+        } catch (UnsupportedOperationException e) {
+            // not a POSIX file system: keep its defaults
+        }
+    }
+
+    public static void write(Path target, Writer writer) throws IOException {
+        Path tmp = tempFileFor(target);
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 writer.write(ch);

@@ -52,9 +52,7 @@ public final class StreamingSafetensorsWriter implements AutoCloseable {
         }
         int estimate = header(Map.of()).length + metadataReserve;
         this.reserved = (estimate + 7) / 8 * 8;
-        Path dir = target.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        this.tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+        this.tmp = AtomicFiles.tempFileFor(target);
         this.ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.READ);
     }
 
@@ -104,7 +102,7 @@ public final class StreamingSafetensorsWriter implements AutoCloseable {
             ch.force(true);
             ch.close();
         } else { // the metadata outgrew its reservation: write a new file with the data after a larger header
-            Path tmp2 = Files.createTempFile(tmp.getParent(), "." + target.getFileName() + ".", ".tmp");
+            Path tmp2 = AtomicFiles.tempFileFor(target);
             try (FileChannel out = FileChannel.open(tmp2, StandardOpenOption.WRITE)) {
                 int padded = (json.length + 7) / 8 * 8;
                 ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);

@@ -42,9 +42,7 @@ public final class LoraMerge {
                 throw new IllegalArgumentException("adapter module " + e.getKey() + ": lora_B " + b.describe() + " x lora_A "
                         + a.describe() + " does not fit weight " + Arrays.toString(shape));
         }
-        Path parent = out.toAbsolutePath().getParent();
-        Files.createDirectories(parent);
-        Path tmp = Files.createTempDirectory(parent, "." + out.getFileName() + ".");
+        Path tmp = dev.asft.core.io.AtomicFiles.tempDirFor(out);
         try {
             for (Map.Entry<Path, List<String>> shard : model.shards().entrySet()) {
                 SafetensorsFile in = model.shard(shard.getKey());

@@ -56,4 +56,9 @@ public final class AsftNative {
                                                     @Const FloatPointer a, @Const FloatPointer b,
                                                     FloatPointer gradA, FloatPointer gradB, float gradScale,
                                                     DoublePointer value);
+
+    public static native int asft_lora_finish(@Const FloatPointer g, long dOut, long dIn, long r,
+                                              @Const FloatPointer a, @Const FloatPointer b,
+                                              FloatPointer gradA, FloatPointer gradB, float gradScale,
+                                              DoublePointer value);
 }

@@ -177,4 +177,20 @@ public final class NativeKernels {
             return v.get();
         }
     }
+
+    /** The regularizer's r x r tail given G = Q B [d_out x r]; see {@code asft_lora_finish}. */
+    public static double loraFinish(Tensor g, Tensor a, Tensor b, Tensor gradA, Tensor gradB, float gradScale) {
+        ensureLoaded();
+        Shapes.checkLora(b.dim(0), a.dim(1), a, b, gradA, gradB);
+        g.requireDType(DType.F32);
+        if (g.rank() != 2 || g.dim(0) != b.dim(0) || g.dim(1) != b.dim(1))
+            throw new IllegalArgumentException("G " + g + " must have the shape of lora_B " + b);
+        FloatPointer ga = gradA == null ? null : gradA.floatPointer();
+        FloatPointer gb = gradB == null ? null : gradB.floatPointer();
+        try (DoublePointer v = new DoublePointer(1)) {
+            check(AsftNative.asft_lora_finish(g.floatPointer(), b.dim(0), a.dim(1), a.dim(0), a.floatPointer(),
+                    b.floatPointer(), ga, gb, gradScale, v), "asft_lora_finish");
+            return v.get();
+        }
+    }
 }

@@ -1,5 +1,8 @@
 package dev.asft.trainer.bench;
 
+import dev.asft.core.anchor.AnchorMode;
+import dev.asft.core.anchor.LowRankAnchor;
+import dev.asft.core.anchor.ModuleAnchor;
 import dev.asft.core.backend.AnchorForm;
 import dev.asft.core.backend.Backend;
 import dev.asft.core.backend.CpuBackend;
@@ -27,6 +30,8 @@ public final class RegularizerBench {
     /** Above this many multiply-adds (d_out^2 d_in) the dense formulation is skipped (null). */
     public double literalMaxMacs = 4096.0 * 4096 * 4096;
     public long seed = 42;
+    /** code (dense anchors) or compressed:k / subspace:k (low-rank anchors). */
+    public AnchorMode mode = AnchorMode.CODE;
 
     public Map<String, Object> run(Backend backend) {
         SplittableRandom rnd = new SplittableRandom(seed);
@@ -37,11 +42,24 @@ public final class RegularizerBench {
              Tensor gb = Tensor.zeros(DType.F32, dOut, rank)) {
             for (int i = 0; i < modules; i++) anchors.add(randomSymmetric(rnd, dOut, dtype));
             int[] k = {0};
+            List<ModuleAnchor> lowRank = new ArrayList<>();
+            if (mode.kind() != AnchorMode.Kind.CODE)
+                for (int i = 0; i < modules; i++) lowRank.add(randomLowRank(rnd, backend));
             double msReg = medianMs(() -> {
+                if (!lowRank.isEmpty()) {
+                    lowRank.get(k[0]++ % modules).regularize(backend, a, b, ga, gb, 1f);
+                    return;
+                }
                 Tensor m = anchors.get(k[0]++ % modules);
                 backend.regularizer(m, form, a, b, ga, gb, 1f);
             });
-            double msStream = medianMs(() -> backend.streamRead(anchors.get(k[0]++ % modules)));
+            double msStreamLowRank = lowRank.isEmpty() ? 0 : medianMs(() -> {
+                LowRankAnchor m = (LowRankAnchor) lowRank.get(k[0]++ % modules);
+                backend.streamRead(m.u());
+                backend.streamRead(m.ut());
+            });
+            lowRank.forEach(ModuleAnchor::close);
+            double msStream = !lowRank.isEmpty() ? msStreamLowRank : medianMs(() -> backend.streamRead(anchors.get(k[0]++ % modules)));
             Double msLiteral = null;
             double macs = (double) dOut * dOut * dIn;
             if (macs <= literalMaxMacs) {
@@ -58,8 +76,11 @@ public final class RegularizerBench {
                     msLiteral = t[reps / 2];
                 }
             }
-            long bytes = anchors.get(0).byteSize();
-            int passes = form == AnchorForm.Q ? 1 : 2;
+            // Low-rank anchors stream U and U^T once each: 2 d_out k values, 2 d_out k r multiply-adds.
+            int kk = mode.clampedK(Math.min(dOut, dIn));
+            long bytes = mode.kind() == AnchorMode.Kind.CODE ? anchors.get(0).byteSize() : 2L * dOut * kk * 4;
+            int passes = mode.kind() != AnchorMode.Kind.CODE || form == AnchorForm.Q ? 1 : 2;
+            double flops = mode.kind() == AnchorMode.Kind.CODE ? passes * 2.0 * dOut * dOut * rank : 2.0 * 2.0 * dOut * kk * rank;
             Map<String, Object> out = new LinkedHashMap<>();
             out.put("device", backend.name());
             out.put("backend", backend.describe());
@@ -69,16 +90,16 @@ public final class RegularizerBench {
             out.put("modules", modules);
             out.put("dtype", dtype.name().toLowerCase());
             out.put("form", form.name());
+            out.put("mode", mode.toString());
             out.put("ms_per_module", msReg);
             out.put("anchor_bytes", bytes);
             out.put("anchor_gb_per_s", passes * bytes / (msReg * 1e6));
             out.put("stream_gb_per_s", bytes / (msStream * 1e6));
             out.put("fraction_of_stream", (passes * bytes / (msReg * 1e6)) / (bytes / (msStream * 1e6)));
-            // The skinny product's multiply-adds dominate: 2 d_out^2 r flops per pass.
-            out.put("gflop_per_s", passes * 2.0 * dOut * dOut * rank / (msReg * 1e6));
+            out.put("gflop_per_s", flops / (msReg * 1e6));
             Double peak = backend instanceof CpuBackend ? sgemmGflops(rnd) : null;
             out.put("sgemm_gflop_per_s", peak);
-            out.put("fraction_of_sgemm_peak", peak == null ? null : passes * 2.0 * dOut * dOut * rank / (msReg * 1e6) / peak);
+            out.put("fraction_of_sgemm_peak", peak == null ? null : flops / (msReg * 1e6) / peak);
             out.put("literal_ms_per_module", msLiteral);
             out.put("speedup_vs_literal", msLiteral == null ? null : msLiteral / msReg);
             return out;
@@ -99,6 +120,16 @@ public final class RegularizerBench {
         }
         t.sort(null);
         return t.get(t.size() / 2);
+    }
+
+    /** A compressed/subspace anchor with a random orthonormal U [d_out x k] and decaying eigenvalues. */
+    private ModuleAnchor randomLowRank(SplittableRandom rnd, Backend backend) {
+        int k = mode.clampedK(Math.min(dOut, dIn));
+        Tensor u = random(rnd, DType.F32, 1, dOut, k);
+        dev.asft.core.anchor.TopEigen.orthonormalize(u, dOut, k);
+        double[] lambda = new double[k];
+        for (int i = 0; i < k; i++) lambda[i] = mode.kind() == AnchorMode.Kind.SUBSPACE ? 1 : 2.0 * Math.pow(0.98, i);
+        return LowRankAnchor.of("bench", dOut, dIn, u, lambda, mode, 1.0, Double.NaN);
     }
 
     /** The machine's practical FMA limit: OpenBLAS sgemm at 2048^3, median of 5, in the same run. */

@@ -45,6 +45,9 @@ final class BenchCommand implements Runnable {
         @Option(names = "--form", defaultValue = "Q", description = "Anchor form: Q (one pass) or C (two passes) (default: ${DEFAULT-VALUE}).")
         String form;
 
+        @Option(names = "--mode", defaultValue = "code", description = "Anchor mode: code (dense), compressed:k or subspace:k (default: ${DEFAULT-VALUE}).")
+        String mode;
+
         @Option(names = "--device", defaultValue = "cpu", description = "cpu or java (default: ${DEFAULT-VALUE}).")
         String device;
 
@@ -72,10 +75,14 @@ final class BenchCommand implements Runnable {
                 throw new IllegalArgumentException("--form must be Q or C, got '" + form + "'");
             }
             b.minSeconds = seconds;
+            b.mode = dev.asft.core.anchor.AnchorMode.parse(mode);
+            if (b.mode.kind() == dev.asft.core.anchor.AnchorMode.Kind.DIRECTION)
+                throw new IllegalArgumentException("--mode direction is not benchmarked; use code, compressed:k or subspace:k");
             Backend backend = Backends.select(device, false);
             if (backend.name().equals("java")) b.literalMaxMacs = 512.0 * 512 * 512;
             Map<String, Object> r = b.run(backend);
-            System.out.printf("%s  d_out=%d d_in=%d r=%d anchor=%s form=%s%n", backend.describe(), dOut, dIn, rank, dtype, b.form);
+            System.out.printf("%s  d_out=%d d_in=%d r=%d anchor=%s %s%n", backend.describe(), dOut, dIn, rank, dtype,
+                    b.mode.kind() == dev.asft.core.anchor.AnchorMode.Kind.CODE ? "form=" + b.form : "mode=" + b.mode);
             System.out.printf("regularizer   %10.3f ms/module   %7.2f GB/s anchor   (%.0f%% of the %.2f GB/s plain read, %.1f GFLOP/s)%n",
                     (Double) r.get("ms_per_module"), (Double) r.get("anchor_gb_per_s"),
                     100 * (Double) r.get("fraction_of_stream"), (Double) r.get("stream_gb_per_s"), (Double) r.get("gflop_per_s"));

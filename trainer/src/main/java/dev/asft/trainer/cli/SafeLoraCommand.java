@@ -72,11 +72,18 @@ final class SafeLoraCommand implements Callable<Integer> {
             if (anchor.info().mode().kind() != AnchorMode.Kind.CODE)
                 throw new IllegalArgumentException("Safe LoRA uses code-mode C; " + source.anchor + " is a " + anchor.info().mode() + " anchor");
             report = SafeLora.apply(backend, anchor, ad, r);
-            Path parent = out.toAbsolutePath().getParent();
-            Files.createDirectories(parent);
-            Path tmp = Files.createTempDirectory(parent, "." + out.getFileName() + ".");
-            ad.write(tmp); // config copied as read, weights with B projected
-            Files.move(tmp, out, StandardCopyOption.ATOMIC_MOVE);
+            Path tmp = dev.asft.core.io.AtomicFiles.tempDirFor(out);
+            try {
+                ad.write(tmp); // config copied as read, weights with B projected
+                Files.move(tmp, out, StandardCopyOption.ATOMIC_MOVE);
+            } finally {
+                if (Files.exists(tmp)) {
+                    try (var files = Files.list(tmp)) {
+                        for (Path f : files.toList()) Files.deleteIfExists(f);
+                    }
+                    Files.deleteIfExists(tmp);
+                }
+            }
         }
         int width = report.stream().mapToInt(m -> m.module().length()).max().orElse(6);
         System.out.printf("%-" + width + "s  %8s  %s%n", "module", "cosine", "projected");
