@@ -24,8 +24,8 @@ public record DirectionAnchor(String module, long dOut, long dIn, Tensor v, doub
             be.gemm(false, true, 1f, v, a, 0f, vat); // V A^T
             be.gemm(true, false, 1f, b, b, 0f, btb);
             be.gemm(false, true, 1f, a, a, 0f, aat);
-            double s = LoraAlgebra.dot(b, vat);
-            double baSq = LoraAlgebra.dot(btb, aat);
+            double s = b.dot(vat);
+            double baSq = btb.dot(aat);
             double value = n > 0 ? baSq - s * s / n : baSq;
             double sn = n > 0 ? s / n : 0;
             if (gradB != null) {

@@ -33,6 +33,24 @@ public final class Shapes {
      */
     public static void checkRegularizer(Tensor anchor, Tensor a, Tensor b, Tensor gradA, Tensor gradB) {
         open(anchor, "anchor");
+        checkFactors(a, b);
+        if (anchor.rank() != 2 || anchor.dim(0) != anchor.dim(1) || anchor.dim(0) != b.dim(0))
+            throw new IllegalArgumentException("anchor " + anchor + " must be [d_out, d_out] with d_out = "
+                    + b.dim(0) + " (rows of lora_B)");
+        checkGrads(a, b, gradA, gradB);
+    }
+
+    /** LoRA factors (and gradients) of a module whose weight is [dOut x dIn]. */
+    public static void checkLora(long dOut, long dIn, Tensor a, Tensor b, Tensor gradA, Tensor gradB) {
+        checkFactors(a, b);
+        if (a.dim(1) != dIn || b.dim(0) != dOut)
+            throw new IllegalArgumentException("lora_A " + a + " and lora_B " + b + " do not fit a [" + dOut + ", " + dIn
+                    + "] weight");
+        checkGrads(a, b, gradA, gradB);
+    }
+
+    /** lora_A [r x d_in] and lora_B [d_out x r]: open, 2-D, f32, the same positive r. */
+    private static void checkFactors(Tensor a, Tensor b) {
         open(a, "lora_A");
         open(b, "lora_B");
         if (a.rank() != 2 || b.rank() != 2)
@@ -43,27 +61,6 @@ public final class Shapes {
             throw new IllegalArgumentException("rank mismatch: lora_A " + a + " has r = " + a.dim(0)
                     + " but lora_B " + b + " has r = " + b.dim(1));
         if (a.dim(0) <= 0) throw new IllegalArgumentException("LoRA rank must be positive, got " + a);
-        if (anchor.rank() != 2 || anchor.dim(0) != anchor.dim(1) || anchor.dim(0) != b.dim(0))
-            throw new IllegalArgumentException("anchor " + anchor + " must be [d_out, d_out] with d_out = "
-                    + b.dim(0) + " (rows of lora_B)");
-        checkGrads(a, b, gradA, gradB);
-    }
-
-    /** LoRA factors (and gradients) of a module whose weight is [dOut x dIn]. */
-    public static void checkLora(long dOut, long dIn, Tensor a, Tensor b, Tensor gradA, Tensor gradB) {
-        open(a, "lora_A");
-        open(b, "lora_B");
-        if (a.rank() != 2 || b.rank() != 2)
-            throw new IllegalArgumentException("lora_A and lora_B must be 2-D, got " + a + " and " + b);
-        a.requireDType(DType.F32);
-        b.requireDType(DType.F32);
-        if (a.dim(0) != b.dim(1))
-            throw new IllegalArgumentException("rank mismatch: lora_A " + a + " has r = " + a.dim(0)
-                    + " but lora_B " + b + " has r = " + b.dim(1));
-        if (a.dim(1) != dIn || b.dim(0) != dOut)
-            throw new IllegalArgumentException("lora_A " + a + " and lora_B " + b + " do not fit a [" + dOut + ", " + dIn
-                    + "] weight");
-        checkGrads(a, b, gradA, gradB);
     }
 
     private static void checkGrads(Tensor a, Tensor b, Tensor gradA, Tensor gradB) {

@@ -40,21 +40,14 @@ public final class SafeLora {
             anchor.applyC(be, b, cb);
             be.gemm(false, true, 1f, a, a, 0f, p);
             be.gemm(true, false, 1f, b, cb, 0f, x);
-            double num = dot(x, p);
+            double num = x.dot(p);
             be.gemm(true, false, 1f, cb, cb, 0f, x);
-            double cbaSq = dot(x, p);
+            double cbaSq = x.dot(p);
             be.gemm(true, false, 1f, b, b, 0f, x);
-            double baSq = dot(x, p);
+            double baSq = x.dot(p);
             double den = Math.sqrt(cbaSq * baSq);
             return den > 0 ? num / den : 0.0;
         }
-    }
-
-    private static double dot(Tensor x, Tensor y) {
-        java.nio.FloatBuffer a = x.floats(), b = y.floats();
-        double s = 0;
-        for (int i = 0; i < a.capacity(); i++) s += (double) a.get(i) * b.get(i);
-        return s;
     }
 
     /**

@@ -222,6 +222,19 @@ public final class Tensor implements AutoCloseable {
         return t;
     }
 
+    /** The Frobenius inner product with another tensor of the same size, in double. */
+    public double dot(Tensor other) {
+        if (other.numel != numel) throw new IllegalArgumentException("dot of " + this + " and " + other + ": sizes differ");
+        double s = 0;
+        if (dtype == DType.F32 && other.dtype == DType.F32) {
+            FloatBuffer a = floats(), b = other.floats();
+            for (int i = 0; i < a.capacity(); i++) s += (double) a.get(i) * b.get(i);
+        } else {
+            for (long i = 0; i < numel; i++) s += (double) getFloat(i) * other.getFloat(i);
+        }
+        return s;
+    }
+
     public void requireDType(DType expected) {
         if (dtype != expected) throw new IllegalArgumentException("expected a " + expected + " tensor, got " + this);
     }
