@@ -1,7 +1,7 @@
 # CUDA detection. ASFT_CUDA=AUTO (default) compiles the CUDA sources when nvcc is found and
 # skips them with one log line otherwise; ON makes a missing nvcc an error; OFF skips.
 set(ASFT_CUDA "AUTO" CACHE STRING "Build the CUDA kernels: AUTO, ON or OFF")
-set(ASFT_CUDA_ARCHITECTURES "80;90" CACHE STRING "CUDA architectures (PTX for the newest is added)")
+set(ASFT_CUDA_ARCHITECTURES "80-real;90-real;90-virtual" CACHE STRING "CUDA architectures: SASS for sm_80 and sm_90, PTX for newer GPUs")
 set(ASFT_HAVE_CUDA OFF)
 if(NOT ASFT_CUDA STREQUAL "OFF")
   include(CheckLanguage)
