@@ -15,7 +15,9 @@
 extern "C" {
 #endif
 
-/* Number of CUDA devices (0 when there is no driver or no GPU; never an error). */
+/* 1 when this library holds the CUDA kernels, 0 for the stub built where nvcc was missing. */
+int asft_cuda_built(void);
+/* Number of CUDA devices (0 when there is no driver or no GPU, or in the stub; never an error). */
 int asft_cuda_device_count(void);
 /* The last error's description ("cudaMalloc: out of memory", ...), thread-local. */
 const char *asft_cuda_last_error(void);
@@ -69,6 +71,16 @@ int asft_cuda_adamw(const asft_cuda_param_t *params, int n, float lr, float beta
 /* SGD: p -= lr * (g + weight_decay * p), all tensors in one launch. */
 int asft_cuda_sgd(const asft_cuda_param_t *params, int n, float lr, float weight_decay,
                   void *stream);
+
+/*
+ * Flat-table forms of the grouped calls, for bindings that pass arrays rather than structs
+ * (Java). Each row holds int64 values; pointers are device addresses.
+ *   skinny:      {m, x, out, d_out, d_in, r, dtype}                          (7 per item)
+ *   regularizer: {q, a, b, grad_a or 0, grad_b or 0, d_out, d_in, r, dtype}  (9 per module)
+ */
+int asft_cuda_skinny_table(const int64_t *table, int n, void *stream);
+int asft_cuda_regularizer_table(const int64_t *table, int n, float grad_scale, double *values,
+                                double *total, void *stream);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,8 @@ int fail(const char *call, const char *message, int code) {
 
 } // namespace asft::cuda
 
+extern "C" int asft_cuda_built(void) { return 1; }
+
 extern "C" int asft_cuda_device_count(void) {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess) {

@@ -19,12 +19,18 @@ public final class Backends {
             case "cpu":
                 return new CpuBackend();
             case "cuda":
-                throw new UnsupportedOperationException(CudaBackend.NOT_BUILT);
+                return new CudaBackend();
             case "auto": {
+                String cudaWhyNot = CudaRuntime.unavailableReason();
+                if (cudaWhyNot == null) {
+                    Backend b = new CudaBackend();
+                    if (log) System.err.println("asft: device auto -> " + b.describe());
+                    return b;
+                }
                 Throwable nativeError = NativeKernels.tryLoad();
                 if (nativeError == null) {
                     Backend b = new CpuBackend();
-                    if (log) System.err.println("asft: device auto -> cpu (no CUDA build); " + b.describe());
+                    if (log) System.err.println("asft: device auto -> cpu (" + cudaWhyNot + "); " + b.describe());
                     return b;
                 }
                 if (log) System.err.println("asft: device auto -> java (libasft did not load: " + nativeError + ")");

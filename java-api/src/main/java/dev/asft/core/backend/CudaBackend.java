@@ -1,16 +1,151 @@
 package dev.asft.core.backend;
 
-/**
- * The CUDA backend is not built yet (its kernels are the CUDA issue's work). Selecting it
- * explicitly fails with this message; {@code --device auto} falls back to the CPU.
- */
-public final class CudaBackend {
-    private CudaBackend() {}
+import dev.asft.core.nativeapi.AsftCudaNative;
+import dev.asft.core.nativeapi.Shapes;
+import dev.asft.core.tensor.DType;
+import dev.asft.core.tensor.Tensor;
+import java.util.IdentityHashMap;
+import java.util.Map;
+import org.bytedeco.cuda.global.cudart;
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.LongPointer;
 
-    public static final String NOT_BUILT =
-            "the cuda backend is not built in this version of asft (CUDA kernels are not implemented yet); use --device cpu or java";
+/**
+ * libasft_cuda's kernels for the streaming hot path (the skinny product and the fused
+ * regularizer). Anchors are uploaded once and kept on the device (they never change); LoRA
+ * factors and gradients, which are small, travel per call. The one-time and small ops (anchor
+ * building, r x r algebra, the dense reference) run on the CPU backend.
+ *
+ * <p>Device memory is owned by this object: {@link #close()} frees every cached anchor.
+ */
+public final class CudaBackend implements Backend, AutoCloseable {
+    private final CpuBackend cpu = new CpuBackend();
+    private final Map<Tensor, DeviceBuffer> resident = new IdentityHashMap<>();
+
+    public CudaBackend() {
+        String why = CudaRuntime.unavailableReason();
+        if (why != null) throw new UnsupportedOperationException("cuda backend unavailable: " + why);
+    }
 
     public static boolean available() {
-        return false;
+        return CudaRuntime.available();
+    }
+
+    @Override
+    public String name() {
+        return "cuda";
+    }
+
+    @Override
+    public String describe() {
+        org.bytedeco.cuda.cudart.cudaDeviceProp p = new org.bytedeco.cuda.cudart.cudaDeviceProp();
+        CudaRuntime.check(cudart.cudaGetDeviceProperties(p, 0), "cudaGetDeviceProperties");
+        return "cuda: " + p.name().getString() + " (sm_" + p.major() + p.minor() + ", "
+                + (p.totalGlobalMem() >> 20) + " MiB), libasft_cuda; small ops on " + cpu.describe();
+    }
+
+    /** The device copy of an anchor, uploaded on first use. */
+    private synchronized DeviceBuffer resident(Tensor t) {
+        DeviceBuffer d = resident.get(t);
+        if (d == null) {
+            d = DeviceBuffer.of(t);
+            resident.put(t, d);
+        }
+        return d;
+    }
+
+    @Override
+    public void matmulSkinny(Tensor m, Tensor x, Tensor out) {
+        Shapes.checkSkinny(m, x, out);
+        if (m.dtype() != DType.F32 && m.dtype() != DType.BF16)
+            throw new IllegalArgumentException("the CUDA skinny product reads f32 or bf16 matrices, got " + m);
+        DeviceBuffer dm = resident(m);
+        try (DeviceBuffer dx = DeviceBuffer.of(x); DeviceBuffer dout = new DeviceBuffer(out.byteSize());
+             LongPointer table = new LongPointer(dm.address(), dx.address(), dout.address(), m.dim(0), m.dim(1), x.dim(1),
+                     m.dtype().nativeCode())) {
+            CudaRuntime.checkAsft(AsftCudaNative.asft_cuda_skinny_table(table, 1, null), "asft_cuda_skinny_table");
+            CudaRuntime.check(cudart.cudaDeviceSynchronize(), "cudaDeviceSynchronize after asft_cuda_skinny_table");
+            dout.download(out);
+        }
+    }
+
+    @Override
+    public double regularizer(Tensor anchor, AnchorForm form, Tensor a, Tensor b, Tensor gradA, Tensor gradB,
+                              float gradScale) {
+        Shapes.checkRegularizer(anchor, a, b, gradA, gradB);
+        if (anchor.dtype() != DType.F32 && anchor.dtype() != DType.BF16)
+            throw new IllegalArgumentException("anchors are stored as f32 or bf16, got " + anchor);
+        if (form == AnchorForm.C) return regularizerTwoPass(anchor, a, b, gradA, gradB, gradScale);
+        DeviceBuffer dq = resident(anchor);
+        try (DeviceBuffer da = DeviceBuffer.of(a); DeviceBuffer db = DeviceBuffer.of(b);
+             DeviceBuffer dga = gradA == null ? null : DeviceBuffer.of(gradA);
+             DeviceBuffer dgb = gradB == null ? null : DeviceBuffer.of(gradB);
+             DeviceBuffer total = new DeviceBuffer(8);
+             LongPointer table = new LongPointer(dq.address(), da.address(), db.address(), dga == null ? 0 : dga.address(),
+                     dgb == null ? 0 : dgb.address(), b.dim(0), a.dim(1), a.dim(0), anchor.dtype().nativeCode());
+             DoublePointer value = new DoublePointer(1)) {
+            CudaRuntime.checkAsft(AsftCudaNative.asft_cuda_regularizer_table(table, 1, gradScale, null,
+                    new DoublePointer(total.pointer()), null), "asft_cuda_regularizer_table");
+            CudaRuntime.check(cudart.cudaMemcpy(value, total.pointer(), 8, cudart.cudaMemcpyDeviceToHost), "cudaMemcpy(value)");
+            if (dga != null) dga.download(gradA);
+            if (dgb != null) dgb.download(gradB);
+            return value.get();
+        }
+    }
+
+    /** C form: P = B - C B, G = P - C P with two device products, the r x r tail on the CPU. */
+    private double regularizerTwoPass(Tensor c, Tensor a, Tensor b, Tensor gradA, Tensor gradB, float scale) {
+        try (Tensor cb = Tensor.allocate(DType.F32, b.shape()); Tensor p = Tensor.allocate(DType.F32, b.shape());
+             Tensor g = Tensor.allocate(DType.F32, b.shape())) {
+            matmulSkinny(c, b, cb);
+            java.nio.FloatBuffer bf = b.floats(), cbf = cb.floats(), pf = p.floats(), gf = g.floats();
+            for (int i = 0; i < pf.capacity(); i++) pf.put(i, bf.get(i) - cbf.get(i));
+            matmulSkinny(c, p, cb);
+            for (int i = 0; i < gf.capacity(); i++) gf.put(i, pf.get(i) - cbf.get(i));
+            return cpu.loraFinish(g, a, b, gradA, gradB, scale);
+        }
+    }
+
+    @Override
+    public double loraFinish(Tensor g, Tensor a, Tensor b, Tensor gradA, Tensor gradB, float gradScale) {
+        return cpu.loraFinish(g, a, b, gradA, gradB, gradScale);
+    }
+
+    @Override
+    public CodeAnchorMatrix codeAnchor(Tensor aligned, Tensor base, AnchorForm form, DType storage) {
+        return cpu.codeAnchor(aligned, base, form, storage);
+    }
+
+    @Override
+    public double literalRegularizer(Tensor c, Tensor a, Tensor b, Tensor gradA, Tensor gradB, float gradScale) {
+        return cpu.literalRegularizer(c, a, b, gradA, gradB, gradScale);
+    }
+
+    @Override
+    public void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c) {
+        cpu.gemm(transA, transB, alpha, a, b, beta, c);
+    }
+
+    @Override
+    public Tensor difference(Tensor aligned, Tensor base) {
+        return cpu.difference(aligned, base);
+    }
+
+    /** A device-to-device copy of the tensor's resident copy: the device's streaming rate. */
+    @Override
+    public double streamRead(Tensor t) {
+        DeviceBuffer src = resident(t);
+        try (DeviceBuffer dst = new DeviceBuffer(src.bytes())) {
+            CudaRuntime.check(cudart.cudaMemcpy(dst.pointer(), src.pointer(), src.bytes(), cudart.cudaMemcpyDeviceToDevice),
+                    "cudaMemcpy(device to device)");
+            return src.bytes();
+        }
+    }
+
+    /** Frees every resident anchor. */
+    @Override
+    public synchronized void close() {
+        resident.values().forEach(DeviceBuffer::close);
+        resident.clear();
     }
 }

@@ -30,7 +30,7 @@ public final class AsftCli implements Runnable {
             if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
                     || ex instanceof UnsupportedOperationException || ex instanceof java.io.IOException
                     || ex instanceof java.io.UncheckedIOException || ex instanceof dev.asft.core.io.SafetensorsException) {
-                commandLine.getErr().println("asft " + commandLine.getCommandName() + ": error: " + ex.getMessage());
+                commandLine.getErr().println(commandLine.getCommandSpec().qualifiedName() + ": error: " + ex.getMessage());
                 return 2;
             }
             throw ex;

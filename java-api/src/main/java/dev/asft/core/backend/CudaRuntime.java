@@ -1,0 +1,49 @@
+package dev.asft.core.backend;
+
+import dev.asft.core.nativeapi.AsftCudaNative;
+import org.bytedeco.cuda.global.cudart;
+import org.bytedeco.javacpp.Loader;
+
+/**
+ * Whether the cuda backend can run here, and why not: libasft_cuda must hold the kernels
+ * (nvcc at build time), the CUDA runtime must load (org.bytedeco:cuda needs libcudart), and
+ * a device must be present. Checked once.
+ */
+public final class CudaRuntime {
+    private static volatile String reason;
+    private static volatile boolean checked;
+
+    private CudaRuntime() {}
+
+    /** null when the cuda backend can run, else one line saying why not. */
+    public static synchronized String unavailableReason() {
+        if (checked) return reason;
+        checked = true;
+        try {
+            if (AsftCudaNative.asft_cuda_built() == 0) return reason = "libasft_cuda was built without CUDA (no nvcc on the build machine)";
+            if (AsftCudaNative.asft_cuda_device_count() == 0) return reason = "no CUDA device (or no NVIDIA driver) on this machine";
+        } catch (Throwable t) {
+            return reason = "libasft_cuda did not load: " + t;
+        }
+        try {
+            Loader.load(cudart.class);
+        } catch (Throwable t) {
+            return reason = "the CUDA runtime (libcudart, through org.bytedeco:cuda) did not load: " + t;
+        }
+        return reason = null;
+    }
+
+    public static boolean available() {
+        return unavailableReason() == null;
+    }
+
+    /** Throws an IllegalStateException naming the call when status is not cudaSuccess. */
+    static void check(int status, String call) {
+        if (status != 0) throw new IllegalStateException(call + ": " + cudart.cudaGetErrorString(status).getString() + " (" + status + ")");
+    }
+
+    /** For libasft_cuda's own status codes (cudaError_t or ASFT_E*), with its last-error text. */
+    static void checkAsft(int status, String call) {
+        if (status != 0) throw new IllegalStateException(call + ": " + AsftCudaNative.asft_cuda_last_error() + " (" + status + ")");
+    }
+}

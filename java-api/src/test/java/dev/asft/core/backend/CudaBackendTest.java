@@ -1,0 +1,57 @@
+package dev.asft.core.backend;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.asft.core.TestData;
+import dev.asft.core.tensor.DType;
+import dev.asft.core.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The cuda backend against the cpu backend; skipped, with the reason, where it cannot run. */
+class CudaBackendTest {
+    static void requireCuda() {
+        String why = CudaRuntime.unavailableReason();
+        assumeTrue(why == null, "cuda backend skipped: " + why);
+    }
+
+    @Test
+    void unavailableIsAClearError() {
+        assumeTrue(!CudaBackend.available(), "a GPU is present");
+        UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class, CudaBackend::new);
+        assertTrue(e.getMessage().startsWith("cuda backend unavailable: "), e.getMessage());
+    }
+
+    @ParameterizedTest(name = "{0}x{1} r={2} {3} {4}")
+    @CsvSource({"128,128,8,F32,Q", "96,256,16,BF16,Q", "256,96,64,F32,Q", "37,53,3,BF16,Q", "64,80,8,F32,C",
+            "4096,4096,8,BF16,Q"})
+    void regularizerMatchesCpu(int dOut, int dIn, int r, DType storage, AnchorForm form) {
+        requireCuda();
+        try (CudaBackend cuda = new CudaBackend(); Tensor q = TestData.randSym(storage, 1.0 / Math.sqrt(dOut), dOut);
+             Tensor a = TestData.randn(DType.F32, 1.0 / Math.sqrt(dIn), r, dIn); Tensor b = TestData.randn(DType.F32, 0.3, dOut, r);
+             Tensor ga1 = TestData.randn(DType.F32, 1, r, dIn); Tensor gb1 = TestData.randn(DType.F32, 1, dOut, r);
+             Tensor ga2 = ga1.to(DType.F32); Tensor gb2 = gb1.to(DType.F32)) {
+            double vg = cuda.regularizer(q, form, a, b, ga1, gb1, 0.7f);
+            double vc = new CpuBackend().regularizer(q, form, a, b, ga2, gb2, 0.7f);
+            assertEquals(vc, vg, 1e-4 * Math.abs(vc), "value" + TestData.seedInfo());
+            assertTrue(TestData.relErr(ga1.toFloatArray(), ga2.toFloatArray()) < 1e-4, "grad A" + TestData.seedInfo());
+            assertTrue(TestData.relErr(gb1.toFloatArray(), gb2.toFloatArray()) < 1e-4, "grad B" + TestData.seedInfo());
+        }
+    }
+
+    @Test
+    void skinnyMatchesCpuAndWritesEveryElement() {
+        requireCuda();
+        try (CudaBackend cuda = new CudaBackend(); Tensor m = TestData.randn(DType.BF16, 1, 344, 128);
+             Tensor x = TestData.randn(DType.F32, 1, 128, 17); Tensor got = TestData.poisoned(344, 17);
+             Tensor ref = TestData.poisoned(344, 17)) {
+            cuda.matmulSkinny(m, x, got);
+            new CpuBackend().matmulSkinny(m, x, ref);
+            assertTrue(TestData.relErr(got.toFloatArray(), ref.toFloatArray()) < 1e-5, TestData.seedInfo());
+        }
+    }
+}

@@ -1,0 +1,23 @@
+// libasft_cuda where nvcc was missing: the same C ABI, every call an error that says why.
+// It keeps the Java binding linkable on every machine; the cuda backend reports itself
+// unavailable (asft_cuda_built() == 0).
+#include "asft/asft.h"
+#include "asft/asft_cuda.h"
+
+namespace {
+const char *kWhy = "libasft_cuda was built without CUDA (no nvcc on the build machine)";
+}
+
+extern "C" {
+int asft_cuda_built(void) { return 0; }
+int asft_cuda_device_count(void) { return 0; }
+const char *asft_cuda_last_error(void) { return kWhy; }
+int asft_cuda_skinny_grouped(const asft_cuda_skinny_t *, int, void *) { return ASFT_EUNSUPPORTED; }
+int asft_cuda_regularizer_grouped(const asft_cuda_reg_module_t *, int, float, double *, double *, void *) {
+  return ASFT_EUNSUPPORTED;
+}
+int asft_cuda_adamw(const asft_cuda_param_t *, int, float, float, float, float, float, int64_t, void *) {
+  return ASFT_EUNSUPPORTED;
+}
+int asft_cuda_sgd(const asft_cuda_param_t *, int, float, float, void *) { return ASFT_EUNSUPPORTED; }
+}
