@@ -77,7 +77,11 @@ int asft_cuda_sgd(const asft_cuda_param_t *params, int n, float lr, float weight
  * (Java). Each row holds int64 values; pointers are device addresses.
  *   skinny:      {m, x, out, d_out, d_in, r, dtype}                          (7 per item)
  *   regularizer: {q, a, b, grad_a or 0, grad_b or 0, d_out, d_in, r, dtype}  (9 per module)
+ *   optimizers:  {param, grad, m or 0, v or 0, n}                           (5 per tensor)
  */
+int asft_cuda_adamw_table(const int64_t *table, int n, float lr, float beta1, float beta2, float eps,
+                          float weight_decay, int64_t step, void *stream);
+int asft_cuda_sgd_table(const int64_t *table, int n, float lr, float weight_decay, void *stream);
 int asft_cuda_skinny_table(const int64_t *table, int n, void *stream);
 int asft_cuda_regularizer_table(const int64_t *table, int n, float grad_scale, double *values,
                                 double *total, void *stream);

@@ -29,3 +29,25 @@ extern "C" int asft_cuda_regularizer_table(const int64_t *t, int n, float grad_s
                                      ptr<float *>(t[3]), ptr<float *>(t[4]), t[5], t[6], t[7], int(t[8])};
   return asft_cuda_regularizer_grouped(mods.data(), n, grad_scale, values, total, stream);
 }
+
+namespace {
+std::vector<asft_cuda_param_t> params(const int64_t *t, int n) {
+  std::vector<asft_cuda_param_t> out(std::size_t(n > 0 ? n : 0));
+  for (int i = 0; i < n; i++, t += 5)
+    out[i] = asft_cuda_param_t{ptr<float *>(t[0]), ptr<const float *>(t[1]), ptr<float *>(t[2]), ptr<float *>(t[3]), t[4]};
+  return out;
+}
+} // namespace
+
+extern "C" int asft_cuda_adamw_table(const int64_t *t, int n, float lr, float beta1, float beta2, float eps,
+                                     float weight_decay, int64_t step, void *stream) {
+  if (n < 0 || (n > 0 && !t)) return ASFT_EINVAL;
+  std::vector<asft_cuda_param_t> p = params(t, n);
+  return asft_cuda_adamw(p.data(), n, lr, beta1, beta2, eps, weight_decay, step, stream);
+}
+
+extern "C" int asft_cuda_sgd_table(const int64_t *t, int n, float lr, float weight_decay, void *stream) {
+  if (n < 0 || (n > 0 && !t)) return ASFT_EINVAL;
+  std::vector<asft_cuda_param_t> p = params(t, n);
+  return asft_cuda_sgd(p.data(), n, lr, weight_decay, stream);
+}

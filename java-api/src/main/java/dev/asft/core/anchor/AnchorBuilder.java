@@ -136,7 +136,7 @@ public final class AnchorBuilder {
                 double norm = 0;
                 java.nio.FloatBuffer f = v.floats();
                 for (int i = 0; i < f.capacity(); i++) norm += (double) f.get(i) * f.get(i);
-                return new DirectionAnchor(module, dOut, dIn, roundTrip(v), Math.sqrt(norm));
+                return DirectionAnchor.of(module, dOut, dIn, roundTrip(v), Math.sqrt(norm));
             }
             default: { // SUBSPACE, COMPRESSED
                 int k = mode.clampedK(Math.min(dOut, dIn));

@@ -204,7 +204,7 @@ public final class AnchorFile {
                 }
             }
             case DIRECTION:
-                return new DirectionAnchor(module, dOut, dIn, need(file, f, module + ".v", dOut, dIn).to(DType.F32), norm);
+                return DirectionAnchor.of(module, dOut, dIn, need(file, f, module + ".v", dOut, dIn).to(DType.F32), norm);
             default: {
                 Tensor u = need(file, f, module + ".u");
                 if (u.rank() != 2 || u.dim(0) != dOut) throw new SafetensorsException(file, module + ".u", "has shape " + u.describe() + ", expected [" + dOut + ", k]");

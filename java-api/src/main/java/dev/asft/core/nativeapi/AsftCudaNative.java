@@ -31,4 +31,10 @@ public final class AsftCudaNative {
 
     public static native int asft_cuda_regularizer_table(@Cast("const int64_t*") LongPointer table, int n, float gradScale,
                                                          DoublePointer values, DoublePointer total, Pointer stream);
+
+    public static native int asft_cuda_adamw_table(@Cast("const int64_t*") LongPointer table, int n, float lr, float beta1,
+                                                   float beta2, float eps, float weightDecay, long step, Pointer stream);
+
+    public static native int asft_cuda_sgd_table(@Cast("const int64_t*") LongPointer table, int n, float lr,
+                                                 float weightDecay, Pointer stream);
 }

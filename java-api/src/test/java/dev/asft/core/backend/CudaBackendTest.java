@@ -54,4 +54,23 @@ class CudaBackendTest {
             assertTrue(TestData.relErr(got.toFloatArray(), ref.toFloatArray()) < 1e-5, TestData.seedInfo());
         }
     }
+
+    @Test
+    void adamwMatchesTheReference() {
+        requireCuda();
+        int n = 1000;
+        float[] p0 = TestData.randn(DType.F32, 1, n).toFloatArray(), g = TestData.randn(DType.F32, 1, n).toFloatArray();
+        try (Tensor tp = Tensor.of(DType.F32, p0, n); Tensor tg = Tensor.of(DType.F32, g, n); Tensor zero = Tensor.zeros(DType.F32, n);
+             DeviceBuffer dp = DeviceBuffer.of(tp); DeviceBuffer dg = DeviceBuffer.of(tg); DeviceBuffer dm = DeviceBuffer.of(zero);
+             DeviceBuffer dv = DeviceBuffer.of(zero)) {
+            CudaOptimizer.adamw(java.util.List.of(new CudaOptimizer.Param(dp, dg, dm, dv)), 1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f, 1);
+            dp.download(tp);
+            float[] got = tp.toFloatArray();
+            for (int i = 0; i < n; i++) {
+                // step 1 from zero moments: m_hat = g, v_hat = g^2
+                double want = p0[i] * (1 - 1e-3 * 0.1) - 1e-3 * g[i] / (Math.abs(g[i]) + 1e-8);
+                assertEquals(want, got[i], 1e-6, "param " + i);
+            }
+        }
+    }
 }
