@@ -6,6 +6,7 @@ import dev.asft.core.tensor.DType;
 import dev.asft.core.tensor.Tensor;
 import java.util.IdentityHashMap;
 import java.util.Map;
+import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.cuda.global.cudart;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.LongPointer;
@@ -21,10 +22,12 @@ import org.bytedeco.javacpp.LongPointer;
 public final class CudaBackend implements Backend, AutoCloseable {
     private final CpuBackend cpu = new CpuBackend();
     private final Map<Tensor, DeviceBuffer> resident = new IdentityHashMap<>();
+    private final CUstream_st stream = new CUstream_st();
 
     public CudaBackend() {
         String why = CudaRuntime.unavailableReason();
         if (why != null) throw new UnsupportedOperationException("cuda backend unavailable: " + why);
+        CudaRuntime.check(cudart.cudaStreamCreate(stream), "cudaStreamCreate");
     }
 
     public static boolean available() {
@@ -60,12 +63,13 @@ public final class CudaBackend implements Backend, AutoCloseable {
         if (m.dtype() != DType.F32 && m.dtype() != DType.BF16)
             throw new IllegalArgumentException("the CUDA skinny product reads f32 or bf16 matrices, got " + m);
         DeviceBuffer dm = resident(m);
-        try (DeviceBuffer dx = DeviceBuffer.of(x); DeviceBuffer dout = new DeviceBuffer(out.byteSize());
+        try (DeviceBuffer dx = new DeviceBuffer(x.byteSize()); DeviceBuffer dout = new DeviceBuffer(out.byteSize());
              LongPointer table = new LongPointer(dm.address(), dx.address(), dout.address(), m.dim(0), m.dim(1), x.dim(1),
                      m.dtype().nativeCode())) {
-            CudaRuntime.checkAsft(AsftCudaNative.asft_cuda_skinny_table(table, 1, null), "asft_cuda_skinny_table");
-            CudaRuntime.check(cudart.cudaDeviceSynchronize(), "cudaDeviceSynchronize after asft_cuda_skinny_table");
-            dout.download(out);
+            dx.uploadAsync(x, stream);
+            CudaRuntime.checkAsft(AsftCudaNative.asft_cuda_skinny_table(table, 1, stream), "asft_cuda_skinny_table");
+            dout.downloadAsync(out, stream);
+            CudaRuntime.check(cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize after asft_cuda_skinny_table");
         }
     }
 
@@ -77,18 +81,25 @@ public final class CudaBackend implements Backend, AutoCloseable {
             throw new IllegalArgumentException("anchors are stored as f32 or bf16, got " + anchor);
         if (form == AnchorForm.C) return regularizerTwoPass(anchor, a, b, gradA, gradB, gradScale);
         DeviceBuffer dq = resident(anchor);
-        try (DeviceBuffer da = DeviceBuffer.of(a); DeviceBuffer db = DeviceBuffer.of(b);
-             DeviceBuffer dga = gradA == null ? null : DeviceBuffer.of(gradA);
-             DeviceBuffer dgb = gradB == null ? null : DeviceBuffer.of(gradB);
+        try (DeviceBuffer da = new DeviceBuffer(a.byteSize()); DeviceBuffer db = new DeviceBuffer(b.byteSize());
+             DeviceBuffer dga = gradA == null ? null : new DeviceBuffer(gradA.byteSize());
+             DeviceBuffer dgb = gradB == null ? null : new DeviceBuffer(gradB.byteSize());
              DeviceBuffer total = new DeviceBuffer(8);
              LongPointer table = new LongPointer(dq.address(), da.address(), db.address(), dga == null ? 0 : dga.address(),
                      dgb == null ? 0 : dgb.address(), b.dim(0), a.dim(1), a.dim(0), anchor.dtype().nativeCode());
              DoublePointer value = new DoublePointer(1)) {
+            // Everything on one stream: copies in, the fused kernels, copies out; one synchronization.
+            da.uploadAsync(a, stream);
+            db.uploadAsync(b, stream);
+            if (dga != null) dga.uploadAsync(gradA, stream);
+            if (dgb != null) dgb.uploadAsync(gradB, stream);
             CudaRuntime.checkAsft(AsftCudaNative.asft_cuda_regularizer_table(table, 1, gradScale, null,
-                    new DoublePointer(total.pointer()), null), "asft_cuda_regularizer_table");
-            CudaRuntime.check(cudart.cudaMemcpy(value, total.pointer(), 8, cudart.cudaMemcpyDeviceToHost), "cudaMemcpy(value)");
-            if (dga != null) dga.download(gradA);
-            if (dgb != null) dgb.download(gradB);
+                    new DoublePointer(total.pointer()), stream), "asft_cuda_regularizer_table");
+            CudaRuntime.check(cudart.cudaMemcpyAsync(value, total.pointer(), 8, cudart.cudaMemcpyDeviceToHost, stream),
+                    "cudaMemcpyAsync(value)");
+            if (dga != null) dga.downloadAsync(gradA, stream);
+            if (dgb != null) dgb.downloadAsync(gradB, stream);
+            CudaRuntime.check(cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize after asft_cuda_regularizer_table");
             return value.get();
         }
     }
@@ -142,10 +153,14 @@ public final class CudaBackend implements Backend, AutoCloseable {
         }
     }
 
-    /** Frees every resident anchor. */
+    /** Frees every resident anchor and the stream. */
     @Override
     public synchronized void close() {
         resident.values().forEach(DeviceBuffer::close);
         resident.clear();
+        if (!stream.isNull()) {
+            CudaRuntime.check(cudart.cudaStreamDestroy(stream), "cudaStreamDestroy");
+            stream.setNull();
+        }
     }
 }

@@ -48,6 +48,20 @@ public final class DeviceBuffer implements AutoCloseable {
         CudaRuntime.check(cudart.cudaMemcpy(ptr, t.pointer(), bytes, cudart.cudaMemcpyHostToDevice), "cudaMemcpy(host to device)");
     }
 
+    /** Enqueues a host-to-device copy on the stream (the host tensor must stay alive until it ran). */
+    public void uploadAsync(Tensor t, org.bytedeco.cuda.cudart.CUstream_st stream) {
+        if (t.byteSize() != bytes) throw new IllegalArgumentException(t + " is " + t.byteSize() + " bytes, the buffer " + bytes);
+        CudaRuntime.check(cudart.cudaMemcpyAsync(ptr, t.pointer(), bytes, cudart.cudaMemcpyHostToDevice, stream),
+                "cudaMemcpyAsync(host to device)");
+    }
+
+    /** Enqueues a device-to-host copy on the stream; read t only after the stream synchronized. */
+    public void downloadAsync(Tensor t, org.bytedeco.cuda.cudart.CUstream_st stream) {
+        if (t.byteSize() != bytes) throw new IllegalArgumentException(t + " is " + t.byteSize() + " bytes, the buffer " + bytes);
+        CudaRuntime.check(cudart.cudaMemcpyAsync(t.pointer(), ptr, bytes, cudart.cudaMemcpyDeviceToHost, stream),
+                "cudaMemcpyAsync(device to host)");
+    }
+
     public void download(Tensor t) {
         if (t.byteSize() != bytes) throw new IllegalArgumentException(t + " is " + t.byteSize() + " bytes, the buffer " + bytes);
         CudaRuntime.check(cudart.cudaMemcpy(t.pointer(), ptr, bytes, cudart.cudaMemcpyDeviceToHost), "cudaMemcpy(device to host)");
