@@ -132,7 +132,7 @@ class AnchorModesTest {
         try (Tensor a = TestData.randn(DType.F32, 0.3, R, D_IN); Tensor b = TestData.randn(DType.F32, 0.3, D_OUT, R)) {
             float[] av = a.toFloatArray(), bv = b.toFloatArray();
             double ref = reference(c, v, av, bv);
-            for (Backend be : List.of(new JavaBackend(), new CpuBackend())) {
+            for (Backend be : backends()) {
                 try (ModuleAnchor m = new AnchorBuilder(be).mode(mode).form(AnchorForm.C).fromWeights("m", p[0], p[1]);
                      Tensor ga = Tensor.zeros(DType.F32, R, D_IN); Tensor gb = Tensor.zeros(DType.F32, D_OUT, R)) {
                     double got = m.regularize(be, a, b, ga, gb, 1f);
@@ -153,6 +153,13 @@ class AnchorModesTest {
             p[0].close();
             p[1].close();
         }
+    }
+
+    /** java and cpu always; cuda too where a GPU is present (its skinny products then run on the device). */
+    static List<Backend> backends() {
+        List<Backend> out = new java.util.ArrayList<>(List.of(new JavaBackend(), new CpuBackend()));
+        if (dev.asft.core.backend.CudaBackend.available()) out.add(new dev.asft.core.backend.CudaBackend());
+        return out;
     }
 
     static void checkGradient(Function<float[][], Double> f, float[] a, float[] b, float[] ga, float[] gb, String what) {
