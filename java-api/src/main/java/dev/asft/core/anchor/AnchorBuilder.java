@@ -53,6 +53,10 @@ public final class AnchorBuilder {
         return this;
     }
 
+    public AnchorForm form() {
+        return denseForm;
+    }
+
     public TargetModules targets() {
         return targets;
     }

@@ -92,10 +92,12 @@ public final class AnchorFile {
             specs.addAll(specs(m, shape[0], shape[1], info.mode(), info.storage()));
         }
         ObjectNode summaries = JSON.createObjectNode();
+        AnchorForm callersForm = builder.form(); // files store C; the caller's builder is left as it was
+        builder.form(AnchorForm.C);
         try (StreamingSafetensorsWriter w = new StreamingSafetensorsWriter(file, specs, 512 * modules.size() + 4096)) {
             for (String m : modules) {
                 if (progress != null) progress.accept(m);
-                try (ModuleAnchor a = builder.form(AnchorForm.C).buildModule(base, aligned, m)) {
+                try (ModuleAnchor a = builder.buildModule(base, aligned, m)) {
                     for (Map.Entry<String, Tensor> t : a.fileTensors().entrySet()) {
                         String name = m + "." + t.getKey();
                         Tensor stored = toStored(t.getKey(), t.getValue(), info.storage());
@@ -109,6 +111,8 @@ public final class AnchorFile {
                 }
             }
             w.finish(metadata(info, summaries));
+        } finally {
+            builder.form(callersForm);
         }
         return summaries;
     }

@@ -17,7 +17,10 @@ import org.bytedeco.javacpp.LongPointer;
  * factors and gradients, which are small, travel per call. The one-time and small ops (anchor
  * building, r x r algebra, the dense reference) run on the CPU backend.
  *
- * <p>Device memory is owned by this object: {@link #close()} frees every cached anchor.
+ * <p>The matrix operand of {@link #matmulSkinny} and the anchor of {@link #regularizer} are
+ * treated as immutable: each Tensor object is uploaded once and its device copy reused. A
+ * caller that changes such a tensor's contents must call {@link #evict} first.
+ * Device memory is owned by this object: {@link #close()} frees every cached copy.
  */
 public final class CudaBackend implements Backend, AutoCloseable {
     private final CpuBackend cpu = new CpuBackend();
@@ -151,6 +154,12 @@ public final class CudaBackend implements Backend, AutoCloseable {
                     "cudaMemcpy(device to device)");
             return src.bytes();
         }
+    }
+
+    /** Drops (and frees) the device copy of t, if any: call after changing t's contents. */
+    public synchronized void evict(Tensor t) {
+        DeviceBuffer d = resident.remove(t);
+        if (d != null) d.close();
     }
 
     /** Frees every resident anchor and the stream. */
