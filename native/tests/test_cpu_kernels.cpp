@@ -192,6 +192,7 @@ int main() {
       for (int form : {ASFT_ANCHOR_Q, ASFT_ANCHOR_C}) {
         test_regularizer(19, 23, 3, form);
         test_regularizer(32, 40, 8, form);
+        test_regularizer(70, 50, 65, form); // r above one register block, odd sizes
       }
     }
     asft_set_num_threads(0);

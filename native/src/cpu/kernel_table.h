@@ -15,6 +15,14 @@ struct KernelTable {
                       const float *xt, int64_t r, float *out);
   // Sum of n f32 words (a plain streaming read).
   double (*sum_f32)(const float *p, int64_t n);
+  // <x, y> over n floats, f32 vector partial sums folded into double (the r x r tail).
+  double (*dot_f32)(const float *x, const float *y, int64_t n);
+  // y[i] += a * x[i] (the gradient updates of the r x r tail).
+  void (*axpy_f32)(float a, const float *x, float *y, int64_t n);
+  // out[r x r] += sum over rows t of x[t]^T y[t], for x, y of shape n x r (S = B^T G), in double.
+  void (*gram_rows)(const float *x, const float *y, int64_t n, int64_t r, double *out);
+  // out[t] += s * (g[t] . P) for every row t of the n x r matrix g, P r x r (grad_b += 2s G P).
+  void (*rows_times)(const float *g, const float *p, int64_t n, int64_t r, float s, float *out);
 };
 
 const KernelTable &generic_kernels();

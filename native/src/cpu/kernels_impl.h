@@ -9,6 +9,7 @@
 // third limit). M is streamed row by row, so memory sees one contiguous pass.
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "kernel_table.h"
 
@@ -149,10 +150,86 @@ double sum_f32(const float *p, int64_t n) {
   return s;
 }
 
+double dot_f32(const float *x, const float *y, int64_t n) {
+  // Four vector accumulators (independent add chains), folded into double every 1024 elements.
+  double s = 0.0;
+  int64_t i = 0;
+  while (i + 4 * W <= n) {
+    vf a0{}, a1{}, a2{}, a3{};
+    const int64_t end = i + 1024 < n ? i + 1024 : n;
+    for (; i + 4 * W <= end; i += 4 * W) {
+      a0 += load(x + i) * load(y + i);
+      a1 += load(x + i + W) * load(y + i + W);
+      a2 += load(x + i + 2 * W) * load(y + i + 2 * W);
+      a3 += load(x + i + 3 * W) * load(y + i + 3 * W);
+    }
+    s += double(hsum(a0 + a1)) + double(hsum(a2 + a3));
+  }
+  for (; i < n; i++) s += double(x[i]) * y[i];
+  return s;
+}
+
+void axpy_f32(float a, const float *x, float *y, int64_t n) {
+  const vf av = vf{} + a;
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    vf yv = load(y + i) + av * load(x + i);
+    std::memcpy(y + i, &yv, sizeof yv);
+  }
+  for (; i < n; i++) y[i] += a * x[i];
+}
+
+// Row-wise forms of the r x r tail: every row of the n x r operands is r contiguous floats, so
+// vectorizing over the r columns needs no transposed copies (whose strided stores cost more
+// than the arithmetic). Columns beyond the last full vector are done in scalar code.
+void gram_rows(const float *x, const float *y, int64_t n, int64_t r, double *out) {
+  const int64_t rv = r - r % W;
+  thread_local std::vector<float> buf;
+  if (buf.size() < size_t(r * r)) buf.resize(size_t(r * r));
+  float *acc = buf.data();
+  for (int64_t t0 = 0; t0 < n; t0 += 256) { // f32 partial sums over 256 rows, then into double
+    const int64_t t1 = t0 + 256 < n ? t0 + 256 : n;
+    std::memset(acc, 0, sizeof(float) * size_t(r * r));
+    for (int64_t t = t0; t < t1; t++) {
+      const float *xr = x + t * r, *yr = y + t * r;
+      for (int64_t i = 0; i < r; i++) {
+        const vf xi = vf{} + xr[i];
+        float *row = acc + i * r;
+        for (int64_t j = 0; j < rv; j += W) {
+          vf a = load(row + j) + xi * load(yr + j);
+          std::memcpy(row + j, &a, sizeof a);
+        }
+        for (int64_t j = rv; j < r; j++) row[j] += xr[i] * yr[j];
+      }
+    }
+    for (int64_t k = 0; k < r * r; k++) out[k] += acc[k];
+  }
+}
+
+void rows_times(const float *g, const float *p, int64_t n, int64_t r, float s, float *out) {
+  const int64_t rv = r - r % W;
+  for (int64_t t = 0; t < n; t++) {
+    const float *gr = g + t * r;
+    float *orow = out + t * r;
+    for (int64_t j = 0; j < rv; j += W) {
+      vf a{};
+      for (int64_t k = 0; k < r; k++) a += (vf{} + gr[k]) * load(p + k * r + j);
+      vf o = load(orow + j) + (vf{} + s) * a;
+      std::memcpy(orow + j, &o, sizeof o);
+    }
+    for (int64_t j = rv; j < r; j++) {
+      float a = 0.f;
+      for (int64_t k = 0; k < r; k++) a += gr[k] * p[k * r + j];
+      orow[j] += s * a;
+    }
+  }
+}
+
 } // namespace
 
 const KernelTable &kernels() {
-  static const KernelTable table{ASFT_ISA_NAME, skinny_f32, skinny_bf16, sum_f32};
+  static const KernelTable table{ASFT_ISA_NAME, skinny_f32, skinny_bf16, sum_f32, dot_f32, axpy_f32,
+                                 gram_rows, rows_times};
   return table;
 }
 

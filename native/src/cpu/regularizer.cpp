@@ -15,92 +15,57 @@ using namespace asft::cpu;
 
 namespace {
 
-// Dot product of two contiguous f32 vectors: 16 independent f32 partial sums (the compiler
-// maps them to vector registers; one accumulator would be a serial chain of adds), folded
-// into double every 256 elements.
-double dot(const float *x, const float *y, int64_t n) {
-  double s = 0.0;
-  int64_t t = 0;
-  for (; t + 256 <= n; t += 256) {
-    float acc[16] = {};
-    for (int64_t u = t; u < t + 256; u += 16)
-      for (int l = 0; l < 16; l++) acc[l] += x[u + l] * y[u + l];
-    float part = 0.f;
-    for (int l = 0; l < 16; l++) part += acc[l];
-    s += part;
-  }
-  for (; t < n; t++) s += double(x[t]) * y[t];
-  return s;
-}
-
-// t = the transpose of an n x r row-major matrix, as r rows of n with row stride ld.
-void transpose(const float *x, int64_t n, int64_t r, float *t, int64_t ld) {
-  for (int64_t i = 0; i < n; i++)
-    for (int64_t j = 0; j < r; j++) t[j * ld + i] = x[i * r + j];
-}
-
-// Everything after G = Q B: S = B^T G, P = A A^T, R = <S, P>, and the gradients. All of it
-// is O((d_out + d_in) r^2): the r x r products are contiguous dot products over transposed
-// copies and the gradient updates are axpys, so everything vectorizes.
+// Everything after G = Q B: S = B^T G, P = A A^T, R = <S, P>, and the gradients, in
+// O((d_out + d_in) r^2) with the per-ISA row kernels: S and grad_b work row by row on the
+// d_out x r operands, P and grad_a are dot products and axpys over the rows of A.
 int finish(const float *g, int64_t d_out, int64_t d_in, int64_t r, const float *a, const float *b,
            float *grad_a, float *grad_b, float grad_scale, double *value) {
-  // Transposed rows are padded by 64 bytes: at power-of-two d_out they would all map to the
-  // same L1 sets, and every strided access of the transposes would miss (measured 2x).
-  const int64_t ld = (d_out + 15) / 16 * 16 + 16;
-  float *bt = scratch(1, size_t(ld * r)), *gt = scratch(2, size_t(ld * r));
-  float *gpt = scratch(3, size_t(ld * r));
-  if (!bt || !gt || !gpt) return ASFT_ENOMEM;
-  transpose(b, d_out, r, bt, ld);
-  transpose(g, d_out, r, gt, ld);
-  std::vector<double> s(size_t(r * r)), p(size_t(r * r));
-  const int64_t pairs = r * r;
-#pragma omp parallel for num_threads(threads()) schedule(dynamic, 4)
-  for (int64_t q = 0; q < 2 * pairs; q++) {
-    const int64_t ij = q % pairs, i = ij / r, j = ij % r;
-    if (q < pairs) {
-      s[size_t(ij)] = dot(bt + i * ld, gt + j * ld, d_out); // S = B^T G
-    } else if (j >= i) {
-      const double v = dot(a + i * d_in, a + j * d_in, d_in); // P = A A^T (symmetric)
+  const KernelTable &k = active();
+  const int nt = threads();
+  std::vector<double> s(size_t(r * r), 0.0), p(size_t(r * r), 0.0);
+  std::vector<std::vector<double>> s_part(size_t(nt), std::vector<double>(size_t(r * r), 0.0));
+#pragma omp parallel num_threads(nt)
+  {
+    const int tid = omp_get_thread_num(), n_threads = omp_get_num_threads();
+    int64_t rb, re; // S over a range of rows of B and G per thread
+    split(d_out, n_threads, tid, &rb, &re);
+    if (rb < re) k.gram_rows(b + rb * r, g + rb * r, re - rb, r, s_part[size_t(tid)].data());
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t ij = 0; ij < r * r; ij++) { // P = A A^T (symmetric)
+      const int64_t i = ij / r, j = ij % r;
+      if (j < i) continue;
+      const double v = k.dot_f32(a + i * d_in, a + j * d_in, d_in);
       p[size_t(i * r + j)] = v;
       p[size_t(j * r + i)] = v;
     }
   }
+  for (const auto &part : s_part)
+    for (size_t q = 0; q < s.size(); q++) s[q] += part[q];
   double value_sum = 0.0;
-  for (int64_t k = 0; k < r * r; k++) value_sum += s[size_t(k)] * p[size_t(k)];
+  for (int64_t q = 0; q < r * r; q++) value_sum += s[size_t(q)] * p[size_t(q)];
   *value = value_sum;
 
   const float two_s = 2.0f * grad_scale;
-  if (grad_b) { // grad_b += 2 s G P, built transposed: row j of (G P)^T = sum_k P[k][j] G^T[k]
-    for (int64_t q = 0; q < r * ld; q++) gpt[q] = 0.f;
-    for (int64_t j = 0; j < r; j++) {
-      float *out = gpt + j * ld;
-      for (int64_t k = 0; k < r; k++) {
-        const float w = float(p[size_t(k * r + j)]);
-        const float *gk = gt + k * ld;
-        for (int64_t i = 0; i < d_out; i++) out[i] += w * gk[i];
-      }
+  if (grad_b) { // grad_b += 2 s G P
+    std::vector<float> pf(p.begin(), p.end());
+#pragma omp parallel num_threads(nt)
+    {
+      int64_t rb, re;
+      split(d_out, omp_get_num_threads(), omp_get_thread_num(), &rb, &re);
+      if (rb < re) k.rows_times(g + rb * r, pf.data(), re - rb, r, two_s, grad_b + rb * r);
     }
-    for (int64_t i = 0; i < d_out; i++)
-      for (int64_t j = 0; j < r; j++) grad_b[i * r + j] += two_s * gpt[j * ld + i];
   }
   if (grad_a) { // grad_a += 2 s sym(S) A
     std::vector<float> sf(size_t(r * r));
     for (int64_t i = 0; i < r; i++)
-      for (int64_t k = 0; k < r; k++)
-        sf[size_t(i * r + k)] = float(0.5 * (s[size_t(i * r + k)] + s[size_t(k * r + i)])) * two_s;
-    const int nt = threads();
+      for (int64_t q = 0; q < r; q++)
+        sf[size_t(i * r + q)] = float(0.5 * (s[size_t(i * r + q)] + s[size_t(q * r + i)])) * two_s;
 #pragma omp parallel num_threads(nt)
     {
       int64_t cb, ce; // split the d_in columns: each thread owns a column range of grad_a
       split(d_in, omp_get_num_threads(), omp_get_thread_num(), &cb, &ce);
-      for (int64_t i = 0; i < r; i++) {
-        float *out = grad_a + i * d_in;
-        for (int64_t k = 0; k < r; k++) {
-          const float w = sf[size_t(i * r + k)];
-          const float *ak = a + k * d_in;
-          for (int64_t t = cb; t < ce; t++) out[t] += w * ak[t];
-        }
-      }
+      for (int64_t i = 0; i < r && cb < ce; i++)
+        for (int64_t q = 0; q < r; q++) k.axpy_f32(sf[size_t(i * r + q)], a + q * d_in + cb, grad_a + i * d_in + cb, ce - cb);
     }
   }
   return ASFT_OK;
