@@ -1,0 +1,188 @@
+package dev.asft.trainer.data;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Tokenizer loading, chat templates, every dataset form, masking, truncation, batching. */
+class DataTest {
+    static final String TEMPLATE = "{{ bos_token }}{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }} "
+            + "{% if m['role'] == 'assistant' %}{{ eos_token }} {% endif %}{% endfor %}"
+            + "{% if add_generation_prompt %}<assistant> {% endif %}";
+    static final List<String> WORDS = List.of("hello", "world", "how", "are", "you", "fine", "thanks", "what", "is",
+            "two", "plus", "four", "user", "assistant", "system", "<", ">", "be", "brief", "sure");
+
+    @TempDir
+    Path dir;
+
+    Tokenizer tok;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        WordTokenizerWriter.write(dir, WORDS, TEMPLATE);
+        tok = Tokenizer.open(dir);
+    }
+
+    @AfterEach
+    void tearDown() {
+        tok.close();
+    }
+
+    int id(String w) {
+        int[] ids = tok.encode(w);
+        assertEquals(1, ids.length, w);
+        return ids[0];
+    }
+
+    @Test
+    void roundTripAndSpecialTokens() {
+        int[] ids = tok.encode("hello world how are you");
+        assertEquals(5, ids.length);
+        assertEquals("hello world how are you", tok.decode(ids, true));
+        assertEquals(1, tok.bosId());
+        assertEquals(2, tok.eosId());
+        assertEquals(3, tok.padId());
+        assertTrue(tok.addBos());
+        assertEquals(0, tok.encode("zebra")[0], "unknown words map to <unk>");
+        assertEquals(2, tok.encode("</s>")[0], "added tokens are matched before pre-tokenization");
+    }
+
+    @Test
+    void chatTemplateRenders() {
+        List<Map<String, Object>> m = messages("user", "how are you", "assistant", "fine thanks");
+        assertEquals("<s><user> how are you <assistant> fine thanks </s> ", tok.renderChat(m, false));
+        assertEquals("<s><user> how are you <assistant> ", tok.renderChat(m.subList(0, 1), true));
+    }
+
+    static List<Map<String, Object>> messages(String... roleContent) {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (int i = 0; i < roleContent.length; i += 2) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("role", roleContent[i]);
+            m.put("content", roleContent[i + 1]);
+            out.add(m);
+        }
+        return out;
+    }
+
+    @Test
+    void promptCompletionMasksThePrompt() throws IOException {
+        Path f = dir.resolve("d.jsonl");
+        Files.writeString(f, "{\"prompt\": \"what is two plus two\", \"completion\": \"four\"}\n\n"
+                + "{\"prompt\": \"hello\", \"response\": \"world\"}\n");
+        List<Example> ex = new DatasetReader(tok).read(f);
+        assertEquals(2, ex.size());
+        Example e = ex.get(0);
+        int[] want = {1, id("what"), id("is"), id("two"), id("plus"), id("two"), id("four"), 2};
+        assertArrayEquals(want, e.inputIds());
+        assertArrayEquals(new int[] {-100, -100, -100, -100, -100, -100, id("four"), 2}, e.labels());
+        Example all = new DatasetReader(tok).trainOnInputs(true).read(f).get(0);
+        assertArrayEquals(want, all.labels());
+        assertEquals(2, ex.get(1).supervised(), "response word + EOS");
+    }
+
+    @Test
+    void alpacaUsesThePromptTemplate() throws IOException {
+        Path f = dir.resolve("a.json"); // a JSON array file, as the AsFT datasets ship
+        Files.writeString(f, "[{\"instruction\": \"be brief\", \"input\": \"\", \"output\": \"sure\"},"
+                + " {\"instruction\": \"be brief\", \"input\": \"hello\", \"output\": \"sure\"}]");
+        List<Example> ex = new DatasetReader(tok).read(f);
+        int p0 = tok.encode(String.format(DatasetReader.ALPACA_NO_INPUT, "be brief")).length;
+        int p1 = tok.encode(String.format(DatasetReader.ALPACA_WITH_INPUT, "be brief", "hello")).length;
+        assertEquals(1 + p0 + 1 + 1, ex.get(0).length());
+        assertEquals(1 + p1 + 1 + 1, ex.get(1).length());
+        assertEquals(2, ex.get(0).supervised());
+        assertEquals(id("sure"), ex.get(0).labels()[1 + p0]);
+    }
+
+    @Test
+    void chatSupervisesOnlyAssistantTurns() throws IOException {
+        Path f = dir.resolve("c.jsonl");
+        Files.writeString(f, "{\"messages\": [{\"role\": \"user\", \"content\": \"how are you\"}, {\"role\": \"assistant\", "
+                + "\"content\": \"fine thanks\"}, {\"role\": \"user\", \"content\": \"what is two plus two\"}, "
+                + "{\"role\": \"assistant\", \"content\": \"four\"}]}\n");
+        Example e = new DatasetReader(tok).read(f).get(0);
+        List<Integer> supervised = new ArrayList<>();
+        for (int i = 0; i < e.length(); i++) if (e.labels()[i] != Example.IGNORE) supervised.add(e.labels()[i]);
+        // each assistant turn: its content and the EOS the template closes it with
+        assertEquals(List.of(id("fine"), id("thanks"), 2, id("four"), 2), supervised);
+    }
+
+    @Test
+    void pretokenizedIsUsedExactly() throws IOException {
+        Path f = dir.resolve("p.jsonl");
+        Files.writeString(f, "{\"input_ids\": [5, 6, 7], \"labels\": [-100, 6, 7]}\n{\"input_ids\": [9, 9]}\n");
+        List<Example> ex = new DatasetReader(tok).read(f);
+        assertArrayEquals(new int[] {5, 6, 7}, ex.get(0).inputIds());
+        assertArrayEquals(new int[] {-100, 6, 7}, ex.get(0).labels());
+        assertArrayEquals(new int[] {9, 9}, ex.get(1).labels(), "no labels: every token supervised");
+    }
+
+    @Test
+    void maxLenTruncatesAndCounts() throws IOException {
+        Path f = dir.resolve("t.jsonl");
+        Files.writeString(f, "{\"input_ids\": [1, 2, 3, 4, 5, 6]}\n{\"input_ids\": [1, 2]}\n");
+        DatasetReader r = new DatasetReader(tok).maxLen(4);
+        List<Example> ex = r.read(f);
+        assertEquals(4, ex.get(0).length());
+        assertEquals(2, ex.get(1).length());
+        assertEquals(1, r.truncated());
+    }
+
+    @Test
+    void badLinesNameFileAndLine() throws IOException {
+        Path f = dir.resolve("bad.jsonl");
+        Files.writeString(f, "{\"prompt\": \"hello\", \"completion\": \"world\"}\n{not json\n");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new DatasetReader(tok).read(f));
+        assertTrue(e.getMessage().contains("bad.jsonl:2: not valid JSON"), e.getMessage());
+        Files.writeString(f, "{\"text\": \"hello\"}\n");
+        e = assertThrows(IllegalArgumentException.class, () -> new DatasetReader(tok).read(f));
+        assertTrue(e.getMessage().contains("bad.jsonl:1: unrecognized record"), e.getMessage());
+        Files.writeString(f, "{\"input_ids\": [1, 2], \"labels\": [1]}\n");
+        e = assertThrows(IllegalArgumentException.class, () -> new DatasetReader(tok).read(f));
+        assertTrue(e.getMessage().contains("2 input_ids but 1 labels"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new DatasetReader(tok).maxLen(0));
+    }
+
+    @Test
+    void batchPadsWithPadAndIgnore() {
+        Batch b = Batch.of(List.of(new Example(new int[] {5, 6, 7}, new int[] {-100, 6, 7}), new Example(new int[] {8}, new int[] {8})), 3);
+        assertEquals(2, b.batch());
+        assertEquals(3, b.length());
+        assertArrayEquals(new int[] {5, 6, 7, 8, 3, 3}, b.inputIds());
+        assertArrayEquals(new int[] {-100, 6, 7, 8, -100, -100}, b.labels());
+        assertArrayEquals(new int[] {1, 1, 1, 1, 0, 0}, b.attentionMask());
+        assertEquals(3, b.supervisedTokens());
+        assertEquals(Arrays.toString(new int[] {1, 1, 1, 1, 0, 0}), Arrays.toString(b.attentionMask()));
+    }
+
+    @Test
+    void jinjaWhitespaceControlAndRaiseException() throws IOException {
+        Path d2 = dir.resolve("t2");
+        Files.createDirectories(d2);
+        String indented = "{% if messages[0]['role'] != 'user' %}{{ raise_exception('first message must be from the user') }}{% endif %}"
+                + "{% for m in messages %}\n    {% if m['role'] == 'user' %}\n{{ m['content'] }}\n    {% endif %}\n{% endfor %}";
+        WordTokenizerWriter.write(d2, WORDS, indented);
+        try (Tokenizer t = Tokenizer.open(d2)) {
+            // Jinja2 with trim_blocks and lstrip_blocks (as transformers renders): only the content lines remain
+            assertEquals("how are you\nfine thanks\n", t.renderChat(messages("user", "how are you", "user", "fine thanks"), false));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> t.renderChat(messages("assistant", "hello"), false));
+            assertTrue(e.getMessage().contains("first message must be from the user"), e.getMessage());
+        }
+    }
+}
