@@ -1,0 +1,136 @@
+package dev.asft.trainer.model;
+
+import dev.asft.core.backend.Backend;
+import dev.asft.core.io.HfCheckpoint;
+import dev.asft.core.io.LlamaConfig;
+import dev.asft.core.tensor.DType;
+import dev.asft.core.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A Llama-family decoder (Llama 2/3, Qwen2's q/k/v biases and tied head) read from a Hugging
+ * Face checkpoint, forward pass in f32: token embedding, N x (RMSNorm, q/k/v, rotate-half RoPE,
+ * grouped-query causal attention, o, residual, RMSNorm, SwiGLU MLP, residual), RMSNorm, head.
+ * The projections are GEMMs on the backend; the rest is plain loops over [tokens x features].
+ * Weights are copied to f32 once (checkpoints may be bf16/f16).
+ *
+ * <p>This is the inference forward of the training engine; backward and LoRA come next.
+ */
+public final class LlamaModel implements AutoCloseable {
+    private final LlamaConfig cfg;
+    private final Backend backend;
+    private final Tensor embed, finalNorm, head;
+    private final List<Layer> layers = new ArrayList<>();
+
+    record Layer(Tensor inNorm, Linear q, Linear k, Linear v, Linear o, Tensor postNorm, Linear gate, Linear up, Linear down) {}
+
+    public LlamaModel(HfCheckpoint ck, Backend backend) {
+        this.cfg = ck.config();
+        if (cfg == null) throw new IllegalArgumentException(ck.dir() + ": config.json is required to build the model");
+        if (cfg.ropeScaling() != null && !cfg.ropeScaling().isNull())
+            throw new UnsupportedOperationException(ck.dir() + ": rope_scaling is not supported yet");
+        this.backend = backend;
+        this.embed = f32(ck, "model.embed_tokens.weight", cfg.vocabSize(), cfg.hiddenSize());
+        for (int l = 0; l < cfg.numHiddenLayers(); l++) {
+            String p = "model.layers." + l + ".";
+            int qd = cfg.numAttentionHeads() * cfg.headDim(), kvd = cfg.numKeyValueHeads() * cfg.headDim();
+            int h = cfg.hiddenSize(), im = cfg.intermediateSize();
+            layers.add(new Layer(f32(ck, p + "input_layernorm.weight", h),
+                    linear(ck, p + "self_attn.q_proj", qd, h, cfg.attentionBias()),
+                    linear(ck, p + "self_attn.k_proj", kvd, h, cfg.attentionBias()),
+                    linear(ck, p + "self_attn.v_proj", kvd, h, cfg.attentionBias()),
+                    linear(ck, p + "self_attn.o_proj", h, qd, false),
+                    f32(ck, p + "post_attention_layernorm.weight", h),
+                    linear(ck, p + "mlp.gate_proj", im, h, false), linear(ck, p + "mlp.up_proj", im, h, false),
+                    linear(ck, p + "mlp.down_proj", h, im, false)));
+        }
+        this.finalNorm = f32(ck, "model.norm.weight", cfg.hiddenSize());
+        this.head = cfg.tieWordEmbeddings() || !ck.has("lm_head.weight") ? embed
+                : f32(ck, "lm_head.weight", cfg.vocabSize(), cfg.hiddenSize());
+    }
+
+    private Linear linear(HfCheckpoint ck, String name, int out, int in, boolean bias) {
+        Tensor w = f32(ck, name + ".weight", out, in);
+        Tensor b = bias && ck.has(name + ".bias") ? f32(ck, name + ".bias", out) : null;
+        return new Linear(name, w, b);
+    }
+
+    private static Tensor f32(HfCheckpoint ck, String name, long... shape) {
+        if (!ck.has(name)) throw new IllegalArgumentException(ck.dir() + ": missing weight " + name);
+        Tensor t = ck.tensor(name);
+        if (!java.util.Arrays.equals(t.shape(), shape))
+            throw new IllegalArgumentException(ck.dir() + ": " + name + " has shape " + java.util.Arrays.toString(t.shape())
+                    + ", config.json implies " + java.util.Arrays.toString(shape));
+        return t.to(DType.F32);
+    }
+
+    public LlamaConfig config() {
+        return cfg;
+    }
+
+    /**
+     * Logits [batch x len x vocab] for token ids [batch x len] (row-major), attention mask 1 for
+     * real tokens and 0 for padding (right padding: positions count from the sequence start).
+     */
+    public float[] forward(int[] ids, int[] mask, int batch, int len) {
+        int h = cfg.hiddenSize(), n = batch * len;
+        float[] x = new float[n * h];
+        float[] emb = embed.toFloatArray();
+        for (int t = 0; t < n; t++) {
+            int id = ids[t];
+            if (id < 0 || id >= cfg.vocabSize()) throw new IllegalArgumentException("token id " + id + " outside the vocabulary of " + cfg.vocabSize());
+            System.arraycopy(emb, id * h, x, t * h, h);
+        }
+        Rope rope = new Rope(cfg.headDim(), cfg.ropeTheta(), len);
+        for (Layer l : layers) {
+            float[] hn = Ops.rmsNorm(x, l.inNorm().toFloatArray(), h, (float) cfg.rmsNormEps());
+            float[] q = l.q().apply(backend, hn, n), k = l.k().apply(backend, hn, n), v = l.v().apply(backend, hn, n);
+            rope.apply(q, n, len, cfg.numAttentionHeads());
+            rope.apply(k, n, len, cfg.numKeyValueHeads());
+            float[] att = Ops.attention(q, k, v, mask, batch, len, cfg.numAttentionHeads(), cfg.numKeyValueHeads(), cfg.headDim());
+            Ops.addInPlace(x, l.o().apply(backend, att, n));
+            float[] hp = Ops.rmsNorm(x, l.postNorm().toFloatArray(), h, (float) cfg.rmsNormEps());
+            float[] g = l.gate().apply(backend, hp, n), u = l.up().apply(backend, hp, n);
+            for (int i = 0; i < g.length; i++) g[i] = Ops.silu(g[i]) * u[i];
+            Ops.addInPlace(x, l.down().apply(backend, g, n));
+        }
+        float[] xf = Ops.rmsNorm(x, finalNorm.toFloatArray(), h, (float) cfg.rmsNormEps());
+        return new Linear("lm_head", head, null).apply(backend, xf, n);
+    }
+
+    /**
+     * Token-mean cross-entropy of next-token prediction over supervised labels (labels shifted by
+     * one inside, -100 ignored): the Hugging Face causal-LM loss. Returns {loss, tokens}.
+     */
+    public static double[] loss(float[] logits, int[] labels, int batch, int len, int vocab) {
+        double sum = 0;
+        long count = 0;
+        for (int b = 0; b < batch; b++)
+            for (int t = 0; t + 1 < len; t++) {
+                int target = labels[b * len + t + 1];
+                if (target == -100) continue;
+                if (target < 0 || target >= vocab) throw new IllegalArgumentException("label " + target + " outside the vocabulary");
+                int off = (b * len + t) * vocab;
+                double max = Double.NEGATIVE_INFINITY;
+                for (int j = 0; j < vocab; j++) max = Math.max(max, logits[off + j]);
+                double z = 0;
+                for (int j = 0; j < vocab; j++) z += Math.exp(logits[off + j] - max);
+                sum += Math.log(z) + max - logits[off + target];
+                count++;
+            }
+        return new double[] {count == 0 ? Double.NaN : sum / count, count};
+    }
+
+    @Override
+    public void close() {
+        embed.close();
+        finalNorm.close();
+        if (head != embed) head.close();
+        for (Layer l : layers) {
+            l.inNorm().close();
+            l.postNorm().close();
+            for (Linear lin : List.of(l.q(), l.k(), l.v(), l.o(), l.gate(), l.up(), l.down())) lin.close();
+        }
+    }
+}
