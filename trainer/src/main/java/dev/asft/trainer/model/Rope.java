@@ -33,7 +33,7 @@ final class Rope {
                     float a = x[base + i], b = x[base + i + half];
                     float c = cos[pos * half + i], s = sin[pos * half + i];
                     x[base + i] = a * c - b * s;
-                    x[base + i + half] = b * c - a * s;
+                    x[base + i + half] = b * c + a * s;
                 }
             }
         }
