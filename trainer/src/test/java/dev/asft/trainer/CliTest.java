@@ -29,18 +29,18 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The asft CLI end to end on the tiny example checkpoints, including its error paths. */
-class CliTest {
+public class CliTest {
     @TempDir
     Path dir;
 
-    record Run(int code, String out, String err) {
-        String lastLine() {
+    public record Run(int code, String out, String err) {
+        public String lastLine() {
             String[] lines = out.strip().split("\n");
             return lines[lines.length - 1];
         }
     }
 
-    static Run run(String... args) {
+    public static Run run(String... args) {
         PrintStream oldOut = System.out, oldErr = System.err;
         ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
         try {

@@ -44,6 +44,7 @@ public final class DatasetReader {
     private int maxLen = Integer.MAX_VALUE;
     private int truncated;
 
+    /** tokenizer may be null when every record is pre-tokenized. */
     public DatasetReader(Tokenizer tokenizer) {
         this.tokenizer = tokenizer;
     }
@@ -110,6 +111,9 @@ public final class DatasetReader {
     public Example record(JsonNode n, String where) {
         if (n == null || !n.isObject()) throw new IllegalArgumentException(where + ": a record must be a JSON object");
         Example e;
+        if (!n.has("input_ids") && tokenizer == null)
+            throw new IllegalArgumentException(where + ": this record needs a tokenizer (the model folder has no tokenizer.json); "
+                    + "pre-tokenized records ({\"input_ids\": [...]}) do not");
         if (n.has("input_ids")) e = pretokenized(n, where);
         else if (n.has("messages")) e = chat(n, where);
         else if (n.has("instruction") && n.has("output")) {

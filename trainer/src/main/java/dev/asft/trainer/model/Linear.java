@@ -4,13 +4,50 @@ import dev.asft.core.backend.Backend;
 import dev.asft.core.tensor.DType;
 import dev.asft.core.tensor.Tensor;
 
-/** y = x W^T (+ b) for x [n x in], W [out x in] (PyTorch's nn.Linear layout), as one GEMM. */
-record Linear(String name, Tensor weight, Tensor bias) implements AutoCloseable {
+/**
+ * y = x W^T (+ b) (+ s (x A^T) B^T with a LoRA adapter) for x [n x in], W [out x in] (PyTorch's
+ * nn.Linear layout), A [r x in], B [out x r] (PEFT's), as GEMMs on the backend.
+ */
+final class Linear implements AutoCloseable {
+    private final String name;
+    private final Tensor weight, bias;
+    private Tensor loraA, loraB; // views of the adapter's tensors (not owned)
+    private float loraScale;
+
+    Linear(String name, Tensor weight, Tensor bias) {
+        this.name = name;
+        this.weight = weight;
+        this.bias = bias;
+    }
+
+    String name() {
+        return name;
+    }
+
+    Tensor weight() {
+        return weight;
+    }
+
+    void setLora(Tensor a, Tensor b, float scale) {
+        if (a.dim(1) != weight.dim(1) || b.dim(0) != weight.dim(0) || a.dim(0) != b.dim(1))
+            throw new IllegalArgumentException(name + ": LoRA factors " + a.describe() + ", " + b.describe()
+                    + " do not fit weight " + weight.describe());
+        this.loraA = a;
+        this.loraB = b;
+        this.loraScale = scale;
+    }
+
     float[] apply(Backend backend, float[] x, int n) {
         int out = (int) weight.dim(0), in = (int) weight.dim(1);
         if (x.length != n * in) throw new IllegalArgumentException(name + ": input has " + x.length + " values, expected " + n + " x " + in);
         try (Tensor xt = Tensor.of(DType.F32, x, n, in); Tensor y = Tensor.allocate(DType.F32, n, out)) {
             backend.gemm(false, true, 1f, xt, weight, 0f, y);
+            if (loraA != null) {
+                try (Tensor xa = Tensor.allocate(DType.F32, n, loraA.dim(0))) {
+                    backend.gemm(false, true, 1f, xt, loraA, 0f, xa);
+                    backend.gemm(false, true, loraScale, xa, loraB, 1f, y);
+                }
+            }
             float[] r = y.toFloatArray();
             if (bias != null) {
                 float[] b = bias.toFloatArray();

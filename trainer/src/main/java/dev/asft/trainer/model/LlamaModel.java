@@ -70,6 +70,22 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
+     * Applies a PEFT LoRA adapter (y += s (x A^T) B^T on its target projections) without merging;
+     * the adapter must stay open while the model is used.
+     */
+    public void applyAdapter(dev.asft.core.io.PeftAdapter adapter) {
+        float s = (float) adapter.scaling();
+        java.util.Map<String, Linear> byName = new java.util.HashMap<>();
+        for (Layer l : layers)
+            for (Linear lin : List.of(l.q(), l.k(), l.v(), l.o(), l.gate(), l.up(), l.down())) byName.put(lin.name(), lin);
+        for (var e : adapter.modules().entrySet()) {
+            Linear lin = byName.get(e.getKey());
+            if (lin == null) throw new IllegalArgumentException("adapter module " + e.getKey() + " is not a projection of this model");
+            lin.setLora(e.getValue().a(), e.getValue().b(), s);
+        }
+    }
+
+    /**
      * Logits [batch x len x vocab] for token ids [batch x len] (row-major), attention mask 1 for
      * real tokens and 0 for padding (right padding: positions count from the sequence start).
      */
