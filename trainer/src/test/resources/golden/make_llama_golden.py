@@ -47,7 +47,7 @@ def rotate_half(x):
     return torch.cat((-x2, x1), dim=-1)
 
 
-def forward(cfg, w, ids, mask):
+def forward(cfg, w, ids, mask, lora=None, scale=1.0):
     bsz, T = ids.shape
     H, K, D = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
     eps, theta = cfg["rms_norm_eps"], cfg["rope_theta"]
@@ -66,7 +66,12 @@ def forward(cfg, w, ids, mask):
         def proj(name):
             y = h @ w[p + f"self_attn.{name}.weight"].T
             bias = w.get(p + f"self_attn.{name}.bias")
-            return y + bias if bias is not None else y
+            y = y + bias if bias is not None else y
+            key = p + f"self_attn.{name}"
+            if lora is not None and key in lora:  # PEFT: y += s * (x A^T) B^T
+                a, b = lora[key]
+                y = y + scale * ((h @ a.T) @ b.T)
+            return y
 
         q = proj("q_proj").view(bsz, T, H, D).transpose(1, 2)
         k = proj("k_proj").view(bsz, T, K, D).transpose(1, 2)
@@ -126,7 +131,26 @@ def make(name, model_type, tie, bias):
         logits = forward(cfg, w, ids, mask)
     shift_logits, shift_labels = logits[:, :-1].reshape(-1, V), labels[:, 1:].reshape(-1)
     loss = torch.nn.functional.cross_entropy(shift_logits, shift_labels, ignore_index=-100)
+    # LoRA on q_proj and v_proj (r = 4, alpha = 8: s = 2) with a non-zero B, and the gradients
+    # of the same masked loss with respect to every A and B (autograd).
+    r, alpha = 4, 8.0
+    lora = {}
+    for l in range(2):
+        for m, out in (("q_proj", H * D), ("v_proj", K * D)):
+            a = (torch.randn(r, E) * 0.3).requires_grad_()
+            b = (torch.randn(out, r) * 0.3).requires_grad_()
+            lora[f"model.layers.{l}.self_attn.{m}"] = (a, b)
+    logits_l = forward(cfg, w, ids, mask, lora, alpha / r)
+    loss_l = torch.nn.functional.cross_entropy(logits_l[:, :-1].reshape(-1, V), labels[:, 1:].reshape(-1), ignore_index=-100)
+    loss_l.backward()
+    grads = {"lora_loss": loss_l.detach().reshape(1)}
+    for key, (a, b) in lora.items():
+        grads[key + ".lora_A.weight"] = a.detach()
+        grads[key + ".lora_B.weight"] = b.detach()
+        grads[key + ".lora_A.grad"] = a.grad
+        grads[key + ".lora_B.grad"] = b.grad
     os.makedirs(name, exist_ok=True)
+    write_safetensors(os.path.join(name, "lora_golden.safetensors"), grads)
     with open(os.path.join(name, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
     write_safetensors(os.path.join(name, "model.safetensors"), w)

@@ -58,6 +58,35 @@ final class Linear implements AutoCloseable {
         }
     }
 
+    boolean hasLora() {
+        return loraA != null;
+    }
+
+    /**
+     * Backward through y = x W^T (+ b) (+ s (x A^T) B^T): returns dx = dy W (+ s (dy B) A) and, with
+     * LoRA, adds dA += s (dy B)^T x and dB += s dy^T (x A^T) to gradA / gradB. W and b are frozen.
+     */
+    float[] backward(Backend backend, float[] x, float[] dy, int n, Tensor gradA, Tensor gradB) {
+        int out = (int) weight.dim(0), in = (int) weight.dim(1);
+        try (Tensor xt = Tensor.of(DType.F32, x, n, in); Tensor dyt = Tensor.of(DType.F32, dy, n, out);
+             Tensor dx = Tensor.allocate(DType.F32, n, in)) {
+            backend.gemm(false, false, 1f, dyt, weight, 0f, dx);
+            if (loraA != null) {
+                int r = (int) loraA.dim(0);
+                try (Tensor dyb = Tensor.allocate(DType.F32, n, r); Tensor xa = Tensor.allocate(DType.F32, n, r)) {
+                    backend.gemm(false, false, 1f, dyt, loraB, 0f, dyb); // dy B
+                    backend.gemm(false, false, loraScale, dyb, loraA, 1f, dx); // + s (dy B) A
+                    if (gradA != null) backend.gemm(true, false, loraScale, dyb, xt, 1f, gradA); // s (dy B)^T x
+                    if (gradB != null) {
+                        backend.gemm(false, true, 1f, xt, loraA, 0f, xa); // x A^T
+                        backend.gemm(true, false, loraScale, dyt, xa, 1f, gradB); // s dy^T (x A^T)
+                    }
+                }
+            }
+            return dx.toFloatArray();
+        }
+    }
+
     @Override
     public void close() {
         weight.close();

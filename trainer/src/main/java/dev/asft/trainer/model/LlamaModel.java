@@ -115,6 +115,96 @@ public final class LlamaModel implements AutoCloseable {
         return new Linear("lm_head", head, null).apply(backend, xf, n);
     }
 
+    /** What the backward pass needs from one layer's forward. */
+    private record Cache(float[] x, float[] hn, float[] q, float[] k, float[] v, float[] att, float[] xMid, float[] hp,
+                         float[] g, float[] u, float[] act) {}
+
+    /**
+     * Forward and backward for LoRA training: returns the token-mean masked loss and adds its
+     * gradient with respect to every LoRA factor applied with {@link #applyAdapter} to
+     * {@code grads} (module -> {gradA, gradB}, f32 tensors shaped like A and B). Frozen weights
+     * get no gradient buffers.
+     */
+    public double lossAndLoraGrads(int[] ids, int[] mask, int[] labels, int batch, int len,
+                                   java.util.Map<String, Tensor[]> grads) {
+        int h = cfg.hiddenSize(), n = batch * len, vocab = cfg.vocabSize();
+        int heads = cfg.numAttentionHeads(), kv = cfg.numKeyValueHeads(), hd = cfg.headDim();
+        float eps = (float) cfg.rmsNormEps();
+        float[] x = new float[n * h];
+        float[] emb = embed.toFloatArray();
+        for (int t = 0; t < n; t++) System.arraycopy(emb, ids[t] * h, x, t * h, h);
+        Rope rope = new Rope(hd, cfg.ropeTheta(), len);
+        List<Cache> caches = new ArrayList<>();
+        for (Layer l : layers) {
+            float[] x0 = x.clone();
+            float[] hn = Ops.rmsNorm(x, l.inNorm().toFloatArray(), h, eps);
+            float[] q = l.q().apply(backend, hn, n), k = l.k().apply(backend, hn, n), v = l.v().apply(backend, hn, n);
+            rope.apply(q, n, len, heads);
+            rope.apply(k, n, len, kv);
+            float[] att = Ops.attention(q, k, v, mask, batch, len, heads, kv, hd);
+            Ops.addInPlace(x, l.o().apply(backend, att, n));
+            float[] xMid = x.clone();
+            float[] hp = Ops.rmsNorm(x, l.postNorm().toFloatArray(), h, eps);
+            float[] g = l.gate().apply(backend, hp, n), u = l.up().apply(backend, hp, n);
+            float[] act = new float[g.length];
+            for (int i = 0; i < g.length; i++) act[i] = Ops.silu(g[i]) * u[i];
+            Ops.addInPlace(x, l.down().apply(backend, act, n));
+            caches.add(new Cache(x0, hn, q, k, v, att, xMid, hp, g, u, act));
+        }
+        float[] xf = Ops.rmsNorm(x, finalNorm.toFloatArray(), h, eps);
+        Linear headLin = new Linear("lm_head", head, null);
+        float[] logits = headLin.apply(backend, xf, n);
+        double[] lossCount = loss(logits, labels, batch, len, vocab);
+        if (lossCount[1] == 0) return Double.NaN;
+        // d loss / d logits: (softmax - onehot) / count at supervised positions.
+        float[] dlogits = new float[logits.length];
+        for (int b = 0; b < batch; b++)
+            for (int t = 0; t + 1 < len; t++) {
+                int target = labels[b * len + t + 1];
+                if (target == -100) continue;
+                int off = (b * len + t) * vocab;
+                double max = Double.NEGATIVE_INFINITY, z = 0;
+                for (int j = 0; j < vocab; j++) max = Math.max(max, logits[off + j]);
+                for (int j = 0; j < vocab; j++) z += Math.exp(logits[off + j] - max);
+                for (int j = 0; j < vocab; j++)
+                    dlogits[off + j] = (float) ((Math.exp(logits[off + j] - max) / z - (j == target ? 1 : 0)) / lossCount[1]);
+            }
+        float[] dx = Ops.rmsNormBackward(x, finalNorm.toFloatArray(), headLin.backward(backend, xf, dlogits, n, null, null), h, eps);
+        for (int li = layers.size() - 1; li >= 0; li--) {
+            Layer l = layers.get(li);
+            Cache c = caches.get(li);
+            // MLP: x_out = x_mid + down(silu(gate(hp)) * up(hp)), hp = norm(x_mid)
+            float[] dact = l.down().backward(backend, c.act(), dx, n, grad(grads, l.down(), 0), grad(grads, l.down(), 1));
+            float[] dg = new float[dact.length], du = new float[dact.length];
+            for (int i = 0; i < dact.length; i++) {
+                du[i] = dact[i] * Ops.silu(c.g()[i]);
+                dg[i] = dact[i] * c.u()[i] * Ops.siluGrad(c.g()[i]);
+            }
+            float[] dhp = l.gate().backward(backend, c.hp(), dg, n, grad(grads, l.gate(), 0), grad(grads, l.gate(), 1));
+            Ops.addInPlace(dhp, l.up().backward(backend, c.hp(), du, n, grad(grads, l.up(), 0), grad(grads, l.up(), 1)));
+            float[] dxMid = dx.clone();
+            Ops.addInPlace(dxMid, Ops.rmsNormBackward(c.xMid(), l.postNorm().toFloatArray(), dhp, h, eps));
+            // Attention: x_mid = x + o(attn(rope(q(hn)), rope(k(hn)), v(hn))), hn = norm(x)
+            float[] datt = l.o().backward(backend, c.att(), dxMid, n, grad(grads, l.o(), 0), grad(grads, l.o(), 1));
+            float[][] dqkv = Ops.attentionBackward(c.q(), c.k(), c.v(), datt, mask, batch, len, heads, kv, hd);
+            rope.backward(dqkv[0], n, len, heads);
+            rope.backward(dqkv[1], n, len, kv);
+            float[] dhn = l.q().backward(backend, c.hn(), dqkv[0], n, grad(grads, l.q(), 0), grad(grads, l.q(), 1));
+            Ops.addInPlace(dhn, l.k().backward(backend, c.hn(), dqkv[1], n, grad(grads, l.k(), 0), grad(grads, l.k(), 1)));
+            Ops.addInPlace(dhn, l.v().backward(backend, c.hn(), dqkv[2], n, grad(grads, l.v(), 0), grad(grads, l.v(), 1)));
+            dx = dxMid;
+            Ops.addInPlace(dx, Ops.rmsNormBackward(c.x(), l.inNorm().toFloatArray(), dhn, h, eps));
+        }
+        return lossCount[0];
+    }
+
+    private static Tensor grad(java.util.Map<String, Tensor[]> grads, Linear lin, int which) {
+        if (!lin.hasLora()) return null;
+        Tensor[] g = grads.get(lin.name());
+        if (g == null) throw new IllegalArgumentException("no gradient buffers for LoRA module " + lin.name());
+        return g[which];
+    }
+
     /**
      * Token-mean cross-entropy of next-token prediction over supervised labels (labels shifted by
      * one inside, -100 ignored): the Hugging Face causal-LM loss. Returns {loss, tokens}.

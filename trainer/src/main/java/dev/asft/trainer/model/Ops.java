@@ -65,4 +65,87 @@ final class Ops {
             }
         return out;
     }
+
+    /** Backward of rmsNorm (weight frozen): dx given x, the weight and dy. */
+    static float[] rmsNormBackward(float[] x, float[] w, float[] dy, int dim, float eps) {
+        float[] dx = new float[x.length];
+        for (int t = 0; t < x.length / dim; t++) {
+            double ss = 0, gx = 0;
+            for (int i = 0; i < dim; i++) ss += (double) x[t * dim + i] * x[t * dim + i];
+            double inv = 1.0 / Math.sqrt(ss / dim + eps);
+            for (int i = 0; i < dim; i++) gx += (double) w[i] * dy[t * dim + i] * x[t * dim + i];
+            double k = inv * inv * inv * gx / dim;
+            for (int i = 0; i < dim; i++) dx[t * dim + i] = (float) (inv * w[i] * dy[t * dim + i] - k * x[t * dim + i]);
+        }
+        return dx;
+    }
+
+    /** d silu(z) / dz = sigma(z) (1 + z (1 - sigma(z))). */
+    static float siluGrad(float z) {
+        double s = 1.0 / (1.0 + Math.exp(-z));
+        return (float) (s * (1 + z * (1 - s)));
+    }
+
+    /**
+     * Backward of {@link #attention}: given q, k, v and d(out), returns {dq, dk, dv} (dk, dv summed
+     * over the query heads that share each kv head). Recomputes the attention probabilities.
+     */
+    static float[][] attentionBackward(float[] q, float[] k, float[] v, float[] dout, int[] mask, int batch, int len,
+                                       int heads, int kvHeads, int dim) {
+        float[] dq = new float[q.length], dk = new float[k.length], dv = new float[v.length];
+        int group = heads / kvHeads;
+        double scale = 1.0 / Math.sqrt(dim);
+        double[] p = new double[len], dp = new double[len];
+        for (int b = 0; b < batch; b++)
+            for (int h = 0; h < heads; h++) {
+                int kh = h / group;
+                for (int i = 0; i < len; i++) {
+                    int qo = ((b * len + i) * heads + h) * dim;
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int j = 0; j <= i; j++) {
+                        if (mask[b * len + j] == 0) {
+                            p[j] = Double.NEGATIVE_INFINITY;
+                            continue;
+                        }
+                        int ko = ((b * len + j) * kvHeads + kh) * dim;
+                        double dot = 0;
+                        for (int d = 0; d < dim; d++) dot += (double) q[qo + d] * k[ko + d];
+                        p[j] = dot * scale;
+                        max = Math.max(max, p[j]);
+                    }
+                    if (max == Double.NEGATIVE_INFINITY) continue;
+                    double z = 0;
+                    for (int j = 0; j <= i; j++) {
+                        p[j] = p[j] == Double.NEGATIVE_INFINITY ? 0 : Math.exp(p[j] - max);
+                        z += p[j];
+                    }
+                    double pdp = 0;
+                    for (int j = 0; j <= i; j++) {
+                        p[j] /= z;
+                        if (p[j] == 0) {
+                            dp[j] = 0;
+                            continue;
+                        }
+                        int vo = ((b * len + j) * kvHeads + kh) * dim;
+                        double s = 0;
+                        for (int d = 0; d < dim; d++) {
+                            s += (double) dout[qo + d] * v[vo + d];
+                            dv[vo + d] += (float) (p[j] * dout[qo + d]);
+                        }
+                        dp[j] = s;
+                        pdp += p[j] * s;
+                    }
+                    for (int j = 0; j <= i; j++) {
+                        if (p[j] == 0) continue;
+                        double ds = p[j] * (dp[j] - pdp) * scale;
+                        int ko = ((b * len + j) * kvHeads + kh) * dim;
+                        for (int d = 0; d < dim; d++) {
+                            dq[qo + d] += (float) (ds * k[ko + d]);
+                            dk[ko + d] += (float) (ds * q[qo + d]);
+                        }
+                    }
+                }
+            }
+        return new float[][] {dq, dk, dv};
+    }
 }

@@ -23,6 +23,22 @@ final class Rope {
             }
     }
 
+    /** The transpose of {@link #apply}: carries a gradient back through the rotation, in place. */
+    void backward(float[] dx, int tokens, int len, int heads) {
+        for (int t = 0; t < tokens; t++) {
+            int pos = t % len;
+            for (int h = 0; h < heads; h++) {
+                int base = (t * heads + h) * dim;
+                for (int i = 0; i < half; i++) {
+                    float da = dx[base + i], db = dx[base + i + half];
+                    float c = cos[pos * half + i], s = sin[pos * half + i];
+                    dx[base + i] = da * c + db * s;
+                    dx[base + i + half] = db * c - da * s;
+                }
+            }
+        }
+    }
+
     /** Rotates x [tokens x heads*D] in place; token t is at position t % len. */
     void apply(float[] x, int tokens, int len, int heads) {
         for (int t = 0; t < tokens; t++) {

@@ -1,0 +1,64 @@
+package dev.asft.trainer.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.asft.core.backend.Backend;
+import dev.asft.core.backend.CpuBackend;
+import dev.asft.core.backend.JavaBackend;
+import dev.asft.core.io.HfCheckpoint;
+import dev.asft.core.io.PeftAdapter;
+import dev.asft.core.io.SafetensorsFile;
+import dev.asft.core.tensor.DType;
+import dev.asft.core.tensor.Tensor;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** LoRA gradients of the masked loss against PyTorch autograd (lora_golden.safetensors). */
+class LoraBackwardTest {
+    @ParameterizedTest
+    @ValueSource(strings = {"llama", "qwen2"})
+    void loraGradientsMatchAutograd(String name) throws Exception {
+        Path dir = LlamaForwardTest.golden(name);
+        for (Backend be : List.of(new JavaBackend(), new CpuBackend())) {
+            try (HfCheckpoint ck = HfCheckpoint.open(dir); LlamaModel m = new LlamaModel(ck, be);
+                 SafetensorsFile g = SafetensorsFile.open(dir.resolve("golden.safetensors"));
+                 SafetensorsFile lg = SafetensorsFile.open(dir.resolve("lora_golden.safetensors"))) {
+                Map<String, PeftAdapter.Lora> mods = new LinkedHashMap<>();
+                Map<String, Tensor[]> grads = new LinkedHashMap<>();
+                for (String t : lg.names()) {
+                    if (!t.endsWith(".lora_A.weight")) continue;
+                    String module = t.substring(0, t.length() - ".lora_A.weight".length());
+                    Tensor a = lg.tensor(t).to(DType.F32), b = lg.tensor(module + ".lora_B.weight").to(DType.F32);
+                    mods.put(module, new PeftAdapter.Lora(a, b));
+                    grads.put(module, new Tensor[] {Tensor.zeros(DType.F32, a.shape()), Tensor.zeros(DType.F32, b.shape())});
+                }
+                try (PeftAdapter ad = new PeftAdapter(PeftAdapter.newConfig(4, 8, List.of("q_proj", "v_proj"), false, 0, name), mods)) {
+                    m.applyAdapter(ad);
+                    int[] ids = LlamaForwardTest.ints(g, "input_ids"), mask = LlamaForwardTest.ints(g, "attention_mask"),
+                            labels = LlamaForwardTest.ints(g, "labels");
+                    long[] shape = g.tensor("input_ids").shape();
+                    double loss = m.lossAndLoraGrads(ids, mask, labels, (int) shape[0], (int) shape[1], grads);
+                    assertEquals(lg.tensor("lora_loss").getFloat(0), loss, 1e-5, name + " loss on " + be.name());
+                    for (Map.Entry<String, Tensor[]> e : grads.entrySet()) {
+                        for (int w = 0; w < 2; w++) {
+                            String which = w == 0 ? ".lora_A.grad" : ".lora_B.grad";
+                            float[] want = lg.tensor(e.getKey() + which).toFloatArray(), got = e.getValue()[w].toFloatArray();
+                            double num = 0, den = 0;
+                            for (int i = 0; i < want.length; i++) {
+                                num += (got[i] - want[i]) * (double) (got[i] - want[i]);
+                                den += (double) want[i] * want[i];
+                            }
+                            double rel = Math.sqrt(num / den);
+                            assertTrue(rel < 1e-4, name + " " + e.getKey() + which + " on " + be.name() + ": rel err " + rel);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
