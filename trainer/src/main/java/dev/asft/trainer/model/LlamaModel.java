@@ -69,6 +69,18 @@ public final class LlamaModel implements AutoCloseable {
         return cfg;
     }
 
+    /** A projection LoRA can target: module name and the weight's shape. */
+    public record Target(String name, int out, int in) {}
+
+    /** Every projection of the model (q, k, v, o, gate, up, down of each layer). */
+    public List<Target> projections() {
+        List<Target> out = new ArrayList<>();
+        for (Layer l : layers)
+            for (Linear lin : List.of(l.q(), l.k(), l.v(), l.o(), l.gate(), l.up(), l.down()))
+                out.add(new Target(lin.name(), (int) lin.weight().dim(0), (int) lin.weight().dim(1)));
+        return out;
+    }
+
     /**
      * Applies a PEFT LoRA adapter (y += s (x A^T) B^T on its target projections) without merging;
      * the adapter must stay open while the model is used.

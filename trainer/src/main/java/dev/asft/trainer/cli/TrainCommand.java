@@ -1,0 +1,165 @@
+package dev.asft.trainer.cli;
+
+import dev.asft.core.anchor.Anchor;
+import dev.asft.core.anchor.AnchorBuilder;
+import dev.asft.core.anchor.AnchorFile;
+import dev.asft.core.backend.AnchorForm;
+import dev.asft.core.backend.Backend;
+import dev.asft.core.backend.Backends;
+import dev.asft.core.io.HfCheckpoint;
+import dev.asft.core.io.TargetModules;
+import dev.asft.trainer.data.DatasetReader;
+import dev.asft.trainer.data.Example;
+import dev.asft.trainer.data.Tokenizer;
+import dev.asft.trainer.model.LlamaModel;
+import dev.asft.trainer.train.LoraTrainer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code asft train}: LoRA fine-tuning with the AsFT regularizer (or plain LoRA with --lambda 0). */
+@Command(name = "train", mixinStandardHelpOptions = true,
+        description = "Fine-tune a Llama-family model with LoRA; with an anchor (--anchor FILE, or built from --base DIR) "
+                + "and --lambda > 0 the loss adds lambda * sum ||(I - C) B A||_F^2 (AsFT). Writes a PEFT adapter.")
+final class TrainCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, description = "The aligned model to fine-tune (Hugging Face folder).")
+    Path model;
+
+    @Option(names = "--data", required = true, description = "Training data (JSONL or a JSON array; see asft loss).")
+    Path data;
+
+    @Option(names = "--out", required = true, description = "Output PEFT adapter folder.")
+    Path out;
+
+    @Option(names = "--anchor", description = "An anchor file for this model (asft anchor).")
+    Path anchorFile;
+
+    @Option(names = "--base", description = "The unaligned base model: build the code-mode anchor on the fly.")
+    Path base;
+
+    @Option(names = "--lambda", defaultValue = "1.0", description = "AsFT weight (default: ${DEFAULT-VALUE}; 0 = plain LoRA).")
+    float lambda;
+
+    @Option(names = "--rank", defaultValue = "8", description = "LoRA rank (default: ${DEFAULT-VALUE}).")
+    int rank;
+
+    @Option(names = "--alpha", defaultValue = "32", description = "LoRA alpha (default: ${DEFAULT-VALUE}).")
+    double alpha;
+
+    @Option(names = "--rslora", description = "Scale by alpha / sqrt(r) instead of alpha / r.")
+    boolean rslora;
+
+    @Option(names = "--targets", defaultValue = "q_proj,v_proj", description = "Target module suffixes (default: ${DEFAULT-VALUE}).")
+    String targets;
+
+    @Option(names = "--epochs", defaultValue = "1", description = "Epochs (default: ${DEFAULT-VALUE}).")
+    int epochs;
+
+    @Option(names = "--steps", description = "Stop after this many optimizer steps.")
+    Long steps;
+
+    @Option(names = "--batch-size", defaultValue = "8", description = "Sequences per step (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Option(names = "--lr", defaultValue = "5e-5", description = "AdamW learning rate (default: ${DEFAULT-VALUE}).")
+    float lr;
+
+    @Option(names = "--weight-decay", defaultValue = "0", description = "AdamW weight decay (default: ${DEFAULT-VALUE}).")
+    float weightDecay;
+
+    @Option(names = "--schedule", defaultValue = "constant", description = "constant or step:GAMMA per epoch (AsFT: step:0.85) (default: ${DEFAULT-VALUE}).")
+    String schedule;
+
+    @Option(names = "--clip", defaultValue = "0", description = "Clip the gradient norm to this (0 = off) (default: ${DEFAULT-VALUE}).")
+    double clip;
+
+    @Option(names = "--max-len", defaultValue = "512", description = "Truncate longer sequences (default: ${DEFAULT-VALUE}).")
+    int maxLen;
+
+    @Option(names = "--train-on-inputs", description = "Supervise prompt tokens too.")
+    boolean trainOnInputs;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Seed for init and shuffling (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--metrics", description = "Append one JSON line per step to this file.")
+    Path metrics;
+
+    @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or java (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Override
+    public Integer call() throws Exception {
+        if (anchorFile != null && base != null) throw new IllegalArgumentException("give --anchor or --base, not both");
+        if (Files.exists(out)) throw new IllegalArgumentException(out + " already exists; choose a new output folder");
+        LoraTrainer.Options o = new LoraTrainer.Options();
+        o.rank = rank;
+        o.alpha = alpha;
+        o.rslora = rslora;
+        o.targets = TargetModules.parse(targets);
+        o.epochs = epochs;
+        o.maxSteps = steps == null ? Long.MAX_VALUE : steps;
+        o.batchSize = batchSize;
+        o.lr = lr;
+        o.weightDecay = weightDecay;
+        o.clipNorm = clip;
+        o.lambda = lambda;
+        o.seed = seed;
+        o.baseModelName = model.toString();
+        if (schedule.startsWith("step:")) o.stepGamma = Double.parseDouble(schedule.substring(5));
+        else if (!schedule.equals("constant")) throw new IllegalArgumentException("--schedule must be constant or step:GAMMA, got " + schedule);
+        if (rank <= 0 || batchSize <= 0 || epochs <= 0) throw new IllegalArgumentException("--rank, --batch-size and --epochs must be positive");
+        Backend backend = Backends.select(device, true);
+        try (HfCheckpoint ck = HfCheckpoint.open(model); LlamaModel m = new LlamaModel(ck, backend); Anchor anchor = anchor(backend, ck, o)) {
+            List<Example> examples;
+            Integer padId = null;
+            if (Files.exists(model.resolve("tokenizer.json"))) {
+                try (Tokenizer tok = Tokenizer.open(model)) {
+                    DatasetReader r = new DatasetReader(tok).trainOnInputs(trainOnInputs).maxLen(maxLen);
+                    examples = r.read(data);
+                    padId = tok.padId();
+                    if (r.truncated() > 0) System.err.printf("train: %d sequences truncated to --max-len %d%n", r.truncated(), maxLen);
+                }
+            } else {
+                examples = new DatasetReader(null).trainOnInputs(trainOnInputs).maxLen(maxLen).read(data);
+            }
+            LoraTrainer t = new LoraTrainer(m, backend, o, anchor);
+            int total = (int) Math.min(o.maxSteps, (long) epochs * ((examples.size() + batchSize - 1) / batchSize));
+            Progress progress = new Progress("train", total);
+            t.train(examples, padId == null ? 0 : padId, s -> {
+                progress.next(String.format("loss %.4f (task %.4f, reg %.3e) lr %.2e %.0f tok/s", s.loss(), s.taskLoss(), s.reg(), s.lr(),
+                        s.tokensPerS()));
+                if (metrics != null) {
+                    try {
+                        LoraTrainer.appendMetrics(metrics, s);
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                }
+            });
+            Path tmp = dev.asft.core.io.AtomicFiles.tempDirFor(out);
+            t.save(tmp);
+            Files.move(tmp, out, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            System.out.println("wrote " + out);
+        }
+        return 0;
+    }
+
+    private Anchor anchor(Backend backend, HfCheckpoint aligned, LoraTrainer.Options o) {
+        if (lambda == 0) return null;
+        if (anchorFile != null) {
+            Anchor a = AnchorFile.read(anchorFile, backend, AnchorForm.Q);
+            AnchorFile.checkBelongsTo(a, anchorFile, aligned);
+            return a;
+        }
+        if (base != null) {
+            try (HfCheckpoint b = HfCheckpoint.open(base)) {
+                return new AnchorBuilder(backend).form(AnchorForm.Q).targets(o.targets).build(b, aligned, null);
+            }
+        }
+        throw new IllegalArgumentException("--lambda " + lambda + " needs an anchor: --anchor FILE or --base DIR (or --lambda 0 for plain LoRA)");
+    }
+}

@@ -1,0 +1,174 @@
+package dev.asft.trainer.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.asft.core.anchor.Anchor;
+import dev.asft.core.backend.Backend;
+import dev.asft.core.io.PeftAdapter;
+import dev.asft.core.io.TargetModules;
+import dev.asft.core.regularizer.AsftRegularizer;
+import dev.asft.core.tensor.DType;
+import dev.asft.core.tensor.Tensor;
+import dev.asft.trainer.data.Batch;
+import dev.asft.trainer.data.Example;
+import dev.asft.trainer.model.LlamaModel;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.Consumer;
+
+/**
+ * The LoRA + AsFT training loop: per optimizer step, the token-mean masked cross-entropy of the
+ * batch plus lambda * sum over modules of ||(I - C) B A||_F^2 (no LoRA scaling, as the released
+ * code), gradients for the LoRA factors only, gradient-norm clipping, AdamW, and a per-epoch
+ * StepLR (gamma) or constant schedule. Deterministic for a seed (init, shuffle order).
+ */
+public final class LoraTrainer {
+    /** Options, with the AsFT paper's defaults where it has them (ASFT.md section 2). */
+    public static final class Options {
+        public int rank = 8;
+        public double alpha = 32;
+        public boolean rslora;
+        public TargetModules targets = TargetModules.DEFAULT;
+        public int epochs = 1, batchSize = 8;
+        public long maxSteps = Long.MAX_VALUE;
+        public float lr = 5e-5f, weightDecay = 0f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+        public double stepGamma = 1.0; // StepLR per epoch; 1 = constant
+        public double clipNorm = 0; // 0 = off
+        public float lambda = 0f;
+        public long seed = 42;
+        public String baseModelName = "";
+    }
+
+    /** What one optimizer step did (also one metrics line). */
+    public record Step(long step, int epoch, double loss, double taskLoss, double reg, double lr, double gradNorm, long tokens,
+                       double tokensPerS, double elapsedS) {}
+
+    private final LlamaModel model;
+    private final Backend backend;
+    private final Options o;
+    private final Anchor anchor; // may be null: plain LoRA (SFT)
+    private final Map<String, PeftAdapter.Lora> lora = new LinkedHashMap<>();
+    private final Map<String, Tensor[]> grads = new LinkedHashMap<>();
+    private final List<Tensor> params = new ArrayList<>(), gradList = new ArrayList<>(), m = new ArrayList<>(), v = new ArrayList<>();
+
+    public LoraTrainer(LlamaModel model, Backend backend, Options options, Anchor anchor) {
+        this.model = model;
+        this.backend = backend;
+        this.o = options;
+        this.anchor = anchor;
+        Random rnd = new Random(options.seed);
+        for (LlamaModel.Target t : model.projections()) {
+            if (!options.targets.matches(t.name())) continue;
+            // PEFT init: A Kaiming-uniform (a = sqrt 5): U(-1/sqrt(d_in), 1/sqrt(d_in)); B = 0.
+            float[] a = new float[options.rank * t.in()];
+            double bound = 1.0 / Math.sqrt(t.in());
+            for (int i = 0; i < a.length; i++) a[i] = (float) ((rnd.nextDouble() * 2 - 1) * bound);
+            Tensor ta = Tensor.of(DType.F32, a, options.rank, t.in()), tb = Tensor.zeros(DType.F32, t.out(), options.rank);
+            lora.put(t.name(), new PeftAdapter.Lora(ta, tb));
+            Tensor ga = Tensor.zeros(DType.F32, ta.shape()), gb = Tensor.zeros(DType.F32, tb.shape());
+            grads.put(t.name(), new Tensor[] {ga, gb});
+            params.add(ta);
+            params.add(tb);
+            gradList.add(ga);
+            gradList.add(gb);
+            m.add(Tensor.zeros(DType.F32, ta.shape()));
+            m.add(Tensor.zeros(DType.F32, tb.shape()));
+            v.add(Tensor.zeros(DType.F32, ta.shape()));
+            v.add(Tensor.zeros(DType.F32, tb.shape()));
+        }
+        if (lora.isEmpty()) throw new IllegalArgumentException("no projection of the model matches the target modules " + options.targets);
+        if (anchor != null && options.lambda != 0)
+            for (String name : lora.keySet())
+                if (anchor.get(name) == null) throw new IllegalArgumentException("the anchor has no module " + name + " (a target of training)");
+        model.applyAdapter(adapter());
+    }
+
+    private double scaling() {
+        return o.rslora ? o.alpha / Math.sqrt(o.rank) : o.alpha / o.rank;
+    }
+
+    /** The adapter being trained (its tensors are the live parameters). */
+    public PeftAdapter adapter() {
+        return new PeftAdapter(PeftAdapter.newConfig(o.rank, o.alpha, o.targets.asList(), o.rslora, 0.0, o.baseModelName), lora);
+    }
+
+    /** Trains over the examples; each step is reported to {@code onStep}. */
+    public List<Step> train(List<Example> data, int padId, Consumer<Step> onStep) {
+        AdamW opt = new AdamW(o.beta1, o.beta2, o.eps, o.weightDecay);
+        AsftRegularizer reg = anchor == null ? null : new AsftRegularizer(anchor, backend);
+        Random shuffle = new Random(o.seed + 1);
+        List<Step> steps = new ArrayList<>();
+        long start = System.nanoTime(), tokens = 0, stepNo = 0;
+        for (int epoch = 0; epoch < o.epochs && stepNo < o.maxSteps; epoch++) {
+            double lr = o.lr * Math.pow(o.stepGamma, epoch);
+            List<Example> order = new ArrayList<>(data);
+            Collections.shuffle(order, shuffle);
+            for (int i = 0; i < order.size() && stepNo < o.maxSteps; i += o.batchSize) {
+                Batch b = Batch.of(order.subList(i, Math.min(order.size(), i + o.batchSize)), padId);
+                for (Tensor g : gradList) g.fill(0f);
+                double task = model.lossAndLoraGrads(b.inputIds(), b.attentionMask(), b.labels(), b.batch(), b.length(), grads);
+                if (Double.isNaN(task) && b.supervisedTokens() > 0)
+                    throw new IllegalStateException("the loss became NaN at step " + (stepNo + 1) + " (lower the learning rate?)");
+                double r = 0;
+                if (reg != null && o.lambda != 0)
+                    for (Map.Entry<String, PeftAdapter.Lora> e : lora.entrySet()) {
+                        Tensor[] g = grads.get(e.getKey());
+                        r += reg.accumulate(e.getKey(), e.getValue().a(), e.getValue().b(), g[0], g[1], o.lambda);
+                    }
+                double norm = 0;
+                for (Tensor g : gradList) norm += g.dot(g);
+                norm = Math.sqrt(norm);
+                if (o.clipNorm > 0 && norm > o.clipNorm) {
+                    float c = (float) (o.clipNorm / (norm + 1e-6));
+                    for (Tensor g : gradList) {
+                        java.nio.FloatBuffer f = g.floats();
+                        for (int k = 0; k < f.capacity(); k++) f.put(k, f.get(k) * c);
+                    }
+                }
+                opt.update(params, gradList, m, v, (float) lr);
+                stepNo++;
+                tokens += b.supervisedTokens();
+                double el = (System.nanoTime() - start) / 1e9;
+                double taskLoss = Double.isNaN(task) ? 0 : task;
+                Step s = new Step(stepNo, epoch + 1, taskLoss + o.lambda * r, taskLoss, r, lr, norm, tokens, tokens / el, el);
+                steps.add(s);
+                if (onStep != null) onStep.accept(s);
+            }
+        }
+        return steps;
+    }
+
+    /** Appends steps as JSON lines (the metrics file). */
+    public static void appendMetrics(Path file, Step s) throws IOException {
+        Files.createDirectories(file.toAbsolutePath().getParent());
+        try (BufferedWriter w = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("step", s.step());
+            o.put("epoch", s.epoch());
+            o.put("loss", s.loss());
+            o.put("task_loss", s.taskLoss());
+            o.put("reg", s.reg());
+            o.put("lr", s.lr());
+            o.put("grad_norm", s.gradNorm());
+            o.put("tokens", s.tokens());
+            o.put("tokens_per_s", s.tokensPerS());
+            o.put("elapsed_s", s.elapsedS());
+            w.write(new ObjectMapper().writeValueAsString(o));
+            w.newLine();
+        }
+    }
+
+    /** Writes the trained adapter as a PEFT folder (files written under temporary names, then renamed). */
+    public void save(Path out) throws IOException {
+        adapter().write(out);
+    }
+}
