@@ -127,6 +127,84 @@ public final class LlamaModel implements AutoCloseable {
         return new Linear("lm_head", head, null).apply(backend, xf, n);
     }
 
+    /** Keys and values of every layer for positions [0, length), for incremental decoding. */
+    public final class KvCache {
+        final float[][] k, v;
+        final int capacity;
+        int length;
+        final Rope rope;
+
+        KvCache(int capacity) {
+            this.capacity = capacity;
+            int kvd = cfg.numKeyValueHeads() * cfg.headDim();
+            k = new float[layers.size()][capacity * kvd];
+            v = new float[layers.size()][capacity * kvd];
+            rope = new Rope(cfg.headDim(), cfg.ropeTheta(), capacity);
+        }
+
+        public int length() {
+            return length;
+        }
+    }
+
+    public KvCache newCache(int capacity) {
+        return new KvCache(capacity);
+    }
+
+    /**
+     * Feeds tokens (one sequence) after what the cache holds and returns the logits of the last
+     * one: a prompt in one call (prefill), then one token per call (decode).
+     */
+    public float[] step(KvCache cache, int[] tokens) {
+        int n = tokens.length, h = cfg.hiddenSize(), start = cache.length;
+        int heads = cfg.numAttentionHeads(), kv = cfg.numKeyValueHeads(), hd = cfg.headDim(), kvd = kv * hd;
+        if (start + n > cache.capacity) throw new IllegalArgumentException("the sequence exceeds the cache capacity of " + cache.capacity);
+        float[] emb = embed.toFloatArray();
+        float[] x = new float[n * h];
+        for (int t = 0; t < n; t++) {
+            if (tokens[t] < 0 || tokens[t] >= cfg.vocabSize()) throw new IllegalArgumentException("token id " + tokens[t] + " outside the vocabulary");
+            System.arraycopy(emb, tokens[t] * h, x, t * h, h);
+        }
+        float eps = (float) cfg.rmsNormEps();
+        for (int li = 0; li < layers.size(); li++) {
+            Layer l = layers.get(li);
+            float[] hn = Ops.rmsNorm(x, l.inNorm().toFloatArray(), h, eps);
+            float[] q = l.q().apply(backend, hn, n), k = l.k().apply(backend, hn, n), v = l.v().apply(backend, hn, n);
+            cache.rope.applyAt(q, n, start, heads);
+            cache.rope.applyAt(k, n, start, kv);
+            System.arraycopy(k, 0, cache.k[li], start * kvd, n * kvd);
+            System.arraycopy(v, 0, cache.v[li], start * kvd, n * kvd);
+            float[] att = Ops.cachedAttention(q, cache.k[li], cache.v[li], n, start, heads, kv, hd);
+            Ops.addInPlace(x, l.o().apply(backend, att, n));
+            float[] hp = Ops.rmsNorm(x, l.postNorm().toFloatArray(), h, eps);
+            float[] g = l.gate().apply(backend, hp, n), u = l.up().apply(backend, hp, n);
+            for (int i = 0; i < g.length; i++) g[i] = Ops.silu(g[i]) * u[i];
+            Ops.addInPlace(x, l.down().apply(backend, g, n));
+        }
+        cache.length = start + n;
+        float[] last = java.util.Arrays.copyOfRange(x, (n - 1) * h, n * h);
+        return new Linear("lm_head", head, null).apply(backend, Ops.rmsNorm(last, finalNorm.toFloatArray(), h, eps), 1);
+    }
+
+    /**
+     * Up to maxNew tokens after the prompt (stops after eosId, which is not returned), decoding
+     * with a KV cache: the prompt in one step, then one token per step.
+     */
+    public int[] generate(int[] prompt, int maxNew, Sampler sampler, Integer eosId) {
+        if (prompt.length == 0) throw new IllegalArgumentException("an empty prompt");
+        KvCache cache = newCache(prompt.length + maxNew);
+        float[] logits = step(cache, prompt);
+        int[] out = new int[maxNew];
+        int n = 0;
+        while (n < maxNew) {
+            int next = sampler.next(logits);
+            if (eosId != null && next == eosId) break;
+            out[n++] = next;
+            if (n < maxNew) logits = step(cache, new int[] {next});
+        }
+        return java.util.Arrays.copyOf(out, n);
+    }
+
     /** What the backward pass needs from one layer's forward. */
     private record Cache(float[] x, float[] hn, float[] q, float[] k, float[] v, float[] att, float[] xMid, float[] hp,
                          float[] g, float[] u, float[] act) {}

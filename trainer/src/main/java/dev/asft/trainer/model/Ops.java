@@ -148,4 +148,35 @@ final class Ops {
             }
         return new float[][] {dq, dk, dv};
     }
+
+    /**
+     * Attention of n new queries (positions start .. start + n - 1) over cached keys and values
+     * [positions x K*D]: query i sees positions 0 .. start + i.
+     */
+    static float[] cachedAttention(float[] q, float[] kc, float[] vc, int n, int start, int heads, int kvHeads, int dim) {
+        float[] out = new float[n * heads * dim];
+        int group = heads / kvHeads;
+        double scale = 1.0 / Math.sqrt(dim);
+        double[] s = new double[start + n];
+        for (int i = 0; i < n; i++)
+            for (int h = 0; h < heads; h++) {
+                int kh = h / group, qo = (i * heads + h) * dim, last = start + i;
+                double max = Double.NEGATIVE_INFINITY;
+                for (int j = 0; j <= last; j++) {
+                    int ko = (j * kvHeads + kh) * dim;
+                    double dot = 0;
+                    for (int d = 0; d < dim; d++) dot += (double) q[qo + d] * kc[ko + d];
+                    s[j] = dot * scale;
+                    max = Math.max(max, s[j]);
+                }
+                double z = 0;
+                for (int j = 0; j <= last; j++) z += (s[j] = Math.exp(s[j] - max));
+                for (int j = 0; j <= last; j++) {
+                    float p = (float) (s[j] / z);
+                    int vo = (j * kvHeads + kh) * dim;
+                    for (int d = 0; d < dim; d++) out[qo + d] += p * vc[vo + d];
+                }
+            }
+        return out;
+    }
 }

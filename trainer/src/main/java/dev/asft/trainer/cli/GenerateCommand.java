@@ -1,0 +1,127 @@
+package dev.asft.trainer.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.asft.core.backend.Backend;
+import dev.asft.core.backend.Backends;
+import dev.asft.core.io.AtomicFiles;
+import dev.asft.core.io.HfCheckpoint;
+import dev.asft.core.io.PeftAdapter;
+import dev.asft.trainer.data.Tokenizer;
+import dev.asft.trainer.model.LlamaModel;
+import dev.asft.trainer.model.Sampler;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code asft generate}: answers for a prompt file, with a KV cache; greedy at temperature 0. */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = "Generate answers for prompts (JSONL with a prompt or instruction field) with a KV cache; "
+                + "greedy at temperature 0, else temperature and top-p sampling. Writes JSONL {prompt, response}.")
+final class GenerateCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, description = "A Hugging Face model folder with tokenizer files.")
+    Path model;
+
+    @Option(names = "--adapter", description = "A PEFT LoRA adapter to apply.")
+    Path adapter;
+
+    @Option(names = "--prompts", required = true, description = "JSONL (or a JSON array) with prompt or instruction fields.")
+    Path prompts;
+
+    @Option(names = "--out", required = true, description = "Output JSONL.")
+    Path out;
+
+    @Option(names = "--max-new-tokens", defaultValue = "128", description = "Default: ${DEFAULT-VALUE}.")
+    int maxNew;
+
+    @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy (default: ${DEFAULT-VALUE}).")
+    double temperature;
+
+    @Option(names = "--top-p", defaultValue = "1.0", description = "Nucleus sampling mass (default: ${DEFAULT-VALUE}).")
+    double topP;
+
+    @Option(names = "--chat", description = "Render each prompt as a user message with the model's chat template.")
+    boolean chat;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Sampling seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or java (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    static List<String> readPrompts(Path file) throws java.io.IOException {
+        ObjectMapper json = new ObjectMapper();
+        String text = Files.readString(file);
+        List<JsonNode> records = new ArrayList<>();
+        if (text.stripLeading().startsWith("[")) json.readTree(text).forEach(records::add);
+        else {
+            int n = 0;
+            for (String line : text.split("\n")) {
+                n++;
+                if (line.isBlank()) continue;
+                try {
+                    records.add(json.readTree(line));
+                } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                    throw new IllegalArgumentException(file + ":" + n + ": not valid JSON: " + e.getOriginalMessage());
+                }
+            }
+        }
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < records.size(); i++) {
+            JsonNode r = records.get(i);
+            String p = r.has("prompt") ? r.get("prompt").asText() : r.has("instruction") ? r.get("instruction").asText() : null;
+            if (p == null) throw new IllegalArgumentException(file + " record " + (i + 1) + ": needs a prompt or instruction field");
+            out.add(p);
+        }
+        return out;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        if (maxNew <= 0) throw new IllegalArgumentException("--max-new-tokens must be positive");
+        Sampler sampler = new Sampler(temperature, topP, seed);
+        List<String> ps = readPrompts(prompts);
+        Backend backend = Backends.select(device, true);
+        ObjectMapper json = new ObjectMapper();
+        StringBuilder sb = new StringBuilder();
+        try (HfCheckpoint ck = HfCheckpoint.open(model); LlamaModel m = new LlamaModel(ck, backend);
+             PeftAdapter ad = adapter == null ? null : PeftAdapter.read(adapter); Tokenizer tok = Tokenizer.open(model)) {
+            if (ad != null) m.applyAdapter(ad);
+            Progress progress = new Progress("generate", ps.size());
+            for (String p : ps) {
+                int[] ids;
+                if (chat) {
+                    Map<String, Object> msg = new LinkedHashMap<>();
+                    msg.put("role", "user");
+                    msg.put("content", p);
+                    ids = tok.encode(tok.renderChat(List.of(msg), true));
+                } else {
+                    int[] body = tok.encode(p);
+                    ids = tok.addBos() ? prepend(tok.bosId(), body) : body;
+                }
+                int[] gen = m.generate(ids, maxNew, sampler, tok.eosId());
+                Map<String, Object> rec = new LinkedHashMap<>();
+                rec.put("prompt", p);
+                rec.put("response", tok.decode(gen, true));
+                sb.append(json.writeValueAsString(rec)).append('\n');
+                progress.next(p.length() > 40 ? p.substring(0, 40) + "..." : p);
+            }
+        }
+        AtomicFiles.writeString(out, sb.toString());
+        System.out.println("wrote " + ps.size() + " answers to " + out);
+        return 0;
+    }
+
+    private static int[] prepend(int first, int[] rest) {
+        int[] out = new int[rest.length + 1];
+        out[0] = first;
+        System.arraycopy(rest, 0, out, 1, rest.length);
+        return out;
+    }
+}

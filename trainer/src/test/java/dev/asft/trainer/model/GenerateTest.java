@@ -1,0 +1,73 @@
+package dev.asft.trainer.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.asft.core.backend.CpuBackend;
+import dev.asft.core.io.HfCheckpoint;
+import dev.asft.trainer.CliTest;
+import dev.asft.trainer.data.WordTokenizerWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Decoding with the KV cache agrees with the full forward; the generate command end to end. */
+class GenerateTest {
+    @TempDir
+    Path dir;
+
+    static int argmaxAt(float[] logits, int pos, int vocab) {
+        int best = 0;
+        for (int j = 1; j < vocab; j++) if (logits[pos * vocab + j] > logits[pos * vocab + best]) best = j;
+        return best;
+    }
+
+    @Test
+    void greedyWithCacheEqualsRecomputingTheFullForward() throws Exception {
+        for (String name : new String[] {"llama", "qwen2"}) {
+            try (HfCheckpoint ck = HfCheckpoint.open(LlamaForwardTest.golden(name)); LlamaModel m = new LlamaModel(ck, new CpuBackend())) {
+                int vocab = m.config().vocabSize();
+                int[] prompt = {5, 9, 17, 3, 22};
+                int[] gen = m.generate(prompt, 12, new Sampler(0, 1, 0), null);
+                assertEquals(12, gen.length);
+                List<Integer> seq = new ArrayList<>();
+                for (int t : prompt) seq.add(t);
+                for (int g : gen) {
+                    int[] ids = seq.stream().mapToInt(Integer::intValue).toArray();
+                    int[] mask = new int[ids.length];
+                    java.util.Arrays.fill(mask, 1);
+                    float[] logits = m.forward(ids, mask, 1, ids.length);
+                    assertEquals(argmaxAt(logits, ids.length - 1, vocab), g, name + " token after " + seq);
+                    seq.add(g);
+                }
+            }
+        }
+    }
+
+    @Test
+    void generateCommandWritesAnswers() throws Exception {
+        Path model = dir.resolve("m");
+        Files.createDirectories(model);
+        Path src = LlamaForwardTest.golden("llama");
+        Files.copy(src.resolve("config.json"), model.resolve("config.json"));
+        Files.copy(src.resolve("model.safetensors"), model.resolve("model.safetensors"));
+        List<String> words = new ArrayList<>();
+        for (int i = 0; i < 28; i++) words.add("w" + i); // vocabulary of 32 with the 4 special tokens
+        WordTokenizerWriter.write(model, words, null);
+        Path prompts = dir.resolve("p.jsonl"), out = dir.resolve("o.jsonl");
+        Files.writeString(prompts, "{\"prompt\": \"w1 w2 w3\"}\n{\"instruction\": \"w7\"}\n");
+        CliTest.Run r = CliTest.run("generate", "--model", model.toString(), "--prompts", prompts.toString(), "--out", out.toString(),
+                "--max-new-tokens", "6");
+        assertEquals(0, r.code(), r.out() + r.err());
+        List<String> lines = Files.readAllLines(out);
+        assertEquals(2, lines.size());
+        assertTrue(lines.get(0).startsWith("{\"prompt\":\"w1 w2 w3\",\"response\":"), lines.get(0));
+        CliTest.Run bad = CliTest.run("generate", "--model", model.toString(), "--prompts", prompts.toString(), "--out", out.toString(),
+                "--top-p", "0");
+        assertEquals(2, bad.code());
+        assertTrue(bad.err().contains("--top-p must be in (0, 1]"), bad.err());
+    }
+}
