@@ -33,6 +33,19 @@ public final class TestData {
         return Tensor.of(dtype, v, d, d);
     }
 
+    /**
+     * A random symmetric positive definite matrix shaped like a real Q = (I - C)^2: the identity
+     * plus symmetric noise small enough (eigenvalues within 1 +- 0.2) that R stays well away from
+     * cancellation, so that f32 and double results are comparable at tight tolerances.
+     */
+    public static Tensor randAnchorLike(DType dtype, int d) {
+        float[] v = new float[d * d];
+        double s = 0.1 / Math.sqrt(d);
+        for (int i = 0; i < d; i++)
+            for (int j = i; j < d; j++) v[i * d + j] = v[j * d + i] = (float) ((i == j ? 1 : 0) + RND.nextGaussian() * s);
+        return Tensor.of(dtype, v, d, d);
+    }
+
     public static Tensor poisoned(long... shape) {
         return Tensor.allocate(DType.F32, shape).fill(Float.NaN);
     }

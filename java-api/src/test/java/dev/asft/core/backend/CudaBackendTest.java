@@ -31,7 +31,7 @@ class CudaBackendTest {
             "4096,4096,8,BF16,Q"})
     void regularizerMatchesCpu(int dOut, int dIn, int r, DType storage, AnchorForm form) {
         requireCuda();
-        try (CudaBackend cuda = new CudaBackend(); Tensor q = TestData.randSym(storage, 1.0 / Math.sqrt(dOut), dOut);
+        try (CudaBackend cuda = new CudaBackend(); Tensor q = TestData.randAnchorLike(storage, dOut);
              Tensor a = TestData.randn(DType.F32, 1.0 / Math.sqrt(dIn), r, dIn); Tensor b = TestData.randn(DType.F32, 0.3, dOut, r);
              Tensor ga1 = TestData.randn(DType.F32, 1, r, dIn); Tensor gb1 = TestData.randn(DType.F32, 1, dOut, r);
              Tensor ga2 = ga1.to(DType.F32); Tensor gb2 = gb1.to(DType.F32)) {
