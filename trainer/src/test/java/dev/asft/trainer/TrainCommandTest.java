@@ -111,4 +111,30 @@ class TrainCommandTest {
         System.arraycopy(b, 0, out, a.length, b.length);
         return out;
     }
+
+    @Test
+    void resumeContinuesExactly() throws Exception {
+        String[] common = {"--model", p.aligned().toString(), "--data", data.toString(), "--epochs", "3", "--batch-size", "4",
+                "--lr", "1e-2", "--lambda", "0", "--seed", "11"};
+        Path full = dir.resolve("full.jsonl"), part = dir.resolve("part.jsonl"), rest = dir.resolve("rest.jsonl");
+        assertEquals(0, run(concat(new String[] {"train", "--out", dir.resolve("a").toString(), "--metrics", full.toString()}, common)).code());
+        CliTest.Run first = run(concat(new String[] {"train", "--out", dir.resolve("b").toString(), "--metrics", part.toString(),
+                "--steps", "6", "--save-every", "3"}, common));
+        assertEquals(0, first.code(), first.err());
+        Path ckpt = dir.resolve("b-checkpoints").resolve("checkpoint-6");
+        assertTrue(Files.exists(ckpt.resolve("optimizer.safetensors")) && Files.exists(ckpt.resolve("adapter_model.safetensors")));
+        assertTrue(Files.exists(dir.resolve("b-checkpoints").resolve("checkpoint-3")));
+        CliTest.Run second = run(concat(new String[] {"train", "--out", dir.resolve("c").toString(), "--metrics", rest.toString(),
+                "--resume", ckpt.toString()}, common));
+        assertEquals(0, second.code(), second.err());
+        List<JsonNode> a = metrics(full), b = metrics(part), c = metrics(rest);
+        assertEquals(12, a.size());
+        assertEquals(6, b.size());
+        assertEquals(6, c.size());
+        for (int i = 0; i < 12; i++) {
+            JsonNode got = i < 6 ? b.get(i) : c.get(i - 6);
+            assertEquals(a.get(i).get("step").asLong(), got.get("step").asLong());
+            assertEquals(a.get(i).get("loss").asDouble(), got.get("loss").asDouble(), 1e-9, "loss at step " + (i + 1));
+        }
+    }
 }

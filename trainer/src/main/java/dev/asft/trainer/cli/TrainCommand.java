@@ -88,6 +88,15 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--metrics", description = "Append one JSON line per step to this file.")
     Path metrics;
 
+    @Option(names = "--save-every", defaultValue = "0", description = "Save a checkpoint every N steps (0 = never) (default: ${DEFAULT-VALUE}).")
+    long saveEvery;
+
+    @Option(names = "--checkpoint-dir", description = "Where checkpoints go (default: OUT-checkpoints).")
+    Path checkpointDir;
+
+    @Option(names = "--resume", description = "Continue from a checkpoint folder (same data, seed and batch size).")
+    Path resume;
+
     @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or java (default: ${DEFAULT-VALUE}).")
     String device;
 
@@ -109,6 +118,8 @@ final class TrainCommand implements Callable<Integer> {
         o.lambda = lambda;
         o.seed = seed;
         o.baseModelName = model.toString();
+        o.saveEvery = saveEvery;
+        o.checkpointDir = checkpointDir != null ? checkpointDir : out.resolveSibling(out.getFileName() + "-checkpoints");
         if (schedule.startsWith("step:")) o.stepGamma = Double.parseDouble(schedule.substring(5));
         else if (!schedule.equals("constant")) throw new IllegalArgumentException("--schedule must be constant or step:GAMMA, got " + schedule);
         if (rank <= 0 || batchSize <= 0 || epochs <= 0) throw new IllegalArgumentException("--rank, --batch-size and --epochs must be positive");
@@ -127,6 +138,7 @@ final class TrainCommand implements Callable<Integer> {
                 examples = new DatasetReader(null).trainOnInputs(trainOnInputs).maxLen(maxLen).read(data);
             }
             LoraTrainer t = new LoraTrainer(m, backend, o, anchor);
+            if (resume != null) t.resume(resume);
             int total = (int) Math.min(o.maxSteps, (long) epochs * ((examples.size() + batchSize - 1) / batchSize));
             Progress progress = new Progress("train", total);
             t.train(examples, padId == null ? 0 : padId, s -> {

@@ -22,6 +22,11 @@ public final class AdamW {
         return step;
     }
 
+    /** Continues from a checkpoint: the next update is step + 1. */
+    public void restoreStep(long step) {
+        this.step = step;
+    }
+
     /** One step at learning rate lr: params[i] updated from grads[i] with moments m[i], v[i]. */
     public void update(List<Tensor> params, List<Tensor> grads, List<Tensor> m, List<Tensor> v, float lr) {
         step++;

@@ -46,6 +46,9 @@ public final class LoraTrainer {
         public float lambda = 0f;
         public long seed = 42;
         public String baseModelName = "";
+        /** Save a checkpoint every this many optimizer steps (0 = never) under checkpointDir. */
+        public long saveEvery = 0;
+        public Path checkpointDir;
     }
 
     /** What one optimizer step did (also one metrics line). */
@@ -59,6 +62,8 @@ public final class LoraTrainer {
     private final Map<String, PeftAdapter.Lora> lora = new LinkedHashMap<>();
     private final Map<String, Tensor[]> grads = new LinkedHashMap<>();
     private final List<Tensor> params = new ArrayList<>(), gradList = new ArrayList<>(), m = new ArrayList<>(), v = new ArrayList<>();
+    private final AdamW opt;
+    private long resumeStep; // optimizer steps already done (from a checkpoint)
 
     public LoraTrainer(LlamaModel model, Backend backend, Options options, Anchor anchor) {
         this.model = model;
@@ -90,6 +95,7 @@ public final class LoraTrainer {
             for (String name : lora.keySet())
                 if (anchor.get(name) == null) throw new IllegalArgumentException("the anchor has no module " + name + " (a target of training)");
         model.applyAdapter(adapter());
+        this.opt = new AdamW(options.beta1, options.beta2, options.eps, options.weightDecay);
     }
 
     private double scaling() {
@@ -103,21 +109,27 @@ public final class LoraTrainer {
 
     /** Trains over the examples; each step is reported to {@code onStep}. */
     public List<Step> train(List<Example> data, int padId, Consumer<Step> onStep) {
-        AdamW opt = new AdamW(o.beta1, o.beta2, o.eps, o.weightDecay);
         AsftRegularizer reg = anchor == null ? null : new AsftRegularizer(anchor, backend);
         Random shuffle = new Random(o.seed + 1);
         List<Step> steps = new ArrayList<>();
         long start = System.nanoTime(), tokens = 0, stepNo = 0;
+        int perEpoch = (data.size() + o.batchSize - 1) / o.batchSize;
         for (int epoch = 0; epoch < o.epochs && stepNo < o.maxSteps; epoch++) {
             double lr = o.lr * Math.pow(o.stepGamma, epoch);
             List<Example> order = new ArrayList<>(data);
-            Collections.shuffle(order, shuffle);
+            Collections.shuffle(order, shuffle); // replayed from the seed on resume: same order
             for (int i = 0; i < order.size() && stepNo < o.maxSteps; i += o.batchSize) {
+                if (stepNo < resumeStep) { // done before the checkpoint
+                    stepNo++;
+                    continue;
+                }
                 Batch b = Batch.of(order.subList(i, Math.min(order.size(), i + o.batchSize)), padId);
                 for (Tensor g : gradList) g.fill(0f);
                 double task = model.lossAndLoraGrads(b.inputIds(), b.attentionMask(), b.labels(), b.batch(), b.length(), grads);
-                if (Double.isNaN(task) && b.supervisedTokens() > 0)
-                    throw new IllegalStateException("the loss became NaN at step " + (stepNo + 1) + " (lower the learning rate?)");
+                if (!Double.isFinite(task) && b.supervisedTokens() > 0)
+                    throw new IllegalStateException("the loss became " + task + " at step " + (stepNo + 1)
+                            + "; stopped without updating (lower the learning rate?)"
+                            + (o.saveEvery > 0 ? "; the last good checkpoint is in " + o.checkpointDir : ""));
                 double r = 0;
                 if (reg != null && o.lambda != 0)
                     for (Map.Entry<String, PeftAdapter.Lora> e : lora.entrySet()) {
@@ -142,9 +154,77 @@ public final class LoraTrainer {
                 Step s = new Step(stepNo, epoch + 1, taskLoss + o.lambda * r, taskLoss, r, lr, norm, tokens, tokens / el, el);
                 steps.add(s);
                 if (onStep != null) onStep.accept(s);
+                if (o.saveEvery > 0 && stepNo % o.saveEvery == 0) {
+                    try {
+                        saveCheckpoint(o.checkpointDir.resolve("checkpoint-" + stepNo), stepNo, perEpoch);
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                }
             }
         }
         return steps;
+    }
+
+    /**
+     * A checkpoint folder: the adapter (PEFT), the optimizer moments (optimizer.safetensors) and
+     * trainer_state.json; written under a temporary name and renamed.
+     */
+    void saveCheckpoint(Path dir, long step, int perEpoch) throws IOException {
+        if (java.nio.file.Files.exists(dir)) throw new IllegalArgumentException(dir + " already exists");
+        Path tmp = dev.asft.core.io.AtomicFiles.tempDirFor(dir);
+        adapter().write(tmp);
+        Map<String, Tensor> moments = new LinkedHashMap<>();
+        int i = 0;
+        for (String name : lora.keySet()) {
+            moments.put(name + ".lora_A.exp_avg", m.get(i));
+            moments.put(name + ".lora_A.exp_avg_sq", v.get(i));
+            moments.put(name + ".lora_B.exp_avg", m.get(i + 1));
+            moments.put(name + ".lora_B.exp_avg_sq", v.get(i + 1));
+            i += 2;
+        }
+        dev.asft.core.io.SafetensorsWriter.write(tmp.resolve("optimizer.safetensors"), moments);
+        Map<String, Object> state = new LinkedHashMap<>();
+        state.put("step", step);
+        state.put("epoch", step / Math.max(1, perEpoch));
+        state.put("seed", o.seed);
+        state.put("batch_size", o.batchSize);
+        state.put("lr", o.lr);
+        state.put("step_gamma", o.stepGamma);
+        state.put("lambda", o.lambda);
+        dev.asft.core.io.AtomicFiles.writeString(tmp.resolve("trainer_state.json"), new ObjectMapper().writeValueAsString(state));
+        java.nio.file.Files.move(tmp, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /**
+     * Continues from a checkpoint written by this trainer: parameters, optimizer moments and step.
+     * With the same data, seed and batch size the run then continues exactly (the shuffle order
+     * is replayed from the seed).
+     */
+    public void resume(Path dir) throws IOException {
+        com.fasterxml.jackson.databind.JsonNode st = new ObjectMapper().readTree(dir.resolve("trainer_state.json").toFile());
+        if (st.path("seed").asLong() != o.seed || st.path("batch_size").asInt() != o.batchSize)
+            throw new IllegalArgumentException(dir + ": checkpoint was made with seed " + st.path("seed").asLong() + " and batch size "
+                    + st.path("batch_size").asInt() + "; resume with the same to continue exactly");
+        try (PeftAdapter saved = PeftAdapter.read(dir);
+             dev.asft.core.io.SafetensorsFile opt = dev.asft.core.io.SafetensorsFile.open(dir.resolve("optimizer.safetensors"))) {
+            int i = 0;
+            for (Map.Entry<String, PeftAdapter.Lora> e : lora.entrySet()) {
+                PeftAdapter.Lora s = saved.modules().get(e.getKey());
+                if (s == null || !java.util.Arrays.equals(s.a().shape(), e.getValue().a().shape())
+                        || !java.util.Arrays.equals(s.b().shape(), e.getValue().b().shape()))
+                    throw new IllegalArgumentException(dir + ": checkpoint does not hold module " + e.getKey() + " with the same shapes");
+                e.getValue().a().buffer().put(s.a().buffer());
+                e.getValue().b().buffer().put(s.b().buffer());
+                m.get(i).buffer().put(opt.tensor(e.getKey() + ".lora_A.exp_avg").buffer());
+                v.get(i).buffer().put(opt.tensor(e.getKey() + ".lora_A.exp_avg_sq").buffer());
+                m.get(i + 1).buffer().put(opt.tensor(e.getKey() + ".lora_B.exp_avg").buffer());
+                v.get(i + 1).buffer().put(opt.tensor(e.getKey() + ".lora_B.exp_avg_sq").buffer());
+                i += 2;
+            }
+        }
+        resumeStep = st.path("step").asLong();
+        this.opt.restoreStep(resumeStep);
     }
 
     /** Appends steps as JSON lines (the metrics file). */
