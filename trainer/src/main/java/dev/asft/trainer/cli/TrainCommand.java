@@ -70,8 +70,12 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--weight-decay", defaultValue = "0", description = "AdamW weight decay (default: ${DEFAULT-VALUE}).")
     float weightDecay;
 
-    @Option(names = "--schedule", defaultValue = "constant", description = "constant or step:GAMMA per epoch (AsFT: step:0.85) (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--schedule", defaultValue = "constant",
+            description = "constant, step:GAMMA (per epoch; AsFT: step:0.85), cosine or linear (default: ${DEFAULT-VALUE}).")
     String schedule;
+
+    @Option(names = "--warmup", defaultValue = "0", description = "Linear warm-up steps (default: ${DEFAULT-VALUE}).")
+    long warmup;
 
     @Option(names = "--clip", defaultValue = "0", description = "Clip the gradient norm to this (0 = off) (default: ${DEFAULT-VALUE}).")
     double clip;
@@ -120,8 +124,7 @@ final class TrainCommand implements Callable<Integer> {
         o.baseModelName = model.toString();
         o.saveEvery = saveEvery;
         o.checkpointDir = checkpointDir != null ? checkpointDir : out.resolveSibling(out.getFileName() + "-checkpoints");
-        if (schedule.startsWith("step:")) o.stepGamma = Double.parseDouble(schedule.substring(5));
-        else if (!schedule.equals("constant")) throw new IllegalArgumentException("--schedule must be constant or step:GAMMA, got " + schedule);
+        o.schedule = dev.asft.trainer.train.Schedule.parse(schedule, warmup);
         if (rank <= 0 || batchSize <= 0 || epochs <= 0) throw new IllegalArgumentException("--rank, --batch-size and --epochs must be positive");
         Backend backend = Backends.select(device, true);
         try (HfCheckpoint ck = HfCheckpoint.open(model); LlamaModel m = new LlamaModel(ck, backend); Anchor anchor = anchor(backend, ck, o)) {

@@ -41,7 +41,7 @@ public final class LoraTrainer {
         public int epochs = 1, batchSize = 8;
         public long maxSteps = Long.MAX_VALUE;
         public float lr = 5e-5f, weightDecay = 0f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
-        public double stepGamma = 1.0; // StepLR per epoch; 1 = constant
+        public Schedule schedule = new Schedule(Schedule.Kind.CONSTANT, 1, 0);
         public double clipNorm = 0; // 0 = off
         public float lambda = 0f;
         public long seed = 42;
@@ -114,8 +114,8 @@ public final class LoraTrainer {
         List<Step> steps = new ArrayList<>();
         long start = System.nanoTime(), tokens = 0, stepNo = 0;
         int perEpoch = (data.size() + o.batchSize - 1) / o.batchSize;
+        long totalSteps = Math.min(o.maxSteps, (long) o.epochs * perEpoch);
         for (int epoch = 0; epoch < o.epochs && stepNo < o.maxSteps; epoch++) {
-            double lr = o.lr * Math.pow(o.stepGamma, epoch);
             List<Example> order = new ArrayList<>(data);
             Collections.shuffle(order, shuffle); // replayed from the seed on resume: same order
             for (int i = 0; i < order.size() && stepNo < o.maxSteps; i += o.batchSize) {
@@ -123,6 +123,7 @@ public final class LoraTrainer {
                     stepNo++;
                     continue;
                 }
+                double lr = o.schedule.lr(o.lr, stepNo + 1, epoch, totalSteps);
                 Batch b = Batch.of(order.subList(i, Math.min(order.size(), i + o.batchSize)), padId);
                 for (Tensor g : gradList) g.fill(0f);
                 double task = model.lossAndLoraGrads(b.inputIds(), b.attentionMask(), b.labels(), b.batch(), b.length(), grads);
@@ -190,7 +191,7 @@ public final class LoraTrainer {
         state.put("seed", o.seed);
         state.put("batch_size", o.batchSize);
         state.put("lr", o.lr);
-        state.put("step_gamma", o.stepGamma);
+        state.put("schedule", o.schedule.toString());
         state.put("lambda", o.lambda);
         dev.asft.core.io.AtomicFiles.writeString(tmp.resolve("trainer_state.json"), new ObjectMapper().writeValueAsString(state));
         java.nio.file.Files.move(tmp, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
