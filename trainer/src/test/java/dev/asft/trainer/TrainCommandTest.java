@@ -137,4 +137,23 @@ class TrainCommandTest {
             assertEquals(a.get(i).get("loss").asDouble(), got.get("loss").asDouble(), 1e-9, "loss at step " + (i + 1));
         }
     }
+
+    @Test
+    void gradientAccumulationEqualsTheLargerBatch() throws Exception {
+        String[] common = {"--model", p.aligned().toString(), "--data", data.toString(), "--epochs", "2", "--lr", "1e-2",
+                "--lambda", "0", "--seed", "5", "--schedule", "cosine", "--warmup", "1"};
+        Path big = dir.resolve("big.jsonl"), acc = dir.resolve("acc.jsonl");
+        assertEquals(0, run(concat(new String[] {"train", "--out", dir.resolve("a").toString(), "--metrics", big.toString(),
+                "--batch-size", "8"}, common)).code());
+        assertEquals(0, run(concat(new String[] {"train", "--out", dir.resolve("b").toString(), "--metrics", acc.toString(),
+                "--batch-size", "4", "--grad-accum", "2"}, common)).code());
+        List<JsonNode> a = metrics(big), b = metrics(acc);
+        assertEquals(4, a.size());
+        assertEquals(a.size(), b.size());
+        for (int i = 0; i < a.size(); i++) {
+            assertEquals(a.get(i).get("loss").asDouble(), b.get(i).get("loss").asDouble(), 1e-5, "loss at step " + (i + 1));
+            assertEquals(a.get(i).get("lr").asDouble(), b.get(i).get("lr").asDouble(), 1e-12);
+            assertEquals(a.get(i).get("tokens").asLong(), b.get(i).get("tokens").asLong());
+        }
+    }
 }

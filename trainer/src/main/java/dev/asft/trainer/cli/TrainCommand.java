@@ -64,6 +64,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--batch-size", defaultValue = "8", description = "Sequences per step (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
+    @Option(names = "--grad-accum", defaultValue = "1", description = "Micro-batches per optimizer step (default: ${DEFAULT-VALUE}).")
+    int gradAccum;
+
     @Option(names = "--lr", defaultValue = "5e-5", description = "AdamW learning rate (default: ${DEFAULT-VALUE}).")
     float lr;
 
@@ -116,6 +119,7 @@ final class TrainCommand implements Callable<Integer> {
         o.epochs = epochs;
         o.maxSteps = steps == null ? Long.MAX_VALUE : steps;
         o.batchSize = batchSize;
+        o.gradAccum = gradAccum;
         o.lr = lr;
         o.weightDecay = weightDecay;
         o.clipNorm = clip;
@@ -125,7 +129,8 @@ final class TrainCommand implements Callable<Integer> {
         o.saveEvery = saveEvery;
         o.checkpointDir = checkpointDir != null ? checkpointDir : out.resolveSibling(out.getFileName() + "-checkpoints");
         o.schedule = dev.asft.trainer.train.Schedule.parse(schedule, warmup);
-        if (rank <= 0 || batchSize <= 0 || epochs <= 0) throw new IllegalArgumentException("--rank, --batch-size and --epochs must be positive");
+        if (rank <= 0 || batchSize <= 0 || epochs <= 0 || gradAccum <= 0)
+            throw new IllegalArgumentException("--rank, --batch-size, --grad-accum and --epochs must be positive");
         Backend backend = Backends.select(device, true);
         try (HfCheckpoint ck = HfCheckpoint.open(model); LlamaModel m = new LlamaModel(ck, backend); Anchor anchor = anchor(backend, ck, o)) {
             List<Example> examples;
@@ -142,7 +147,8 @@ final class TrainCommand implements Callable<Integer> {
             }
             LoraTrainer t = new LoraTrainer(m, backend, o, anchor);
             if (resume != null) t.resume(resume);
-            int total = (int) Math.min(o.maxSteps, (long) epochs * ((examples.size() + batchSize - 1) / batchSize));
+            int micro = (examples.size() + batchSize - 1) / batchSize;
+            int total = (int) Math.min(o.maxSteps, (long) epochs * ((micro + gradAccum - 1) / gradAccum));
             Progress progress = new Progress("train", total);
             t.train(examples, padId == null ? 0 : padId, s -> {
                 progress.next(String.format("loss %.4f (task %.4f, reg %.3e) lr %.2e %.0f tok/s", s.loss(), s.taskLoss(), s.reg(), s.lr(),

@@ -217,6 +217,24 @@ public final class LlamaModel implements AutoCloseable {
      */
     public double lossAndLoraGrads(int[] ids, int[] mask, int[] labels, int batch, int len,
                                    java.util.Map<String, Tensor[]> grads) {
+        return lossAndLoraGrads(ids, mask, labels, batch, len, grads, supervisedTargets(labels, batch, len));
+    }
+
+    /** Next-token targets the loss counts: labels at positions 1 .. len-1 that are not -100. */
+    public static long supervisedTargets(int[] labels, int batch, int len) {
+        long n = 0;
+        for (int b = 0; b < batch; b++)
+            for (int t = 1; t < len; t++) if (labels[b * len + t] != -100) n++;
+        return n;
+    }
+
+    /**
+     * As above, with the gradient of (this batch's summed token losses) / {@code denominator}:
+     * with the total target count of several micro-batches as denominator, their gradients add
+     * up to the gradient of the token-mean over all of them (gradient accumulation).
+     */
+    public double lossAndLoraGrads(int[] ids, int[] mask, int[] labels, int batch, int len,
+                                   java.util.Map<String, Tensor[]> grads, long denominator) {
         int h = cfg.hiddenSize(), n = batch * len, vocab = cfg.vocabSize();
         int heads = cfg.numAttentionHeads(), kv = cfg.numKeyValueHeads(), hd = cfg.headDim();
         float eps = (float) cfg.rmsNormEps();
@@ -257,7 +275,7 @@ public final class LlamaModel implements AutoCloseable {
                 for (int j = 0; j < vocab; j++) max = Math.max(max, logits[off + j]);
                 for (int j = 0; j < vocab; j++) z += Math.exp(logits[off + j] - max);
                 for (int j = 0; j < vocab; j++)
-                    dlogits[off + j] = (float) ((Math.exp(logits[off + j] - max) / z - (j == target ? 1 : 0)) / lossCount[1]);
+                    dlogits[off + j] = (float) ((Math.exp(logits[off + j] - max) / z - (j == target ? 1 : 0)) / denominator);
             }
         float[] dx = Ops.rmsNormBackward(x, finalNorm.toFloatArray(), headLin.backward(backend, xf, dlogits, n, null, null), h, eps);
         for (int li = layers.size() - 1; li >= 0; li--) {

@@ -39,6 +39,8 @@ public final class LoraTrainer {
         public boolean rslora;
         public TargetModules targets = TargetModules.DEFAULT;
         public int epochs = 1, batchSize = 8;
+        /** Micro-batches of batchSize per optimizer step. */
+        public int gradAccum = 1;
         public long maxSteps = Long.MAX_VALUE;
         public float lr = 5e-5f, weightDecay = 0f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
         public Schedule schedule = new Schedule(Schedule.Kind.CONSTANT, 1, 0);
@@ -113,24 +115,41 @@ public final class LoraTrainer {
         Random shuffle = new Random(o.seed + 1);
         List<Step> steps = new ArrayList<>();
         long start = System.nanoTime(), tokens = 0, stepNo = 0;
-        int perEpoch = (data.size() + o.batchSize - 1) / o.batchSize;
+        int microPerEpoch = (data.size() + o.batchSize - 1) / o.batchSize;
+        int perEpoch = (microPerEpoch + o.gradAccum - 1) / o.gradAccum;
         long totalSteps = Math.min(o.maxSteps, (long) o.epochs * perEpoch);
         for (int epoch = 0; epoch < o.epochs && stepNo < o.maxSteps; epoch++) {
             List<Example> order = new ArrayList<>(data);
             Collections.shuffle(order, shuffle); // replayed from the seed on resume: same order
-            for (int i = 0; i < order.size() && stepNo < o.maxSteps; i += o.batchSize) {
+            for (int g0 = 0; g0 < microPerEpoch && stepNo < o.maxSteps; g0 += o.gradAccum) {
                 if (stepNo < resumeStep) { // done before the checkpoint
                     stepNo++;
                     continue;
                 }
                 double lr = o.schedule.lr(o.lr, stepNo + 1, epoch, totalSteps);
-                Batch b = Batch.of(order.subList(i, Math.min(order.size(), i + o.batchSize)), padId);
+                List<Batch> micro = new ArrayList<>();
+                long targets = 0;
+                for (int k = g0; k < Math.min(microPerEpoch, g0 + o.gradAccum); k++) {
+                    Batch b = Batch.of(order.subList(k * o.batchSize, Math.min(order.size(), (k + 1) * o.batchSize)), padId);
+                    micro.add(b);
+                    targets += LlamaModel.supervisedTargets(b.labels(), b.batch(), b.length());
+                }
                 for (Tensor g : gradList) g.fill(0f);
-                double task = model.lossAndLoraGrads(b.inputIds(), b.attentionMask(), b.labels(), b.batch(), b.length(), grads);
-                if (!Double.isFinite(task) && b.supervisedTokens() > 0)
-                    throw new IllegalStateException("the loss became " + task + " at step " + (stepNo + 1)
-                            + "; stopped without updating (lower the learning rate?)"
-                            + (o.saveEvery > 0 ? "; the last good checkpoint is in " + o.checkpointDir : ""));
+                double task = Double.NaN;
+                if (targets > 0) {
+                    double sum = 0;
+                    for (Batch b : micro) {
+                        long n = LlamaModel.supervisedTargets(b.labels(), b.batch(), b.length());
+                        if (n == 0) continue;
+                        double l = model.lossAndLoraGrads(b.inputIds(), b.attentionMask(), b.labels(), b.batch(), b.length(), grads, targets);
+                        sum += l * n;
+                    }
+                    task = sum / targets;
+                    if (!Double.isFinite(task))
+                        throw new IllegalStateException("the loss became " + task + " at step " + (stepNo + 1)
+                                + "; stopped without updating (lower the learning rate?)"
+                                + (o.saveEvery > 0 ? "; the last good checkpoint is in " + o.checkpointDir : ""));
+                }
                 double r = 0;
                 if (reg != null && o.lambda != 0)
                     for (Map.Entry<String, PeftAdapter.Lora> e : lora.entrySet()) {
@@ -149,7 +168,7 @@ public final class LoraTrainer {
                 }
                 opt.update(params, gradList, m, v, (float) lr);
                 stepNo++;
-                tokens += b.supervisedTokens();
+                tokens += targets;
                 double el = (System.nanoTime() - start) / 1e9;
                 double taskLoss = Double.isNaN(task) ? 0 : task;
                 Step s = new Step(stepNo, epoch + 1, taskLoss + o.lambda * r, taskLoss, r, lr, norm, tokens, tokens / el, el);
@@ -190,6 +209,7 @@ public final class LoraTrainer {
         state.put("epoch", step / Math.max(1, perEpoch));
         state.put("seed", o.seed);
         state.put("batch_size", o.batchSize);
+        state.put("grad_accum", o.gradAccum);
         state.put("lr", o.lr);
         state.put("schedule", o.schedule.toString());
         state.put("lambda", o.lambda);
@@ -204,7 +224,8 @@ public final class LoraTrainer {
      */
     public void resume(Path dir) throws IOException {
         com.fasterxml.jackson.databind.JsonNode st = new ObjectMapper().readTree(dir.resolve("trainer_state.json").toFile());
-        if (st.path("seed").asLong() != o.seed || st.path("batch_size").asInt() != o.batchSize)
+        if (st.path("seed").asLong() != o.seed || st.path("batch_size").asInt() != o.batchSize
+                || st.path("grad_accum").asInt(1) != o.gradAccum)
             throw new IllegalArgumentException(dir + ": checkpoint was made with seed " + st.path("seed").asLong() + " and batch size "
                     + st.path("batch_size").asInt() + "; resume with the same to continue exactly");
         try (PeftAdapter saved = PeftAdapter.read(dir);
