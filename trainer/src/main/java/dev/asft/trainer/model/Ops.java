@@ -24,6 +24,35 @@ final class Ops {
     }
 
     /**
+     * The attention probabilities of query i (head h, sequence b) over keys 0..i into p[0..i]
+     * (padded keys get 0). Returns false when no key is visible (the output then stays 0).
+     */
+    private static boolean probabilities(float[] q, float[] k, int[] mask, int b, int i, int h, int kh, int len, int heads,
+                                         int kvHeads, int dim, double scale, double[] p) {
+        int qo = ((b * len + i) * heads + h) * dim;
+        double max = Double.NEGATIVE_INFINITY;
+        for (int j = 0; j <= i; j++) {
+            if (mask[b * len + j] == 0) {
+                p[j] = Double.NEGATIVE_INFINITY;
+                continue;
+            }
+            int ko = ((b * len + j) * kvHeads + kh) * dim;
+            double dot = 0;
+            for (int d = 0; d < dim; d++) dot += (double) q[qo + d] * k[ko + d];
+            p[j] = dot * scale;
+            max = Math.max(max, p[j]);
+        }
+        if (max == Double.NEGATIVE_INFINITY) return false;
+        double z = 0;
+        for (int j = 0; j <= i; j++) {
+            p[j] = p[j] == Double.NEGATIVE_INFINITY ? 0 : Math.exp(p[j] - max);
+            z += p[j];
+        }
+        for (int j = 0; j <= i; j++) p[j] /= z;
+        return true;
+    }
+
+    /**
      * Causal grouped-query attention: q [tokens x H*D], k, v [tokens x K*D]; query head h reads
      * kv head h / (H/K). Keys at padded positions (mask 0) are excluded. Returns [tokens x H*D].
      */
@@ -31,35 +60,18 @@ final class Ops {
         float[] out = new float[batch * len * heads * dim];
         int group = heads / kvHeads;
         double scale = 1.0 / Math.sqrt(dim);
-        double[] s = new double[len];
+        double[] p = new double[len];
         for (int b = 0; b < batch; b++)
             for (int h = 0; h < heads; h++) {
                 int kh = h / group;
                 for (int i = 0; i < len; i++) {
+                    if (!probabilities(q, k, mask, b, i, h, kh, len, heads, kvHeads, dim, scale, p)) continue;
                     int qo = ((b * len + i) * heads + h) * dim;
-                    double max = Double.NEGATIVE_INFINITY;
                     for (int j = 0; j <= i; j++) {
-                        if (mask[b * len + j] == 0) {
-                            s[j] = Double.NEGATIVE_INFINITY;
-                            continue;
-                        }
-                        int ko = ((b * len + j) * kvHeads + kh) * dim;
-                        double dot = 0;
-                        for (int d = 0; d < dim; d++) dot += (double) q[qo + d] * k[ko + d];
-                        s[j] = dot * scale;
-                        max = Math.max(max, s[j]);
-                    }
-                    if (max == Double.NEGATIVE_INFINITY) continue; // no visible key: output stays 0
-                    double z = 0;
-                    for (int j = 0; j <= i; j++) {
-                        s[j] = s[j] == Double.NEGATIVE_INFINITY ? 0 : Math.exp(s[j] - max);
-                        z += s[j];
-                    }
-                    for (int j = 0; j <= i; j++) {
-                        if (s[j] == 0) continue;
-                        float p = (float) (s[j] / z);
+                        if (p[j] == 0) continue;
+                        float pj = (float) p[j];
                         int vo = ((b * len + j) * kvHeads + kh) * dim;
-                        for (int d = 0; d < dim; d++) out[qo + d] += p * v[vo + d];
+                        for (int d = 0; d < dim; d++) out[qo + d] += pj * v[vo + d];
                     }
                 }
             }
@@ -100,28 +112,10 @@ final class Ops {
             for (int h = 0; h < heads; h++) {
                 int kh = h / group;
                 for (int i = 0; i < len; i++) {
+                    if (!probabilities(q, k, mask, b, i, h, kh, len, heads, kvHeads, dim, scale, p)) continue;
                     int qo = ((b * len + i) * heads + h) * dim;
-                    double max = Double.NEGATIVE_INFINITY;
-                    for (int j = 0; j <= i; j++) {
-                        if (mask[b * len + j] == 0) {
-                            p[j] = Double.NEGATIVE_INFINITY;
-                            continue;
-                        }
-                        int ko = ((b * len + j) * kvHeads + kh) * dim;
-                        double dot = 0;
-                        for (int d = 0; d < dim; d++) dot += (double) q[qo + d] * k[ko + d];
-                        p[j] = dot * scale;
-                        max = Math.max(max, p[j]);
-                    }
-                    if (max == Double.NEGATIVE_INFINITY) continue;
-                    double z = 0;
-                    for (int j = 0; j <= i; j++) {
-                        p[j] = p[j] == Double.NEGATIVE_INFINITY ? 0 : Math.exp(p[j] - max);
-                        z += p[j];
-                    }
                     double pdp = 0;
                     for (int j = 0; j <= i; j++) {
-                        p[j] /= z;
                         if (p[j] == 0) {
                             dp[j] = 0;
                             continue;

@@ -41,32 +41,23 @@ final class Rope {
 
     /** Rotates x [tokens x heads*D] in place for consecutive positions start, start + 1, ... */
     void applyAt(float[] x, int tokens, int start, int heads) {
-        for (int t = 0; t < tokens; t++) {
-            int pos = start + t;
-            for (int h = 0; h < heads; h++) {
-                int base = (t * heads + h) * dim;
-                for (int i = 0; i < half; i++) {
-                    float a = x[base + i], b = x[base + i + half];
-                    float c = cos[pos * half + i], s = sin[pos * half + i];
-                    x[base + i] = a * c - b * s;
-                    x[base + i + half] = b * c + a * s;
-                }
-            }
-        }
+        for (int t = 0; t < tokens; t++) rotate(x, t, start + t, heads);
     }
 
     /** Rotates x [tokens x heads*D] in place; token t is at position t % len. */
     void apply(float[] x, int tokens, int len, int heads) {
-        for (int t = 0; t < tokens; t++) {
-            int pos = t % len;
-            for (int h = 0; h < heads; h++) {
-                int base = (t * heads + h) * dim;
-                for (int i = 0; i < half; i++) {
-                    float a = x[base + i], b = x[base + i + half];
-                    float c = cos[pos * half + i], s = sin[pos * half + i];
-                    x[base + i] = a * c - b * s;
-                    x[base + i + half] = b * c + a * s;
-                }
+        for (int t = 0; t < tokens; t++) rotate(x, t, t % len, heads);
+    }
+
+    /** Rotates the heads of token t (row t of x) for position pos. */
+    private void rotate(float[] x, int t, int pos, int heads) {
+        for (int h = 0; h < heads; h++) {
+            int base = (t * heads + h) * dim;
+            for (int i = 0; i < half; i++) {
+                float a = x[base + i], b = x[base + i + half];
+                float c = cos[pos * half + i], s = sin[pos * half + i];
+                x[base + i] = a * c - b * s;
+                x[base + i + half] = b * c + a * s;
             }
         }
     }
