@@ -133,7 +133,7 @@ public final class RegularizerBench {
     }
 
     /** The machine's practical FMA limit: OpenBLAS sgemm at 2048^3, median of 5, in the same run. */
-    static double sgemmGflops(SplittableRandom rnd) {
+    public static double sgemmGflops(SplittableRandom rnd) {
         int n = 2048;
         try (Tensor a = random(rnd, DType.F32, 1, n, n); Tensor b = random(rnd, DType.F32, 1, n, n);
              Tensor c = Tensor.allocate(DType.F32, n, n)) {

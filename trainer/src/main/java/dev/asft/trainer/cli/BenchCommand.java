@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
 
 /** {@code asft bench ...}: quick benchmarks of the hot paths (JMH in benchmarks/ is the reference). */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks of the hot paths.",
-        subcommands = {BenchCommand.Regularizer.class})
+        subcommands = {BenchCommand.Regularizer.class, BenchCommand.Train.class})
 final class BenchCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -95,6 +95,91 @@ final class BenchCommand implements Runnable {
             else
                 System.out.println("dense formula skipped at this size (too slow on this backend)");
             if (json) System.out.println(Json.line(r));
+            return 0;
+        }
+    }
+
+    @Command(name = "train", mixinStandardHelpOptions = true,
+            description = "Training throughput on a random Llama of the given shape (written to a temporary folder): "
+                    + "tokens/s of LoRA + AsFT steps and model FLOP utilization against the sgemm rate measured in the same run.")
+    static final class Train implements Callable<Integer> {
+        @Option(names = "--hidden", defaultValue = "512") int hidden;
+        @Option(names = "--layers", defaultValue = "8") int layers;
+        @Option(names = "--heads", defaultValue = "8") int heads;
+        @Option(names = "--kv-heads", defaultValue = "8") int kvHeads;
+        @Option(names = "--intermediate", defaultValue = "1376") int intermediate;
+        @Option(names = "--vocab", defaultValue = "8000") int vocab;
+        @Option(names = "--batch", defaultValue = "4") int batch;
+        @Option(names = "--seq", defaultValue = "256") int seq;
+        @Option(names = "--rank", defaultValue = "8") int rank;
+        @Option(names = "--steps", defaultValue = "3", description = "Timed steps after one warm-up step (default: ${DEFAULT-VALUE}).") int steps;
+        @Option(names = "--lambda", defaultValue = "1.0", description = "AsFT weight; the anchor is built from a random base (default: ${DEFAULT-VALUE}).") float lambda;
+        @Option(names = "--device", defaultValue = "cpu") String device;
+        @Option(names = "--json", description = "Print a JSON summary as the last line of stdout.") boolean json;
+
+        @Override
+        public Integer call() throws Exception {
+            java.nio.file.Path tmp = java.nio.file.Files.createTempDirectory("asft-bench-train");
+            try {
+                dev.asft.trainer.example.ExampleModels em = new dev.asft.trainer.example.ExampleModels();
+                em.layers = layers;
+                em.hidden = hidden;
+                em.heads = heads;
+                em.kvHeads = kvHeads;
+                em.intermediate = intermediate;
+                em.vocab = vocab;
+                em.rank = rank;
+                dev.asft.trainer.example.ExampleModels.Paths paths = em.write(tmp);
+                Backend backend = Backends.select(device, false);
+                java.util.SplittableRandom rnd = new java.util.SplittableRandom(1);
+                java.util.List<dev.asft.trainer.data.Example> data = new java.util.ArrayList<>();
+                for (int i = 0; i < batch * (steps + 1); i++) {
+                    int[] ids = new int[seq];
+                    for (int t = 0; t < seq; t++) ids[t] = 4 + rnd.nextInt(vocab - 4);
+                    data.add(new dev.asft.trainer.data.Example(ids, ids.clone()));
+                }
+                try (dev.asft.core.io.HfCheckpoint ck = dev.asft.core.io.HfCheckpoint.open(paths.aligned());
+                     dev.asft.core.io.HfCheckpoint base = dev.asft.core.io.HfCheckpoint.open(paths.base());
+                     dev.asft.trainer.model.LlamaModel m = new dev.asft.trainer.model.LlamaModel(ck, backend);
+                     dev.asft.core.anchor.Anchor anchor = lambda == 0 ? null : new dev.asft.core.anchor.AnchorBuilder(backend)
+                             .form(dev.asft.core.backend.AnchorForm.Q).build(base, ck, null)) {
+                    dev.asft.trainer.train.LoraTrainer.Options o = new dev.asft.trainer.train.LoraTrainer.Options();
+                    o.rank = rank;
+                    o.batchSize = batch;
+                    o.lambda = lambda;
+                    o.lr = 1e-4f;
+                    java.util.List<dev.asft.trainer.train.LoraTrainer.Step> st =
+                            new dev.asft.trainer.train.LoraTrainer(m, backend, o, anchor).train(data, 0, s -> System.err.printf(
+                                    "step %d: %.1f s%n", s.step(), s.elapsedS()));
+                    double timed = st.get(st.size() - 1).elapsedS() - st.get(0).elapsedS();
+                    long tokens = (long) steps * batch * seq;
+                    double tps = tokens / timed;
+                    // Model FLOPs per token for LoRA training: forward 2N plus the backward through the frozen
+                    // weights 2N (no weight gradients), N = the projection and head parameters; plus attention.
+                    double n = (double) layers * (hidden * (double) heads * (hidden / heads) * 2 + 2.0 * hidden * kvHeads * (hidden / heads)
+                            + 3.0 * hidden * intermediate) + (double) vocab * hidden;
+                    double attn = (double) layers * 2 * 2 * seq * hidden; // QK^T and PV, forward; doubled for backward below
+                    double flopsPerToken = 4 * n + 3 * attn;
+                    double peak = dev.asft.trainer.bench.RegularizerBench.sgemmGflops(rnd);
+                    double mfu = tps * flopsPerToken / 1e9 / peak;
+                    System.out.printf("%s  random Llama %dx%d (vocab %d), batch %d x %d, LoRA r=%d on q,v, lambda %.1f%n", backend.describe(),
+                            layers, hidden, vocab, batch, seq, rank, lambda);
+                    System.out.printf("%.0f tokens/s, %.2f s/step; model FLOP utilization %.1f%% of the %.0f GFLOP/s sgemm rate%n", tps,
+                            timed / steps, 100 * mfu, peak);
+                    if (json) {
+                        java.util.Map<String, Object> out = new java.util.LinkedHashMap<>();
+                        out.put("tokens_per_s", tps);
+                        out.put("s_per_step", timed / steps);
+                        out.put("mfu", mfu);
+                        out.put("sgemm_gflop_per_s", peak);
+                        System.out.println(Json.line(out));
+                    }
+                }
+            } finally {
+                try (java.util.stream.Stream<java.nio.file.Path> w = java.nio.file.Files.walk(tmp)) {
+                    for (java.nio.file.Path f : w.sorted(java.util.Comparator.reverseOrder()).toList()) java.nio.file.Files.deleteIfExists(f);
+                }
+            }
             return 0;
         }
     }
