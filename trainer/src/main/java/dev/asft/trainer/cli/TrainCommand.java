@@ -70,6 +70,12 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lr", defaultValue = "5e-5", description = "AdamW learning rate (default: ${DEFAULT-VALUE}).")
     float lr;
 
+    @Option(names = "--optimizer", defaultValue = "adamw", description = "adamw or sgd (default: ${DEFAULT-VALUE}).")
+    String optimizer;
+
+    @Option(names = "--init-adapter", description = "Start from this PEFT adapter (its rank, alpha and targets are used).")
+    Path initAdapter;
+
     @Option(names = "--weight-decay", defaultValue = "0", description = "AdamW weight decay (default: ${DEFAULT-VALUE}).")
     float weightDecay;
 
@@ -127,6 +133,7 @@ final class TrainCommand implements Callable<Integer> {
         o.seed = seed;
         o.baseModelName = model.toString();
         o.saveEvery = saveEvery;
+        o.optimizer = optimizer.toLowerCase(java.util.Locale.ROOT);
         o.checkpointDir = checkpointDir != null ? checkpointDir : out.resolveSibling(out.getFileName() + "-checkpoints");
         o.schedule = dev.asft.trainer.train.Schedule.parse(schedule, warmup);
         if (rank <= 0 || batchSize <= 0 || epochs <= 0 || gradAccum <= 0)
@@ -145,7 +152,10 @@ final class TrainCommand implements Callable<Integer> {
             } else {
                 examples = new DatasetReader(null).trainOnInputs(trainOnInputs).maxLen(maxLen).read(data);
             }
+            dev.asft.core.io.PeftAdapter init = initAdapter == null ? null : dev.asft.core.io.PeftAdapter.read(initAdapter);
+            o.initAdapter = init;
             LoraTrainer t = new LoraTrainer(m, backend, o, anchor);
+            if (init != null) init.close(); // its factors were copied
             if (resume != null) t.resume(resume);
             int micro = (examples.size() + batchSize - 1) / batchSize;
             int total = (int) Math.min(o.maxSteps, (long) epochs * ((micro + gradAccum - 1) / gradAccum));

@@ -46,6 +46,10 @@ public final class LoraTrainer {
         public Schedule schedule = new Schedule(Schedule.Kind.CONSTANT, 1, 0);
         public double clipNorm = 0; // 0 = off
         public float lambda = 0f;
+        /** "adamw" or "sgd" (p -= lr (g + weight_decay p)). */
+        public String optimizer = "adamw";
+        /** Start from this adapter's factors (its rank, alpha and targets replace the options'). */
+        public PeftAdapter initAdapter;
         public long seed = 42;
         public String baseModelName = "";
         /** Save a checkpoint every this many optimizer steps (0 = never) under checkpointDir. */
@@ -73,24 +77,32 @@ public final class LoraTrainer {
         this.o = options;
         this.anchor = anchor;
         Random rnd = new Random(options.seed);
+        if (!options.optimizer.equals("adamw") && !options.optimizer.equals("sgd"))
+            throw new IllegalArgumentException("unknown optimizer '" + options.optimizer + "': expected adamw or sgd");
+        if (options.initAdapter != null) {
+            com.fasterxml.jackson.databind.node.ObjectNode c = options.initAdapter.config();
+            options.rank = c.path("r").asInt(options.rank);
+            options.alpha = c.path("lora_alpha").asDouble(options.alpha);
+            options.rslora = c.path("use_rslora").asBoolean(false);
+            options.targets = options.initAdapter.targetModules();
+        }
         for (LlamaModel.Target t : model.projections()) {
+            if (options.initAdapter != null) {
+                PeftAdapter.Lora init = options.initAdapter.modules().get(t.name());
+                if (init == null) continue;
+                Tensor ta = init.a().to(DType.F32), tb = init.b().to(DType.F32);
+                if (ta.dim(1) != t.in() || tb.dim(0) != t.out())
+                    throw new IllegalArgumentException("--init-adapter module " + t.name() + " does not fit the model's weight");
+                addParam(t.name(), ta, tb);
+                continue;
+            }
             if (!options.targets.matches(t.name())) continue;
             // PEFT init: A Kaiming-uniform (a = sqrt 5): U(-1/sqrt(d_in), 1/sqrt(d_in)); B = 0.
             float[] a = new float[options.rank * t.in()];
             double bound = 1.0 / Math.sqrt(t.in());
             for (int i = 0; i < a.length; i++) a[i] = (float) ((rnd.nextDouble() * 2 - 1) * bound);
             Tensor ta = Tensor.of(DType.F32, a, options.rank, t.in()), tb = Tensor.zeros(DType.F32, t.out(), options.rank);
-            lora.put(t.name(), new PeftAdapter.Lora(ta, tb));
-            Tensor ga = Tensor.zeros(DType.F32, ta.shape()), gb = Tensor.zeros(DType.F32, tb.shape());
-            grads.put(t.name(), new Tensor[] {ga, gb});
-            params.add(ta);
-            params.add(tb);
-            gradList.add(ga);
-            gradList.add(gb);
-            m.add(Tensor.zeros(DType.F32, ta.shape()));
-            m.add(Tensor.zeros(DType.F32, tb.shape()));
-            v.add(Tensor.zeros(DType.F32, ta.shape()));
-            v.add(Tensor.zeros(DType.F32, tb.shape()));
+            addParam(t.name(), ta, tb);
         }
         if (lora.isEmpty()) throw new IllegalArgumentException("no projection of the model matches the target modules " + options.targets);
         if (anchor != null && options.lambda != 0)
@@ -98,6 +110,20 @@ public final class LoraTrainer {
                 if (anchor.get(name) == null) throw new IllegalArgumentException("the anchor has no module " + name + " (a target of training)");
         model.applyAdapter(adapter());
         this.opt = new AdamW(options.beta1, options.beta2, options.eps, options.weightDecay);
+    }
+
+    private void addParam(String name, Tensor ta, Tensor tb) {
+        lora.put(name, new PeftAdapter.Lora(ta, tb));
+        Tensor ga = Tensor.zeros(DType.F32, ta.shape()), gb = Tensor.zeros(DType.F32, tb.shape());
+        grads.put(name, new Tensor[] {ga, gb});
+        params.add(ta);
+        params.add(tb);
+        gradList.add(ga);
+        gradList.add(gb);
+        m.add(Tensor.zeros(DType.F32, ta.shape()));
+        m.add(Tensor.zeros(DType.F32, tb.shape()));
+        v.add(Tensor.zeros(DType.F32, ta.shape()));
+        v.add(Tensor.zeros(DType.F32, tb.shape()));
     }
 
     private double scaling() {
@@ -166,7 +192,8 @@ public final class LoraTrainer {
                         for (int k = 0; k < f.capacity(); k++) f.put(k, f.get(k) * c);
                     }
                 }
-                opt.update(params, gradList, m, v, (float) lr);
+                if (o.optimizer.equals("sgd")) sgd((float) lr);
+                else opt.update(params, gradList, m, v, (float) lr);
                 stepNo++;
                 tokens += targets;
                 double el = (System.nanoTime() - start) / 1e9;
@@ -184,6 +211,13 @@ public final class LoraTrainer {
             }
         }
         return steps;
+    }
+
+    private void sgd(float lr) {
+        for (int t = 0; t < params.size(); t++) {
+            java.nio.FloatBuffer p = params.get(t).floats(), g = gradList.get(t).floats();
+            for (int i = 0; i < p.capacity(); i++) p.put(i, p.get(i) - lr * (g.get(i) + o.weightDecay * p.get(i)));
+        }
     }
 
     /**
