@@ -49,6 +49,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--alpha", defaultValue = "32", description = "LoRA alpha (default: ${DEFAULT-VALUE}).")
     double alpha;
 
+    @Option(names = "--lora-dropout", defaultValue = "0", description = "Dropout on the adapters' inputs (AsFT's code: 0.05) (default: ${DEFAULT-VALUE}).")
+    float loraDropout;
+
     @Option(names = "--rslora", description = "Scale by alpha / sqrt(r) instead of alpha / r.")
     boolean rslora;
 
@@ -121,6 +124,7 @@ final class TrainCommand implements Callable<Integer> {
         o.rank = rank;
         o.alpha = alpha;
         o.rslora = rslora;
+        o.dropout = loraDropout;
         o.targets = TargetModules.parse(targets);
         o.epochs = epochs;
         o.maxSteps = steps == null ? Long.MAX_VALUE : steps;

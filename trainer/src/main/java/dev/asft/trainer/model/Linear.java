@@ -13,6 +13,7 @@ final class Linear implements AutoCloseable {
     private final Tensor weight, bias;
     private Tensor loraA, loraB; // views of the adapter's tensors (not owned)
     private float loraScale;
+    private float[] loraMask; // LoRA dropout of the last training forward: 0 or 1/keep per input element
 
     Linear(String name, Tensor weight, Tensor bias) {
         this.name = name;
@@ -38,13 +39,33 @@ final class Linear implements AutoCloseable {
     }
 
     float[] apply(Backend backend, float[] x, int n) {
+        return apply(backend, x, n, 0f, null);
+    }
+
+    /**
+     * As {@link #apply(Backend, float[], int)}, with LoRA dropout on the adapter's input
+     * (PEFT's lora_dropout: y = x W^T + s (dropout(x) A^T) B^T) when p > 0 and rnd is given; the
+     * mask is kept for the backward pass.
+     */
+    float[] apply(Backend backend, float[] x, int n, float p, java.util.SplittableRandom rnd) {
         int out = (int) weight.dim(0), in = (int) weight.dim(1);
         if (x.length != n * in) throw new IllegalArgumentException(name + ": input has " + x.length + " values, expected " + n + " x " + in);
+        loraMask = null;
         try (Tensor xt = Tensor.of(DType.F32, x, n, in); Tensor y = Tensor.allocate(DType.F32, n, out)) {
             backend.gemm(false, true, 1f, xt, weight, 0f, y);
             if (loraA != null) {
-                try (Tensor xa = Tensor.allocate(DType.F32, n, loraA.dim(0))) {
-                    backend.gemm(false, true, 1f, xt, loraA, 0f, xa);
+                float[] xl = x;
+                if (p > 0 && rnd != null) {
+                    loraMask = new float[x.length];
+                    xl = new float[x.length];
+                    float keep = 1f / (1f - p);
+                    for (int i = 0; i < x.length; i++) {
+                        loraMask[i] = rnd.nextDouble() < p ? 0f : keep;
+                        xl[i] = x[i] * loraMask[i];
+                    }
+                }
+                try (Tensor xlt = xl == x ? null : Tensor.of(DType.F32, xl, n, in); Tensor xa = Tensor.allocate(DType.F32, n, loraA.dim(0))) {
+                    backend.gemm(false, true, 1f, xlt == null ? xt : xlt, loraA, 0f, xa);
                     backend.gemm(false, true, loraScale, xa, loraB, 1f, y);
                 }
             }
@@ -68,22 +89,34 @@ final class Linear implements AutoCloseable {
      */
     float[] backward(Backend backend, float[] x, float[] dy, int n, Tensor gradA, Tensor gradB) {
         int out = (int) weight.dim(0), in = (int) weight.dim(1);
-        try (Tensor xt = Tensor.of(DType.F32, x, n, in); Tensor dyt = Tensor.of(DType.F32, dy, n, out);
+        float[] xl = x;
+        if (loraA != null && loraMask != null) { // the input the LoRA path saw in the forward
+            xl = new float[x.length];
+            for (int i = 0; i < x.length; i++) xl[i] = x[i] * loraMask[i];
+        }
+        try (Tensor xt = Tensor.of(DType.F32, xl, n, in); Tensor dyt = Tensor.of(DType.F32, dy, n, out);
              Tensor dx = Tensor.allocate(DType.F32, n, in)) {
             backend.gemm(false, false, 1f, dyt, weight, 0f, dx);
+            float[] dxv;
             if (loraA != null) {
                 int r = (int) loraA.dim(0);
-                try (Tensor dyb = Tensor.allocate(DType.F32, n, r); Tensor xa = Tensor.allocate(DType.F32, n, r)) {
+                try (Tensor dyb = Tensor.allocate(DType.F32, n, r); Tensor xa = Tensor.allocate(DType.F32, n, r);
+                     Tensor dxl = Tensor.zeros(DType.F32, n, in)) {
                     backend.gemm(false, false, 1f, dyt, loraB, 0f, dyb); // dy B
-                    backend.gemm(false, false, loraScale, dyb, loraA, 1f, dx); // + s (dy B) A
-                    if (gradA != null) backend.gemm(true, false, loraScale, dyb, xt, 1f, gradA); // s (dy B)^T x
+                    backend.gemm(false, false, loraScale, dyb, loraA, 0f, dxl); // s (dy B) A, w.r.t. the LoRA input
+                    if (gradA != null) backend.gemm(true, false, loraScale, dyb, xt, 1f, gradA); // s (dy B)^T x_l
                     if (gradB != null) {
-                        backend.gemm(false, true, 1f, xt, loraA, 0f, xa); // x A^T
-                        backend.gemm(true, false, loraScale, dyt, xa, 1f, gradB); // s dy^T (x A^T)
+                        backend.gemm(false, true, 1f, xt, loraA, 0f, xa); // x_l A^T
+                        backend.gemm(true, false, loraScale, dyt, xa, 1f, gradB); // s dy^T (x_l A^T)
                     }
+                    dxv = dx.toFloatArray();
+                    float[] d = dxl.toFloatArray();
+                    for (int i = 0; i < dxv.length; i++) dxv[i] += loraMask == null ? d[i] : d[i] * loraMask[i];
                 }
+            } else {
+                dxv = dx.toFloatArray();
             }
-            return dx.toFloatArray();
+            return dxv;
         }
     }
 

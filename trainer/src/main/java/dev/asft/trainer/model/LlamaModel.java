@@ -235,6 +235,13 @@ public final class LlamaModel implements AutoCloseable {
      */
     public double lossAndLoraGrads(int[] ids, int[] mask, int[] labels, int batch, int len,
                                    java.util.Map<String, Tensor[]> grads, long denominator) {
+        return lossAndLoraGrads(ids, mask, labels, batch, len, grads, denominator, 0f, null);
+    }
+
+    /** As above, with LoRA dropout p on every adapter's input, masks drawn from rnd. */
+    public double lossAndLoraGrads(int[] ids, int[] mask, int[] labels, int batch, int len,
+                                   java.util.Map<String, Tensor[]> grads, long denominator, float dropout,
+                                   java.util.SplittableRandom rnd) {
         int h = cfg.hiddenSize(), n = batch * len, vocab = cfg.vocabSize();
         int heads = cfg.numAttentionHeads(), kv = cfg.numKeyValueHeads(), hd = cfg.headDim();
         float eps = (float) cfg.rmsNormEps();
@@ -246,17 +253,18 @@ public final class LlamaModel implements AutoCloseable {
         for (Layer l : layers) {
             float[] x0 = x.clone();
             float[] hn = Ops.rmsNorm(x, l.inNorm().toFloatArray(), h, eps);
-            float[] q = l.q().apply(backend, hn, n), k = l.k().apply(backend, hn, n), v = l.v().apply(backend, hn, n);
+            float[] q = l.q().apply(backend, hn, n, dropout, rnd), k = l.k().apply(backend, hn, n, dropout, rnd),
+                    v = l.v().apply(backend, hn, n, dropout, rnd);
             rope.apply(q, n, len, heads);
             rope.apply(k, n, len, kv);
             float[] att = Ops.attention(q, k, v, mask, batch, len, heads, kv, hd);
-            Ops.addInPlace(x, l.o().apply(backend, att, n));
+            Ops.addInPlace(x, l.o().apply(backend, att, n, dropout, rnd));
             float[] xMid = x.clone();
             float[] hp = Ops.rmsNorm(x, l.postNorm().toFloatArray(), h, eps);
-            float[] g = l.gate().apply(backend, hp, n), u = l.up().apply(backend, hp, n);
+            float[] g = l.gate().apply(backend, hp, n, dropout, rnd), u = l.up().apply(backend, hp, n, dropout, rnd);
             float[] act = new float[g.length];
             for (int i = 0; i < g.length; i++) act[i] = Ops.silu(g[i]) * u[i];
-            Ops.addInPlace(x, l.down().apply(backend, act, n));
+            Ops.addInPlace(x, l.down().apply(backend, act, n, dropout, rnd));
             caches.add(new Cache(x0, hn, q, k, v, att, xMid, hp, g, u, act));
         }
         float[] xf = Ops.rmsNorm(x, finalNorm.toFloatArray(), h, eps);

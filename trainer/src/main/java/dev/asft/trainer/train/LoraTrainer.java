@@ -46,6 +46,8 @@ public final class LoraTrainer {
         public Schedule schedule = new Schedule(Schedule.Kind.CONSTANT, 1, 0);
         public double clipNorm = 0; // 0 = off
         public float lambda = 0f;
+        /** PEFT's lora_dropout on the adapters' inputs during training (AsFT's code: 0.05). */
+        public float dropout = 0f;
         /** "adamw" or "sgd" (p -= lr (g + weight_decay p)). */
         public String optimizer = "adamw";
         /** Start from this adapter's factors (its rank, alpha and targets replace the options'). */
@@ -77,6 +79,7 @@ public final class LoraTrainer {
         this.o = options;
         this.anchor = anchor;
         Random rnd = new Random(options.seed);
+        if (options.dropout < 0 || options.dropout >= 1) throw new IllegalArgumentException("--lora-dropout must be in [0, 1), got " + options.dropout);
         if (!options.optimizer.equals("adamw") && !options.optimizer.equals("sgd"))
             throw new IllegalArgumentException("unknown optimizer '" + options.optimizer + "': expected adamw or sgd");
         if (options.initAdapter != null) {
@@ -132,7 +135,7 @@ public final class LoraTrainer {
 
     /** The adapter being trained (its tensors are the live parameters). */
     public PeftAdapter adapter() {
-        return new PeftAdapter(PeftAdapter.newConfig(o.rank, o.alpha, o.targets.asList(), o.rslora, 0.0, o.baseModelName), lora);
+        return new PeftAdapter(PeftAdapter.newConfig(o.rank, o.alpha, o.targets.asList(), o.rslora, o.dropout, o.baseModelName), lora);
     }
 
     /** Trains over the examples; each step is reported to {@code onStep}. */
@@ -164,10 +167,14 @@ public final class LoraTrainer {
                 double task = Double.NaN;
                 if (targets > 0) {
                     double sum = 0;
-                    for (Batch b : micro) {
+                    for (int k = 0; k < micro.size(); k++) {
+                        Batch b = micro.get(k);
                         long n = LlamaModel.supervisedTargets(b.labels(), b.batch(), b.length());
                         if (n == 0) continue;
-                        double l = model.lossAndLoraGrads(b.inputIds(), b.attentionMask(), b.labels(), b.batch(), b.length(), grads, targets);
+                        // Dropout masks from (seed, step, micro-batch): the same on a resumed run.
+                        java.util.SplittableRandom drop = new java.util.SplittableRandom(o.seed * 1_000_003L + (stepNo + 1) * 131L + k);
+                        double l = model.lossAndLoraGrads(b.inputIds(), b.attentionMask(), b.labels(), b.batch(), b.length(), grads,
+                                targets, o.dropout, drop);
                         sum += l * n;
                     }
                     task = sum / targets;
