@@ -5,7 +5,7 @@ import picocli.CommandLine.Command;
 
 /** The {@code asft} command line. */
 @Command(name = "asft", mixinStandardHelpOptions = true, versionProvider = AsftCli.Version.class,
-        description = "Safety-anchored LoRA fine-tuning (AsFT): anchors, the regularizer, benchmarks.",
+        description = "Safety-anchored LoRA fine-tuning (AsFT): anchors, the regularizer, Safe LoRA, merge, training, evaluation tools, benchmarks.",
         subcommands = {AnchorCommand.class, RegularizerCommand.class, SafeLoraCommand.class, MergeCommand.class,
                 LossCommand.class, TrainCommand.class, GenerateCommand.class,
                 BenchCommand.class, ExampleCommand.class,

@@ -116,7 +116,7 @@ public final class LlamaModel implements AutoCloseable {
             float[] q = l.q().apply(backend, hn, n), k = l.k().apply(backend, hn, n), v = l.v().apply(backend, hn, n);
             rope.apply(q, n, len, cfg.numAttentionHeads());
             rope.apply(k, n, len, cfg.numKeyValueHeads());
-            float[] att = Ops.attention(q, k, v, mask, batch, len, cfg.numAttentionHeads(), cfg.numKeyValueHeads(), cfg.headDim());
+            float[] att = GemmAttention.forward(backend, q, k, v, mask, batch, len, cfg.numAttentionHeads(), cfg.numKeyValueHeads(), cfg.headDim());
             Ops.addInPlace(x, l.o().apply(backend, att, n));
             float[] hp = Ops.rmsNorm(x, l.postNorm().toFloatArray(), h, (float) cfg.rmsNormEps());
             float[] g = l.gate().apply(backend, hp, n), u = l.up().apply(backend, hp, n);
@@ -257,7 +257,7 @@ public final class LlamaModel implements AutoCloseable {
                     v = l.v().apply(backend, hn, n, dropout, rnd);
             rope.apply(q, n, len, heads);
             rope.apply(k, n, len, kv);
-            float[] att = Ops.attention(q, k, v, mask, batch, len, heads, kv, hd);
+            float[] att = GemmAttention.forward(backend, q, k, v, mask, batch, len, heads, kv, hd);
             Ops.addInPlace(x, l.o().apply(backend, att, n, dropout, rnd));
             float[] xMid = x.clone();
             float[] hp = Ops.rmsNorm(x, l.postNorm().toFloatArray(), h, eps);
@@ -302,7 +302,7 @@ public final class LlamaModel implements AutoCloseable {
             Ops.addInPlace(dxMid, Ops.rmsNormBackward(c.xMid(), l.postNorm().toFloatArray(), dhp, h, eps));
             // Attention: x_mid = x + o(attn(rope(q(hn)), rope(k(hn)), v(hn))), hn = norm(x)
             float[] datt = l.o().backward(backend, c.att(), dxMid, n, grad(grads, l.o(), 0), grad(grads, l.o(), 1));
-            float[][] dqkv = Ops.attentionBackward(c.q(), c.k(), c.v(), datt, mask, batch, len, heads, kv, hd);
+            float[][] dqkv = GemmAttention.backward(backend, c.q(), c.k(), c.v(), datt, mask, batch, len, heads, kv, hd);
             rope.backward(dqkv[0], n, len, heads);
             rope.backward(dqkv[1], n, len, kv);
             float[] dhn = l.q().backward(backend, c.hn(), dqkv[0], n, grad(grads, l.q(), 0), grad(grads, l.q(), 1));
