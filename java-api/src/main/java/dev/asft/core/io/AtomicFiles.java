@@ -42,6 +42,34 @@ public final class AtomicFiles {
         return tmp;
     }
 
+    @FunctionalInterface
+    public interface FolderWriter {
+        void write(Path folder) throws IOException;
+    }
+
+    /**
+     * Writes a whole folder (a merged model, an adapter, a checkpoint) under a temporary name
+     * next to target and renames it into place; on failure the partial folder is deleted.
+     */
+    public static void writeFolder(Path target, FolderWriter writer) throws IOException {
+        Path tmp = tempDirFor(target);
+        try {
+            writer.write(tmp);
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException | RuntimeException | Error e) {
+            deleteTree(tmp);
+            throw e;
+        }
+    }
+
+    /** Deletes a folder and everything below it (nothing if it does not exist). */
+    public static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) return;
+        try (java.util.stream.Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        }
+    }
+
     private static void setMode(Path p, String mode) throws IOException {
         try {
             Files.setPosixFilePermissions(p, java.nio.file.attribute.PosixFilePermissions.fromString(mode));

@@ -10,10 +10,8 @@ import dev.asft.core.tensor.Tensor;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -42,8 +40,7 @@ public final class LoraMerge {
                 throw new IllegalArgumentException("adapter module " + e.getKey() + ": lora_B " + b.describe() + " x lora_A "
                         + a.describe() + " does not fit weight " + Arrays.toString(shape));
         }
-        Path tmp = dev.asft.core.io.AtomicFiles.tempDirFor(out);
-        try {
+        dev.asft.core.io.AtomicFiles.writeFolder(out, tmp -> {
             for (Map.Entry<Path, List<String>> shard : model.shards().entrySet()) {
                 SafetensorsFile in = model.shard(shard.getKey());
                 List<StreamingSafetensorsWriter.Spec> specs = new ArrayList<>();
@@ -80,17 +77,6 @@ public final class LoraMerge {
                     if (Files.isRegularFile(f) && !n.endsWith(".safetensors")) Files.copy(f, tmp.resolve(n));
                 }
             }
-            Files.move(tmp, out, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException | RuntimeException e) {
-            deleteTree(tmp);
-            throw e;
-        }
-    }
-
-    static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) return;
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-        }
+        });
     }
 }

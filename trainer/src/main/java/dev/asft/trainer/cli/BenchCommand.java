@@ -176,9 +176,7 @@ final class BenchCommand implements Runnable {
                     }
                 }
             } finally {
-                try (java.util.stream.Stream<java.nio.file.Path> w = java.nio.file.Files.walk(tmp)) {
-                    for (java.nio.file.Path f : w.sorted(java.util.Comparator.reverseOrder()).toList()) java.nio.file.Files.deleteIfExists(f);
-                }
+                dev.asft.core.io.AtomicFiles.deleteTree(tmp);
             }
             return 0;
         }

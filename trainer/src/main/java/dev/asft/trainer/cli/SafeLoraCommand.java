@@ -12,7 +12,6 @@ import dev.asft.core.io.PeftAdapter;
 import dev.asft.core.safelora.SafeLora;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -72,18 +71,7 @@ final class SafeLoraCommand implements Callable<Integer> {
             if (anchor.info().mode().kind() != AnchorMode.Kind.CODE)
                 throw new IllegalArgumentException("Safe LoRA uses code-mode C; " + source.anchor + " is a " + anchor.info().mode() + " anchor");
             report = SafeLora.apply(backend, anchor, ad, r);
-            Path tmp = dev.asft.core.io.AtomicFiles.tempDirFor(out);
-            try {
-                ad.write(tmp); // config copied as read, weights with B projected
-                Files.move(tmp, out, StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                if (Files.exists(tmp)) {
-                    try (var files = Files.list(tmp)) {
-                        for (Path f : files.toList()) Files.deleteIfExists(f);
-                    }
-                    Files.deleteIfExists(tmp);
-                }
-            }
+            dev.asft.core.io.AtomicFiles.writeFolder(out, ad::write); // config copied as read, weights with B projected
         }
         int width = report.stream().mapToInt(m -> m.module().length()).max().orElse(6);
         System.out.printf("%-" + width + "s  %8s  %s%n", "module", "cosine", "projected");

@@ -175,9 +175,7 @@ final class TrainCommand implements Callable<Integer> {
                     }
                 }
             });
-            Path tmp = dev.asft.core.io.AtomicFiles.tempDirFor(out);
-            t.save(tmp);
-            Files.move(tmp, out, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            dev.asft.core.io.AtomicFiles.writeFolder(out, t::save);
             System.out.println("wrote " + out);
         }
         return 0;

@@ -233,7 +233,10 @@ public final class LoraTrainer {
      */
     void saveCheckpoint(Path dir, long step, int perEpoch) throws IOException {
         if (java.nio.file.Files.exists(dir)) throw new IllegalArgumentException(dir + " already exists");
-        Path tmp = dev.asft.core.io.AtomicFiles.tempDirFor(dir);
+        dev.asft.core.io.AtomicFiles.writeFolder(dir, tmp -> writeCheckpoint(tmp, step, perEpoch));
+    }
+
+    private void writeCheckpoint(Path tmp, long step, int perEpoch) throws IOException {
         adapter().write(tmp);
         Map<String, Tensor> moments = new LinkedHashMap<>();
         int i = 0;
@@ -255,7 +258,6 @@ public final class LoraTrainer {
         state.put("schedule", o.schedule.toString());
         state.put("lambda", o.lambda);
         dev.asft.core.io.AtomicFiles.writeString(tmp.resolve("trainer_state.json"), new ObjectMapper().writeValueAsString(state));
-        java.nio.file.Files.move(tmp, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
     /**
@@ -310,7 +312,7 @@ public final class LoraTrainer {
         }
     }
 
-    /** Writes the trained adapter as a PEFT folder (files written under temporary names, then renamed). */
+    /** Writes the trained adapter's files into a folder (callers rename it into place: AtomicFiles.writeFolder). */
     public void save(Path out) throws IOException {
         adapter().write(out);
     }
