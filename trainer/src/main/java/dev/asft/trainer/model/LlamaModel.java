@@ -20,10 +20,11 @@ import java.util.List;
 public final class LlamaModel implements AutoCloseable {
     private final LlamaConfig cfg;
     private final Backend backend;
-    private final Tensor embed, finalNorm, head;
+    private final Tensor embed, head;
+    private final float[] finalNorm; // norm weights are small: held as arrays, read every call
     private final List<Layer> layers = new ArrayList<>();
 
-    record Layer(Tensor inNorm, Linear q, Linear k, Linear v, Linear o, Tensor postNorm, Linear gate, Linear up, Linear down) {}
+    record Layer(float[] inNorm, Linear q, Linear k, Linear v, Linear o, float[] postNorm, Linear gate, Linear up, Linear down) {}
 
     public LlamaModel(HfCheckpoint ck, Backend backend) {
         this.cfg = ck.config();
@@ -36,16 +37,16 @@ public final class LlamaModel implements AutoCloseable {
             String p = "model.layers." + l + ".";
             int qd = cfg.numAttentionHeads() * cfg.headDim(), kvd = cfg.numKeyValueHeads() * cfg.headDim();
             int h = cfg.hiddenSize(), im = cfg.intermediateSize();
-            layers.add(new Layer(f32(ck, p + "input_layernorm.weight", h),
+            layers.add(new Layer(vector(ck, p + "input_layernorm.weight", h),
                     linear(ck, p + "self_attn.q_proj", qd, h, cfg.attentionBias()),
                     linear(ck, p + "self_attn.k_proj", kvd, h, cfg.attentionBias()),
                     linear(ck, p + "self_attn.v_proj", kvd, h, cfg.attentionBias()),
                     linear(ck, p + "self_attn.o_proj", h, qd, false),
-                    f32(ck, p + "post_attention_layernorm.weight", h),
+                    vector(ck, p + "post_attention_layernorm.weight", h),
                     linear(ck, p + "mlp.gate_proj", im, h, false), linear(ck, p + "mlp.up_proj", im, h, false),
                     linear(ck, p + "mlp.down_proj", h, im, false)));
         }
-        this.finalNorm = f32(ck, "model.norm.weight", cfg.hiddenSize());
+        this.finalNorm = vector(ck, "model.norm.weight", cfg.hiddenSize());
         this.head = cfg.tieWordEmbeddings() || !ck.has("lm_head.weight") ? embed
                 : f32(ck, "lm_head.weight", cfg.vocabSize(), cfg.hiddenSize());
     }
@@ -54,6 +55,12 @@ public final class LlamaModel implements AutoCloseable {
         Tensor w = f32(ck, name + ".weight", out, in);
         Tensor b = bias && ck.has(name + ".bias") ? f32(ck, name + ".bias", out) : null;
         return new Linear(name, w, b);
+    }
+
+    private static float[] vector(HfCheckpoint ck, String name, int size) {
+        try (Tensor t = f32(ck, name, size)) {
+            return t.toFloatArray();
+        }
     }
 
     private static Tensor f32(HfCheckpoint ck, String name, long... shape) {
@@ -97,34 +104,57 @@ public final class LlamaModel implements AutoCloseable {
         }
     }
 
+    /** The embedding rows of the tokens, [tokens x hidden], read straight from the table. */
+    private float[] embedTokens(int[] ids) {
+        int h = cfg.hiddenSize();
+        float[] x = new float[ids.length * h];
+        java.nio.FloatBuffer table = embed.floats();
+        for (int t = 0; t < ids.length; t++) {
+            int id = ids[t];
+            if (id < 0 || id >= cfg.vocabSize()) throw new IllegalArgumentException("token id " + id + " outside the vocabulary of " + cfg.vocabSize());
+            table.get(id * h, x, t * h, h);
+        }
+        return x;
+    }
+
+    /**
+     * The decoder layers over [batch x len] tokens; returns the hidden states before the final
+     * norm. With LoRA dropout p and rnd (training) and, when caches is given, what the backward
+     * pass needs from each layer.
+     */
+    private float[] decoder(int[] ids, int[] mask, int batch, int len, float dropout, java.util.SplittableRandom rnd, List<Cache> caches) {
+        int h = cfg.hiddenSize(), n = batch * len;
+        int heads = cfg.numAttentionHeads(), kv = cfg.numKeyValueHeads(), hd = cfg.headDim();
+        float eps = (float) cfg.rmsNormEps();
+        float[] x = embedTokens(ids);
+        Rope rope = new Rope(hd, cfg.ropeTheta(), len);
+        for (Layer l : layers) {
+            float[] x0 = caches == null ? null : x.clone();
+            float[] hn = Ops.rmsNorm(x, l.inNorm(), h, eps);
+            float[] q = l.q().apply(backend, hn, n, dropout, rnd), k = l.k().apply(backend, hn, n, dropout, rnd),
+                    v = l.v().apply(backend, hn, n, dropout, rnd);
+            rope.apply(q, n, len, heads);
+            rope.apply(k, n, len, kv);
+            float[] att = GemmAttention.forward(backend, q, k, v, mask, batch, len, heads, kv, hd);
+            Ops.addInPlace(x, l.o().apply(backend, att, n, dropout, rnd));
+            float[] xMid = caches == null ? null : x.clone();
+            float[] hp = Ops.rmsNorm(x, l.postNorm(), h, eps);
+            float[] g = l.gate().apply(backend, hp, n, dropout, rnd), u = l.up().apply(backend, hp, n, dropout, rnd);
+            float[] act = new float[g.length];
+            for (int i = 0; i < g.length; i++) act[i] = Ops.silu(g[i]) * u[i];
+            Ops.addInPlace(x, l.down().apply(backend, act, n, dropout, rnd));
+            if (caches != null) caches.add(new Cache(x0, hn, q, k, v, att, xMid, hp, g, u, act));
+        }
+        return x;
+    }
+
     /**
      * Logits [batch x len x vocab] for token ids [batch x len] (row-major), attention mask 1 for
      * real tokens and 0 for padding (right padding: positions count from the sequence start).
      */
     public float[] forward(int[] ids, int[] mask, int batch, int len) {
-        int h = cfg.hiddenSize(), n = batch * len;
-        float[] x = new float[n * h];
-        float[] emb = embed.toFloatArray();
-        for (int t = 0; t < n; t++) {
-            int id = ids[t];
-            if (id < 0 || id >= cfg.vocabSize()) throw new IllegalArgumentException("token id " + id + " outside the vocabulary of " + cfg.vocabSize());
-            System.arraycopy(emb, id * h, x, t * h, h);
-        }
-        Rope rope = new Rope(cfg.headDim(), cfg.ropeTheta(), len);
-        for (Layer l : layers) {
-            float[] hn = Ops.rmsNorm(x, l.inNorm().toFloatArray(), h, (float) cfg.rmsNormEps());
-            float[] q = l.q().apply(backend, hn, n), k = l.k().apply(backend, hn, n), v = l.v().apply(backend, hn, n);
-            rope.apply(q, n, len, cfg.numAttentionHeads());
-            rope.apply(k, n, len, cfg.numKeyValueHeads());
-            float[] att = GemmAttention.forward(backend, q, k, v, mask, batch, len, cfg.numAttentionHeads(), cfg.numKeyValueHeads(), cfg.headDim());
-            Ops.addInPlace(x, l.o().apply(backend, att, n));
-            float[] hp = Ops.rmsNorm(x, l.postNorm().toFloatArray(), h, (float) cfg.rmsNormEps());
-            float[] g = l.gate().apply(backend, hp, n), u = l.up().apply(backend, hp, n);
-            for (int i = 0; i < g.length; i++) g[i] = Ops.silu(g[i]) * u[i];
-            Ops.addInPlace(x, l.down().apply(backend, g, n));
-        }
-        float[] xf = Ops.rmsNorm(x, finalNorm.toFloatArray(), h, (float) cfg.rmsNormEps());
-        return new Linear("lm_head", head, null).apply(backend, xf, n);
+        float[] xf = Ops.rmsNorm(decoder(ids, mask, batch, len, 0f, null, null), finalNorm, cfg.hiddenSize(), (float) cfg.rmsNormEps());
+        return new Linear("lm_head", head, null).apply(backend, xf, batch * len);
     }
 
     /** Keys and values of every layer for positions [0, length), for incremental decoding. */
@@ -159,16 +189,11 @@ public final class LlamaModel implements AutoCloseable {
         int n = tokens.length, h = cfg.hiddenSize(), start = cache.length;
         int heads = cfg.numAttentionHeads(), kv = cfg.numKeyValueHeads(), hd = cfg.headDim(), kvd = kv * hd;
         if (start + n > cache.capacity) throw new IllegalArgumentException("the sequence exceeds the cache capacity of " + cache.capacity);
-        float[] emb = embed.toFloatArray();
-        float[] x = new float[n * h];
-        for (int t = 0; t < n; t++) {
-            if (tokens[t] < 0 || tokens[t] >= cfg.vocabSize()) throw new IllegalArgumentException("token id " + tokens[t] + " outside the vocabulary");
-            System.arraycopy(emb, tokens[t] * h, x, t * h, h);
-        }
+        float[] x = embedTokens(tokens);
         float eps = (float) cfg.rmsNormEps();
         for (int li = 0; li < layers.size(); li++) {
             Layer l = layers.get(li);
-            float[] hn = Ops.rmsNorm(x, l.inNorm().toFloatArray(), h, eps);
+            float[] hn = Ops.rmsNorm(x, l.inNorm(), h, eps);
             float[] q = l.q().apply(backend, hn, n), k = l.k().apply(backend, hn, n), v = l.v().apply(backend, hn, n);
             cache.rope.applyAt(q, n, start, heads);
             cache.rope.applyAt(k, n, start, kv);
@@ -176,14 +201,14 @@ public final class LlamaModel implements AutoCloseable {
             System.arraycopy(v, 0, cache.v[li], start * kvd, n * kvd);
             float[] att = Ops.cachedAttention(q, cache.k[li], cache.v[li], n, start, heads, kv, hd);
             Ops.addInPlace(x, l.o().apply(backend, att, n));
-            float[] hp = Ops.rmsNorm(x, l.postNorm().toFloatArray(), h, eps);
+            float[] hp = Ops.rmsNorm(x, l.postNorm(), h, eps);
             float[] g = l.gate().apply(backend, hp, n), u = l.up().apply(backend, hp, n);
             for (int i = 0; i < g.length; i++) g[i] = Ops.silu(g[i]) * u[i];
             Ops.addInPlace(x, l.down().apply(backend, g, n));
         }
         cache.length = start + n;
         float[] last = java.util.Arrays.copyOfRange(x, (n - 1) * h, n * h);
-        return new Linear("lm_head", head, null).apply(backend, Ops.rmsNorm(last, finalNorm.toFloatArray(), h, eps), 1);
+        return new Linear("lm_head", head, null).apply(backend, Ops.rmsNorm(last, finalNorm, h, eps), 1);
     }
 
     /**
@@ -245,29 +270,10 @@ public final class LlamaModel implements AutoCloseable {
         int h = cfg.hiddenSize(), n = batch * len, vocab = cfg.vocabSize();
         int heads = cfg.numAttentionHeads(), kv = cfg.numKeyValueHeads(), hd = cfg.headDim();
         float eps = (float) cfg.rmsNormEps();
-        float[] x = new float[n * h];
-        float[] emb = embed.toFloatArray();
-        for (int t = 0; t < n; t++) System.arraycopy(emb, ids[t] * h, x, t * h, h);
-        Rope rope = new Rope(hd, cfg.ropeTheta(), len);
         List<Cache> caches = new ArrayList<>();
-        for (Layer l : layers) {
-            float[] x0 = x.clone();
-            float[] hn = Ops.rmsNorm(x, l.inNorm().toFloatArray(), h, eps);
-            float[] q = l.q().apply(backend, hn, n, dropout, rnd), k = l.k().apply(backend, hn, n, dropout, rnd),
-                    v = l.v().apply(backend, hn, n, dropout, rnd);
-            rope.apply(q, n, len, heads);
-            rope.apply(k, n, len, kv);
-            float[] att = GemmAttention.forward(backend, q, k, v, mask, batch, len, heads, kv, hd);
-            Ops.addInPlace(x, l.o().apply(backend, att, n, dropout, rnd));
-            float[] xMid = x.clone();
-            float[] hp = Ops.rmsNorm(x, l.postNorm().toFloatArray(), h, eps);
-            float[] g = l.gate().apply(backend, hp, n, dropout, rnd), u = l.up().apply(backend, hp, n, dropout, rnd);
-            float[] act = new float[g.length];
-            for (int i = 0; i < g.length; i++) act[i] = Ops.silu(g[i]) * u[i];
-            Ops.addInPlace(x, l.down().apply(backend, act, n, dropout, rnd));
-            caches.add(new Cache(x0, hn, q, k, v, att, xMid, hp, g, u, act));
-        }
-        float[] xf = Ops.rmsNorm(x, finalNorm.toFloatArray(), h, eps);
+        float[] x = decoder(ids, mask, batch, len, dropout, rnd, caches);
+        Rope rope = new Rope(hd, cfg.ropeTheta(), len);
+        float[] xf = Ops.rmsNorm(x, finalNorm, h, eps);
         Linear headLin = new Linear("lm_head", head, null);
         float[] logits = headLin.apply(backend, xf, n);
         double[] lossCount = loss(logits, labels, batch, len, vocab);
@@ -285,7 +291,7 @@ public final class LlamaModel implements AutoCloseable {
                 for (int j = 0; j < vocab; j++)
                     dlogits[off + j] = (float) ((Math.exp(logits[off + j] - max) / z - (j == target ? 1 : 0)) / denominator);
             }
-        float[] dx = Ops.rmsNormBackward(x, finalNorm.toFloatArray(), headLin.backward(backend, xf, dlogits, n, null, null), h, eps);
+        float[] dx = Ops.rmsNormBackward(x, finalNorm, headLin.backward(backend, xf, dlogits, n, null, null), h, eps);
         for (int li = layers.size() - 1; li >= 0; li--) {
             Layer l = layers.get(li);
             Cache c = caches.get(li);
@@ -299,7 +305,7 @@ public final class LlamaModel implements AutoCloseable {
             float[] dhp = l.gate().backward(backend, c.hp(), dg, n, grad(grads, l.gate(), 0), grad(grads, l.gate(), 1));
             Ops.addInPlace(dhp, l.up().backward(backend, c.hp(), du, n, grad(grads, l.up(), 0), grad(grads, l.up(), 1)));
             float[] dxMid = dx.clone();
-            Ops.addInPlace(dxMid, Ops.rmsNormBackward(c.xMid(), l.postNorm().toFloatArray(), dhp, h, eps));
+            Ops.addInPlace(dxMid, Ops.rmsNormBackward(c.xMid(), l.postNorm(), dhp, h, eps));
             // Attention: x_mid = x + o(attn(rope(q(hn)), rope(k(hn)), v(hn))), hn = norm(x)
             float[] datt = l.o().backward(backend, c.att(), dxMid, n, grad(grads, l.o(), 0), grad(grads, l.o(), 1));
             float[][] dqkv = GemmAttention.backward(backend, c.q(), c.k(), c.v(), datt, mask, batch, len, heads, kv, hd);
@@ -309,7 +315,7 @@ public final class LlamaModel implements AutoCloseable {
             Ops.addInPlace(dhn, l.k().backward(backend, c.hn(), dqkv[1], n, grad(grads, l.k(), 0), grad(grads, l.k(), 1)));
             Ops.addInPlace(dhn, l.v().backward(backend, c.hn(), dqkv[2], n, grad(grads, l.v(), 0), grad(grads, l.v(), 1)));
             dx = dxMid;
-            Ops.addInPlace(dx, Ops.rmsNormBackward(c.x(), l.inNorm().toFloatArray(), dhn, h, eps));
+            Ops.addInPlace(dx, Ops.rmsNormBackward(c.x(), l.inNorm(), dhn, h, eps));
         }
         return lossCount[0];
     }
@@ -347,11 +353,8 @@ public final class LlamaModel implements AutoCloseable {
     @Override
     public void close() {
         embed.close();
-        finalNorm.close();
         if (head != embed) head.close();
         for (Layer l : layers) {
-            l.inNorm().close();
-            l.postNorm().close();
             for (Linear lin : List.of(l.q(), l.k(), l.v(), l.o(), l.gate(), l.up(), l.down())) lin.close();
         }
     }
