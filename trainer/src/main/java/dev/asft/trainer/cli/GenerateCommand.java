@@ -7,10 +7,10 @@ import dev.asft.core.backend.Backends;
 import dev.asft.core.io.AtomicFiles;
 import dev.asft.core.io.HfCheckpoint;
 import dev.asft.core.io.PeftAdapter;
+import dev.asft.trainer.data.DatasetReader;
 import dev.asft.trainer.data.Tokenizer;
 import dev.asft.trainer.model.LlamaModel;
 import dev.asft.trainer.model.Sampler;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -55,28 +55,12 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or java (default: ${DEFAULT-VALUE}).")
     String device;
 
-    static List<String> readPrompts(Path file) throws java.io.IOException {
-        ObjectMapper json = new ObjectMapper();
-        String text = Files.readString(file);
-        List<JsonNode> records = new ArrayList<>();
-        if (text.stripLeading().startsWith("[")) json.readTree(text).forEach(records::add);
-        else {
-            int n = 0;
-            for (String line : text.split("\n")) {
-                n++;
-                if (line.isBlank()) continue;
-                try {
-                    records.add(json.readTree(line));
-                } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-                    throw new IllegalArgumentException(file + ":" + n + ": not valid JSON: " + e.getOriginalMessage());
-                }
-            }
-        }
+    static List<String> readPrompts(Path file) {
         List<String> out = new ArrayList<>();
-        for (int i = 0; i < records.size(); i++) {
-            JsonNode r = records.get(i);
+        for (DatasetReader.Record rec : DatasetReader.records(file)) {
+            JsonNode r = rec.node();
             String p = r.has("prompt") ? r.get("prompt").asText() : r.has("instruction") ? r.get("instruction").asText() : null;
-            if (p == null) throw new IllegalArgumentException(file + " record " + (i + 1) + ": needs a prompt or instruction field");
+            if (p == null) throw new IllegalArgumentException(rec.where() + ": needs a prompt or instruction field");
             out.add(p);
         }
         return out;

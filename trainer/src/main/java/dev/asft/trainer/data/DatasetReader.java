@@ -65,9 +65,15 @@ public final class DatasetReader {
         return truncated;
     }
 
-    public List<Example> read(Path file) {
-        truncated = 0;
-        List<Example> out = new ArrayList<>();
+    /** A record of a data file and where it came from ("data.jsonl:12", "data.json record 3"). */
+    public record Record(String where, JsonNode node) {}
+
+    /**
+     * The records of a JSONL file (blank lines skipped) or of a JSON array file; a line that is
+     * not JSON is an error naming the file and line. Shared by every command that reads records.
+     */
+    public static List<Record> records(Path file) {
+        List<Record> out = new ArrayList<>();
         try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             r.mark(1 << 16);
             int c;
@@ -82,20 +88,18 @@ public final class DatasetReader {
                 } catch (JsonProcessingException e) {
                     throw new IllegalArgumentException(file + ":" + e.getLocation().getLineNr() + ": not valid JSON: " + e.getOriginalMessage());
                 }
-                for (int i = 0; i < arr.size(); i++) out.add(record(arr.get(i), file + " record " + (i + 1)));
+                for (int i = 0; i < arr.size(); i++) out.add(new Record(file + " record " + (i + 1), arr.get(i)));
             } else {
                 String line;
                 int n = 0;
                 while ((line = r.readLine()) != null) {
                     n++;
                     if (line.isBlank()) continue;
-                    JsonNode node;
                     try {
-                        node = JSON.readTree(line);
+                        out.add(new Record(file + ":" + n, JSON.readTree(line)));
                     } catch (JsonProcessingException e) {
                         throw new IllegalArgumentException(file + ":" + n + ": not valid JSON: " + e.getOriginalMessage());
                     }
-                    out.add(record(node, file + ":" + n));
                 }
             }
         } catch (NoSuchFileException e) {
@@ -104,6 +108,13 @@ public final class DatasetReader {
             throw new IllegalArgumentException(file + ": cannot read: " + e.getMessage());
         }
         if (out.isEmpty()) throw new IllegalArgumentException(file + ": no records");
+        return out;
+    }
+
+    public List<Example> read(Path file) {
+        truncated = 0;
+        List<Example> out = new ArrayList<>();
+        for (Record rec : records(file)) out.add(record(rec.node(), rec.where()));
         return out;
     }
 
