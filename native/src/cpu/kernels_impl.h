@@ -53,23 +53,6 @@ inline float hsum(vf v) {
   return s;
 }
 
-// Keeps a vector in a register: stops the compiler from folding its load into every FMA that
-// uses it (which loads it once per row instead of once per block; measured 20% slower).
-inline void in_register(vf &v) {
-#if defined(__x86_64__) || defined(__i386__)
-  __asm__("" : "+v"(v));
-#else
-  (void)v;
-#endif
-}
-
-// Software prefetch distance along each row of M, in elements (0 disables). Streaming a few
-// rows at once, the hardware prefetcher alone left the loads waiting: 256 measured ~15%
-// faster at d = 4096 (docs/PERFORMANCE.md).
-#ifndef ASFT_PREFETCH
-#define ASFT_PREFETCH 256
-#endif
-
 // One block: ROWS rows of M (starting at m, row stride ld) times RC rows of xt (row
 // stride ld), over the n columns [0, n); adds the dot products to out.
 template <typename T, int ROWS, int RC>
