@@ -151,6 +151,16 @@ def make(name, model_type, tie, bias):
         grads[key + ".lora_B.grad"] = b.grad
     os.makedirs(name, exist_ok=True)
     write_safetensors(os.path.join(name, "lora_golden.safetensors"), grads)
+    # Full fine-tuning: the gradient of the same masked loss (no LoRA) with respect to every
+    # weight (a tied head's gradient lands on the embedding).
+    wf = {k: v.clone().requires_grad_() for k, v in w.items()}
+    logits_f = forward(cfg, wf, ids, mask)
+    loss_f = torch.nn.functional.cross_entropy(logits_f[:, :-1].reshape(-1, V), labels[:, 1:].reshape(-1), ignore_index=-100)
+    loss_f.backward()
+    full = {"full_loss": loss_f.detach().reshape(1)}
+    for k, v in wf.items():
+        full[k + ".grad"] = v.grad
+    write_safetensors(os.path.join(name, "full_golden.safetensors"), full)
     with open(os.path.join(name, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
     write_safetensors(os.path.join(name, "model.safetensors"), w)

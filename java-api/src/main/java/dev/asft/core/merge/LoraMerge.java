@@ -3,19 +3,14 @@ package dev.asft.core.merge;
 import dev.asft.core.backend.Backend;
 import dev.asft.core.io.HfCheckpoint;
 import dev.asft.core.io.PeftAdapter;
-import dev.asft.core.io.SafetensorsFile;
-import dev.asft.core.io.StreamingSafetensorsWriter;
 import dev.asft.core.tensor.DType;
 import dev.asft.core.tensor.Tensor;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
-import java.util.stream.Stream;
 
 /**
  * Merges a LoRA adapter into its model: W <- W + s B A (s = alpha / r, or alpha / sqrt(r) with
@@ -40,42 +35,16 @@ public final class LoraMerge {
                 throw new IllegalArgumentException("adapter module " + e.getKey() + ": lora_B " + b.describe() + " x lora_A "
                         + a.describe() + " does not fit weight " + Arrays.toString(shape));
         }
-        dev.asft.core.io.AtomicFiles.writeFolder(out, tmp -> {
-            for (Map.Entry<Path, List<String>> shard : model.shards().entrySet()) {
-                SafetensorsFile in = model.shard(shard.getKey());
-                List<StreamingSafetensorsWriter.Spec> specs = new ArrayList<>();
-                for (String name : in.names()) {
-                    SafetensorsFile.Entry e = in.entry(name);
-                    specs.add(new StreamingSafetensorsWriter.Spec(name, e.dtype(), e.shape()));
-                }
-                try (StreamingSafetensorsWriter w = new StreamingSafetensorsWriter(tmp.resolve(shard.getKey().getFileName()), specs, 0)) {
-                    for (String name : in.names()) {
-                        Tensor t = in.tensor(name);
-                        String module = name.endsWith(".weight") ? name.substring(0, name.length() - 7) : null;
-                        PeftAdapter.Lora l = module == null ? null : adapter.modules().get(module);
-                        if (l == null) {
-                            w.put(name, t);
-                            continue;
-                        }
-                        if (progress != null) progress.accept(module);
-                        if (!t.dtype().isKernelStorage() && t.dtype() != DType.F64)
-                            throw new IllegalArgumentException(name + " has dtype " + t.dtype() + "; cannot merge LoRA into it");
-                        try (Tensor w32 = t.to(DType.F32)) {
-                            be.gemm(false, false, (float) s, l.b(), l.a(), 1f, w32);
-                            try (Tensor back = w32.to(t.dtype())) {
-                                w.put(name, back);
-                            }
-                        }
-                    }
-                    w.finish(in.metadata().entrySet().stream().filter(x -> !x.getKey().equals("format"))
-                            .collect(java.util.stream.Collectors.toMap(Map.Entry::getKey, Map.Entry::getValue)));
-                }
-            }
-            try (Stream<Path> files = Files.list(model.dir())) {
-                for (Path f : files.toList()) {
-                    String n = f.getFileName().toString();
-                    if (Files.isRegularFile(f) && !n.endsWith(".safetensors")) Files.copy(f, tmp.resolve(n));
-                }
+        dev.asft.core.io.CheckpointRewriter.rewrite(model, out, (name, t) -> {
+            String module = name.endsWith(".weight") ? name.substring(0, name.length() - 7) : null;
+            PeftAdapter.Lora l = module == null ? null : adapter.modules().get(module);
+            if (l == null) return null;
+            if (progress != null) progress.accept(module);
+            if (!t.dtype().isKernelStorage() && t.dtype() != DType.F64)
+                throw new IllegalArgumentException(name + " has dtype " + t.dtype() + "; cannot merge LoRA into it");
+            try (Tensor w32 = t.to(DType.F32)) {
+                be.gemm(false, false, (float) s, l.b(), l.a(), 1f, w32);
+                return w32.to(t.dtype());
             }
         });
     }

@@ -113,6 +113,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue from a checkpoint folder (same data, seed and batch size).")
     Path resume;
 
+    @Option(names = "--full", description = "Full fine-tuning: train every weight and write a Hugging Face model folder "
+            + "(shards and dtype of --model) instead of an adapter; no AsFT term.")
+    boolean full;
+
     @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or java (default: ${DEFAULT-VALUE}).")
     String device;
 
@@ -140,6 +144,7 @@ final class TrainCommand implements Callable<Integer> {
         o.optimizer = optimizer.toLowerCase(java.util.Locale.ROOT);
         o.checkpointDir = checkpointDir != null ? checkpointDir : out.resolveSibling(out.getFileName() + "-checkpoints");
         o.schedule = dev.asft.trainer.train.Schedule.parse(schedule, warmup);
+        o.full = full;
         if (rank <= 0 || batchSize <= 0 || epochs <= 0 || gradAccum <= 0)
             throw new IllegalArgumentException("--rank, --batch-size, --grad-accum and --epochs must be positive");
         Backend backend = Backends.select(device, true);
@@ -175,14 +180,15 @@ final class TrainCommand implements Callable<Integer> {
                     }
                 }
             });
-            dev.asft.core.io.AtomicFiles.writeFolder(out, t::save);
+            if (full) t.saveModel(ck, out);
+            else dev.asft.core.io.AtomicFiles.writeFolder(out, t::save);
             System.out.println("wrote " + out);
         }
         return 0;
     }
 
     private Anchor anchor(Backend backend, HfCheckpoint aligned, LoraTrainer.Options o) {
-        if (lambda == 0) return null;
+        if (lambda == 0 || (full && anchorFile == null && base == null)) return null;
         if (anchorFile != null) {
             Anchor a = AnchorFile.read(anchorFile, backend, AnchorForm.Q);
             AnchorFile.checkBelongsTo(a, anchorFile, aligned);

@@ -29,6 +29,10 @@ final class Linear implements AutoCloseable {
         return weight;
     }
 
+    Tensor bias() {
+        return bias;
+    }
+
     void setLora(Tensor a, Tensor b, float scale) {
         if (a.dim(1) != weight.dim(1) || b.dim(0) != weight.dim(0) || a.dim(0) != b.dim(1))
             throw new IllegalArgumentException(name + ": LoRA factors " + a.describe() + ", " + b.describe()
@@ -88,6 +92,28 @@ final class Linear implements AutoCloseable {
      * LoRA, adds dA += s (dy B)^T x and dB += s dy^T (x A^T) to gradA / gradB. W and b are frozen.
      */
     float[] backward(Backend backend, float[] x, float[] dy, int n, Tensor gradA, Tensor gradB) {
+        return backward(backend, x, dy, n, gradA, gradB, null, null);
+    }
+
+    /**
+     * As above; for full fine-tuning also adds dW += dy^T x to gradW and db += sum_t dy_t to
+     * gradBias when they are given (x is the layer's input, before any LoRA dropout).
+     */
+    float[] backward(Backend backend, float[] x, float[] dy, int n, Tensor gradA, Tensor gradB, Tensor gradW, Tensor gradBias) {
+        if (gradW != null) {
+            try (Tensor x0 = Tensor.of(DType.F32, x, n, (int) weight.dim(1)); Tensor dy0 = Tensor.of(DType.F32, dy, n, (int) weight.dim(0))) {
+                backend.gemm(true, false, 1f, dy0, x0, 1f, gradW);
+            }
+        }
+        if (gradBias != null) {
+            int out = (int) weight.dim(0);
+            java.nio.FloatBuffer gb = gradBias.floats();
+            for (int j = 0; j < out; j++) {
+                double s = 0;
+                for (int t = 0; t < n; t++) s += dy[t * out + j];
+                gb.put(j, (float) (gb.get(j) + s));
+            }
+        }
         int out = (int) weight.dim(0), in = (int) weight.dim(1);
         float[] xl = x;
         if (loraA != null && loraMask != null) { // the input the LoRA path saw in the forward

@@ -15,7 +15,8 @@ import java.util.List;
  * The projections are GEMMs on the backend; the rest is plain loops over [tokens x features].
  * Weights are copied to f32 once (checkpoints may be bf16/f16).
  *
- * <p>This is the inference forward of the training engine; backward and LoRA come next.
+ * <p>Backward gives the gradients of LoRA factors only (frozen weights get no buffers) or, for
+ * full fine-tuning, of every weight.
  */
 public final class LlamaModel implements AutoCloseable {
     private final LlamaConfig cfg;
@@ -23,6 +24,8 @@ public final class LlamaModel implements AutoCloseable {
     private final Tensor embed, head;
     private final float[] finalNorm; // norm weights are small: held as arrays, read every call
     private final List<Layer> layers = new ArrayList<>();
+    private final java.util.Map<String, float[]> norms = new java.util.LinkedHashMap<>(); // HF name -> live weights
+    private java.util.Map<String, Tensor> fullParams; // every weight by HF name, made on first use (full fine-tuning)
 
     record Layer(float[] inNorm, Linear q, Linear k, Linear v, Linear o, float[] postNorm, Linear gate, Linear up, Linear down) {}
 
@@ -57,9 +60,11 @@ public final class LlamaModel implements AutoCloseable {
         return new Linear(name, w, b);
     }
 
-    private static float[] vector(HfCheckpoint ck, String name, int size) {
+    private float[] vector(HfCheckpoint ck, String name, int size) {
         try (Tensor t = f32(ck, name, size)) {
-            return t.toFloatArray();
+            float[] w = t.toFloatArray();
+            norms.put(name, w);
+            return w;
         }
     }
 
@@ -102,6 +107,40 @@ public final class LlamaModel implements AutoCloseable {
             if (lin == null) throw new IllegalArgumentException("adapter module " + e.getKey() + " is not a projection of this model");
             lin.setLora(e.getValue().a(), e.getValue().b(), s);
         }
+    }
+
+    /**
+     * Every weight of the model by its Hugging Face name, as live f32 tensors (full fine-tuning
+     * updates them in place, then calls {@link #weightsUpdated}). A tied head appears once, as
+     * the embedding.
+     */
+    public java.util.Map<String, Tensor> weights() {
+        if (fullParams == null) {
+            java.util.Map<String, Tensor> w = new java.util.LinkedHashMap<>();
+            w.put("model.embed_tokens.weight", embed);
+            for (int li = 0; li < layers.size(); li++) {
+                Layer l = layers.get(li);
+                String p = "model.layers." + li + ".";
+                w.put(p + "input_layernorm.weight", Tensor.of(DType.F32, l.inNorm(), l.inNorm().length));
+                for (Linear lin : List.of(l.q(), l.k(), l.v())) {
+                    w.put(lin.name() + ".weight", lin.weight());
+                    if (lin.bias() != null) w.put(lin.name() + ".bias", lin.bias());
+                }
+                w.put(l.o().name() + ".weight", l.o().weight());
+                w.put(p + "post_attention_layernorm.weight", Tensor.of(DType.F32, l.postNorm(), l.postNorm().length));
+                for (Linear lin : List.of(l.gate(), l.up(), l.down())) w.put(lin.name() + ".weight", lin.weight());
+            }
+            w.put("model.norm.weight", Tensor.of(DType.F32, finalNorm, finalNorm.length));
+            if (head != embed) w.put("lm_head.weight", head);
+            fullParams = java.util.Collections.unmodifiableMap(w);
+        }
+        return fullParams;
+    }
+
+    /** After an in-place update of {@link #weights()}: the norm weights the forward reads follow. */
+    public void weightsUpdated() {
+        if (fullParams == null) return;
+        for (var e : norms.entrySet()) fullParams.get(e.getKey()).floats().get(0, e.getValue());
     }
 
     /** The embedding rows of the tokens, [tokens x hidden], read straight from the table. */
@@ -267,6 +306,23 @@ public final class LlamaModel implements AutoCloseable {
     public double lossAndLoraGrads(int[] ids, int[] mask, int[] labels, int batch, int len,
                                    java.util.Map<String, Tensor[]> grads, long denominator, float dropout,
                                    java.util.SplittableRandom rnd) {
+        return lossAndGrads(ids, mask, labels, batch, len, grads, null, denominator, dropout, rnd);
+    }
+
+    /**
+     * Full fine-tuning: the loss as above and its gradient with respect to every weight added to
+     * {@code grads} (HF name -> f32 tensor shaped like {@link #weights()}'s), summed token losses
+     * divided by {@code denominator}.
+     */
+    public double lossAndFullGrads(int[] ids, int[] mask, int[] labels, int batch, int len,
+                                   java.util.Map<String, Tensor> grads, long denominator) {
+        for (String name : weights().keySet())
+            if (!grads.containsKey(name)) throw new IllegalArgumentException("no gradient buffer for weight " + name);
+        return lossAndGrads(ids, mask, labels, batch, len, null, grads, denominator, 0f, null);
+    }
+
+    private double lossAndGrads(int[] ids, int[] mask, int[] labels, int batch, int len, java.util.Map<String, Tensor[]> grads,
+                                java.util.Map<String, Tensor> full, long denominator, float dropout, java.util.SplittableRandom rnd) {
         int h = cfg.hiddenSize(), n = batch * len, vocab = cfg.vocabSize();
         int heads = cfg.numAttentionHeads(), kv = cfg.numKeyValueHeads(), hd = cfg.headDim();
         float eps = (float) cfg.rmsNormEps();
@@ -291,37 +347,57 @@ public final class LlamaModel implements AutoCloseable {
                 for (int j = 0; j < vocab; j++)
                     dlogits[off + j] = (float) ((Math.exp(logits[off + j] - max) / z - (j == target ? 1 : 0)) / denominator);
             }
-        float[] dx = Ops.rmsNormBackward(x, finalNorm, headLin.backward(backend, xf, dlogits, n, null, null), h, eps);
+        Tensor headGrad = full == null ? null : full.get(head == embed ? "model.embed_tokens.weight" : "lm_head.weight");
+        float[] dx = Ops.rmsNormBackward(x, finalNorm, headLin.backward(backend, xf, dlogits, n, null, null, headGrad, null), h, eps,
+                fullVec(full, "model.norm.weight"));
         for (int li = layers.size() - 1; li >= 0; li--) {
             Layer l = layers.get(li);
             Cache c = caches.get(li);
             // MLP: x_out = x_mid + down(silu(gate(hp)) * up(hp)), hp = norm(x_mid)
-            float[] dact = l.down().backward(backend, c.act(), dx, n, grad(grads, l.down(), 0), grad(grads, l.down(), 1));
+            float[] dact = l.down().backward(backend, c.act(), dx, n, grad(grads, l.down(), 0), grad(grads, l.down(), 1), wgrad(full, l.down()), bgrad(full, l.down()));
             float[] dg = new float[dact.length], du = new float[dact.length];
             for (int i = 0; i < dact.length; i++) {
                 du[i] = dact[i] * Ops.silu(c.g()[i]);
                 dg[i] = dact[i] * c.u()[i] * Ops.siluGrad(c.g()[i]);
             }
-            float[] dhp = l.gate().backward(backend, c.hp(), dg, n, grad(grads, l.gate(), 0), grad(grads, l.gate(), 1));
-            Ops.addInPlace(dhp, l.up().backward(backend, c.hp(), du, n, grad(grads, l.up(), 0), grad(grads, l.up(), 1)));
+            float[] dhp = l.gate().backward(backend, c.hp(), dg, n, grad(grads, l.gate(), 0), grad(grads, l.gate(), 1), wgrad(full, l.gate()), bgrad(full, l.gate()));
+            Ops.addInPlace(dhp, l.up().backward(backend, c.hp(), du, n, grad(grads, l.up(), 0), grad(grads, l.up(), 1), wgrad(full, l.up()), bgrad(full, l.up())));
             float[] dxMid = dx.clone();
-            Ops.addInPlace(dxMid, Ops.rmsNormBackward(c.xMid(), l.postNorm(), dhp, h, eps));
+            String p = "model.layers." + li + ".";
+            Ops.addInPlace(dxMid, Ops.rmsNormBackward(c.xMid(), l.postNorm(), dhp, h, eps, fullVec(full, p + "post_attention_layernorm.weight")));
             // Attention: x_mid = x + o(attn(rope(q(hn)), rope(k(hn)), v(hn))), hn = norm(x)
-            float[] datt = l.o().backward(backend, c.att(), dxMid, n, grad(grads, l.o(), 0), grad(grads, l.o(), 1));
+            float[] datt = l.o().backward(backend, c.att(), dxMid, n, grad(grads, l.o(), 0), grad(grads, l.o(), 1), wgrad(full, l.o()), bgrad(full, l.o()));
             float[][] dqkv = GemmAttention.backward(backend, c.q(), c.k(), c.v(), datt, mask, batch, len, heads, kv, hd);
             rope.backward(dqkv[0], n, len, heads);
             rope.backward(dqkv[1], n, len, kv);
-            float[] dhn = l.q().backward(backend, c.hn(), dqkv[0], n, grad(grads, l.q(), 0), grad(grads, l.q(), 1));
-            Ops.addInPlace(dhn, l.k().backward(backend, c.hn(), dqkv[1], n, grad(grads, l.k(), 0), grad(grads, l.k(), 1)));
-            Ops.addInPlace(dhn, l.v().backward(backend, c.hn(), dqkv[2], n, grad(grads, l.v(), 0), grad(grads, l.v(), 1)));
+            float[] dhn = l.q().backward(backend, c.hn(), dqkv[0], n, grad(grads, l.q(), 0), grad(grads, l.q(), 1), wgrad(full, l.q()), bgrad(full, l.q()));
+            Ops.addInPlace(dhn, l.k().backward(backend, c.hn(), dqkv[1], n, grad(grads, l.k(), 0), grad(grads, l.k(), 1), wgrad(full, l.k()), bgrad(full, l.k())));
+            Ops.addInPlace(dhn, l.v().backward(backend, c.hn(), dqkv[2], n, grad(grads, l.v(), 0), grad(grads, l.v(), 1), wgrad(full, l.v()), bgrad(full, l.v())));
             dx = dxMid;
-            Ops.addInPlace(dx, Ops.rmsNormBackward(c.x(), l.inNorm(), dhn, h, eps));
+            Ops.addInPlace(dx, Ops.rmsNormBackward(c.x(), l.inNorm(), dhn, h, eps, fullVec(full, p + "input_layernorm.weight")));
+        }
+        if (full != null) { // the embedding rows of the batch's tokens receive dx
+            java.nio.FloatBuffer ge = full.get("model.embed_tokens.weight").floats();
+            for (int t = 0; t < n; t++)
+                for (int i = 0; i < h; i++) ge.put(ids[t] * h + i, ge.get(ids[t] * h + i) + dx[t * h + i]);
         }
         return lossCount[0];
     }
 
+    private static Tensor wgrad(java.util.Map<String, Tensor> full, Linear lin) {
+        return full == null ? null : full.get(lin.name() + ".weight");
+    }
+
+    private static Tensor bgrad(java.util.Map<String, Tensor> full, Linear lin) {
+        return full == null ? null : full.get(lin.name() + ".bias");
+    }
+
+    private static java.nio.FloatBuffer fullVec(java.util.Map<String, Tensor> full, String name) {
+        return full == null ? null : full.get(name).floats();
+    }
+
     private static Tensor grad(java.util.Map<String, Tensor[]> grads, Linear lin, int which) {
-        if (!lin.hasLora()) return null;
+        if (grads == null || !lin.hasLora()) return null;
         Tensor[] g = grads.get(lin.name());
         if (g == null) throw new IllegalArgumentException("no gradient buffers for LoRA module " + lin.name());
         return g[which];
@@ -357,5 +433,7 @@ public final class LlamaModel implements AutoCloseable {
         for (Layer l : layers) {
             for (Linear lin : List.of(l.q(), l.k(), l.v(), l.o(), l.gate(), l.up(), l.down())) lin.close();
         }
+        if (fullParams != null)
+            for (String name : norms.keySet()) fullParams.get(name).close();
     }
 }

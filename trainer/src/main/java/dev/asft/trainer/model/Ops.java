@@ -80,6 +80,12 @@ final class Ops {
 
     /** Backward of rmsNorm (weight frozen): dx given x, the weight and dy. */
     static float[] rmsNormBackward(float[] x, float[] w, float[] dy, int dim, float eps) {
+        return rmsNormBackward(x, w, dy, dim, eps, null);
+    }
+
+    /** As above, also adding dw_i += sum_t dy_ti x_ti / rms_t to dw when it is given (full fine-tuning). */
+    static float[] rmsNormBackward(float[] x, float[] w, float[] dy, int dim, float eps, java.nio.FloatBuffer dw) {
+        double[] acc = dw == null ? null : new double[dim];
         float[] dx = new float[x.length];
         for (int t = 0; t < x.length / dim; t++) {
             double ss = 0, gx = 0;
@@ -88,7 +94,11 @@ final class Ops {
             for (int i = 0; i < dim; i++) gx += (double) w[i] * dy[t * dim + i] * x[t * dim + i];
             double k = inv * inv * inv * gx / dim;
             for (int i = 0; i < dim; i++) dx[t * dim + i] = (float) (inv * w[i] * dy[t * dim + i] - k * x[t * dim + i]);
+            if (acc != null)
+                for (int i = 0; i < dim; i++) acc[i] += inv * dy[t * dim + i] * x[t * dim + i];
         }
+        if (acc != null)
+            for (int i = 0; i < dim; i++) dw.put(i, (float) (dw.get(i) + acc[i]));
         return dx;
     }
 

@@ -29,7 +29,8 @@ import java.util.function.Consumer;
  * The LoRA + AsFT training loop: per optimizer step, the token-mean masked cross-entropy of the
  * batch plus lambda * sum over modules of ||(I - C) B A||_F^2 (no LoRA scaling, as the released
  * code), gradients for the LoRA factors only, gradient-norm clipping, AdamW, and a per-epoch
- * StepLR (gamma) or constant schedule. Deterministic for a seed (init, shuffle order).
+ * StepLR (gamma) or constant schedule. Deterministic for a seed (init, shuffle order). With
+ * {@link Options#full} it trains every weight instead (plain full fine-tuning, no AsFT term).
  */
 public final class LoraTrainer {
     /** Options, with the AsFT paper's defaults where it has them (ASFT.md section 2). */
@@ -57,6 +58,8 @@ public final class LoraTrainer {
         /** Save a checkpoint every this many optimizer steps (0 = never) under checkpointDir. */
         public long saveEvery = 0;
         public Path checkpointDir;
+        /** Full fine-tuning: every weight of the model is trained (no LoRA, no AsFT term). */
+        public boolean full;
     }
 
     /** What one optimizer step did (also one metrics line). */
@@ -69,6 +72,7 @@ public final class LoraTrainer {
     private final Anchor anchor; // may be null: plain LoRA (SFT)
     private final Map<String, PeftAdapter.Lora> lora = new LinkedHashMap<>();
     private final Map<String, Tensor[]> grads = new LinkedHashMap<>();
+    private final Map<String, Tensor> fullGrads = new LinkedHashMap<>(); // full fine-tuning: weight name -> gradient
     private final List<Tensor> params = new ArrayList<>(), gradList = new ArrayList<>(), m = new ArrayList<>(), v = new ArrayList<>();
     private final AdamW opt;
     private long resumeStep; // optimizer steps already done (from a checkpoint)
@@ -82,6 +86,22 @@ public final class LoraTrainer {
         if (options.dropout < 0 || options.dropout >= 1) throw new IllegalArgumentException("--lora-dropout must be in [0, 1), got " + options.dropout);
         if (!options.optimizer.equals("adamw") && !options.optimizer.equals("sgd"))
             throw new IllegalArgumentException("unknown optimizer '" + options.optimizer + "': expected adamw or sgd");
+        this.opt = new AdamW(options.beta1, options.beta2, options.eps, options.weightDecay);
+        if (options.full) {
+            if (options.initAdapter != null) throw new IllegalArgumentException("--full trains every weight; --init-adapter does not apply");
+            if (anchor != null && options.lambda != 0)
+                throw new IllegalArgumentException("the AsFT term penalizes LoRA updates; --full trains without it (use --lambda 0)");
+            if (options.saveEvery > 0) throw new IllegalArgumentException("--save-every is not supported with --full yet");
+            for (Map.Entry<String, Tensor> e : model.weights().entrySet()) {
+                Tensor g = Tensor.zeros(DType.F32, e.getValue().shape());
+                fullGrads.put(e.getKey(), g);
+                params.add(e.getValue());
+                gradList.add(g);
+                m.add(Tensor.zeros(DType.F32, e.getValue().shape()));
+                v.add(Tensor.zeros(DType.F32, e.getValue().shape()));
+            }
+            return;
+        }
         if (options.initAdapter != null) {
             com.fasterxml.jackson.databind.node.ObjectNode c = options.initAdapter.config();
             options.rank = c.path("r").asInt(options.rank);
@@ -112,7 +132,6 @@ public final class LoraTrainer {
             for (String name : lora.keySet())
                 if (anchor.get(name) == null) throw new IllegalArgumentException("the anchor has no module " + name + " (a target of training)");
         model.applyAdapter(adapter());
-        this.opt = new AdamW(options.beta1, options.beta2, options.eps, options.weightDecay);
     }
 
     private void addParam(String name, Tensor ta, Tensor tb) {
@@ -140,7 +159,7 @@ public final class LoraTrainer {
 
     /** Trains over the examples; each step is reported to {@code onStep}. */
     public List<Step> train(List<Example> data, int padId, Consumer<Step> onStep) {
-        AsftRegularizer reg = anchor == null ? null : new AsftRegularizer(anchor, backend);
+        AsftRegularizer reg = anchor == null || o.full ? null : new AsftRegularizer(anchor, backend);
         Random shuffle = new Random(o.seed + 1);
         List<Step> steps = new ArrayList<>();
         long start = System.nanoTime(), tokens = 0, stepNo = 0;
@@ -173,7 +192,9 @@ public final class LoraTrainer {
                         if (n == 0) continue;
                         // Dropout masks from (seed, step, micro-batch): the same on a resumed run.
                         java.util.SplittableRandom drop = new java.util.SplittableRandom(o.seed * 1_000_003L + (stepNo + 1) * 131L + k);
-                        double l = model.lossAndLoraGrads(b.inputIds(), b.attentionMask(), b.labels(), b.batch(), b.length(), grads,
+                        double l = o.full
+                                ? model.lossAndFullGrads(b.inputIds(), b.attentionMask(), b.labels(), b.batch(), b.length(), fullGrads, targets)
+                                : model.lossAndLoraGrads(b.inputIds(), b.attentionMask(), b.labels(), b.batch(), b.length(), grads,
                                 targets, o.dropout, drop);
                         sum += l * n;
                     }
@@ -201,6 +222,7 @@ public final class LoraTrainer {
                 }
                 if (o.optimizer.equals("sgd")) sgd((float) lr);
                 else opt.update(params, gradList, m, v, (float) lr);
+                if (o.full) model.weightsUpdated();
                 stepNo++;
                 tokens += targets;
                 double el = (System.nanoTime() - start) / 1e9;
@@ -266,6 +288,7 @@ public final class LoraTrainer {
      * is replayed from the seed).
      */
     public void resume(Path dir) throws IOException {
+        if (o.full) throw new IllegalArgumentException("--resume is not supported with --full yet");
         com.fasterxml.jackson.databind.JsonNode st = new ObjectMapper().readTree(dir.resolve("trainer_state.json").toFile());
         if (st.path("seed").asLong() != o.seed || st.path("batch_size").asInt() != o.batchSize
                 || st.path("grad_accum").asInt(1) != o.gradAccum)
@@ -314,6 +337,20 @@ public final class LoraTrainer {
 
     /** Writes the trained adapter's files into a folder (callers rename it into place: AtomicFiles.writeFolder). */
     public void save(Path out) throws IOException {
+        if (o.full) throw new IllegalStateException("a fully fine-tuned model is saved with saveModel");
         adapter().write(out);
+    }
+
+    /**
+     * Full fine-tuning: writes the trained model as a Hugging Face folder shaped like its source
+     * checkpoint (same shards and dtypes; config and tokenizer files copied); appears when complete.
+     */
+    public void saveModel(dev.asft.core.io.HfCheckpoint source, Path out) throws IOException {
+        if (!o.full) throw new IllegalStateException("only full fine-tuning trains the model's weights");
+        Map<String, Tensor> w = model.weights();
+        dev.asft.core.io.CheckpointRewriter.rewrite(source, out, (name, t) -> {
+            Tensor trained = w.get(name);
+            return trained == null ? null : trained.to(t.dtype());
+        });
     }
 }
