@@ -78,23 +78,13 @@ final class GenerateCommand implements Callable<Integer> {
              PeftAdapter ad = adapter == null ? null : PeftAdapter.read(adapter); Tokenizer tok = Tokenizer.open(model)) {
             if (ad != null) m.applyAdapter(ad);
             Progress progress = new Progress("generate", ps.size());
-            for (String p : ps) {
-                int[] ids;
-                if (chat) {
-                    Map<String, Object> msg = new LinkedHashMap<>();
-                    msg.put("role", "user");
-                    msg.put("content", p);
-                    ids = tok.encode(tok.renderChat(List.of(msg), true));
-                } else {
-                    int[] body = tok.encode(p);
-                    ids = tok.addBos() ? prepend(tok.bosId(), body) : body;
-                }
-                int[] gen = m.generate(ids, maxNew, sampler, tok.eosId());
+            dev.asft.trainer.eval.Generator gen = new dev.asft.trainer.eval.Generator(m, tok, chat, maxNew, sampler);
+            List<String> answers = gen.answers(ps, p -> progress.next(p.length() > 40 ? p.substring(0, 40) + "..." : p));
+            for (int i = 0; i < ps.size(); i++) {
                 Map<String, Object> rec = new LinkedHashMap<>();
-                rec.put("prompt", p);
-                rec.put("response", tok.decode(gen, true));
+                rec.put("prompt", ps.get(i));
+                rec.put("response", answers.get(i));
                 sb.append(json.writeValueAsString(rec)).append('\n');
-                progress.next(p.length() > 40 ? p.substring(0, 40) + "..." : p);
             }
         }
         AtomicFiles.writeString(out, sb.toString());
@@ -102,10 +92,4 @@ final class GenerateCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static int[] prepend(int first, int[] rest) {
-        int[] out = new int[rest.length + 1];
-        out[0] = first;
-        System.arraycopy(rest, 0, out, 1, rest.length);
-        return out;
-    }
 }

@@ -1,0 +1,62 @@
+package dev.asft.trainer.eval;
+
+import dev.asft.trainer.data.Tokenizer;
+import dev.asft.trainer.model.LlamaModel;
+import dev.asft.trainer.model.Sampler;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Answers prompts with a model: each prompt rendered as a user message with the model's chat
+ * template (or as plain text after BOS), decoded with a KV cache until EOS or maxNew tokens.
+ */
+public final class Generator {
+    private final LlamaModel model;
+    private final Tokenizer tok;
+    private final boolean chat;
+    private final int maxNew;
+    private final Sampler sampler;
+
+    public Generator(LlamaModel model, Tokenizer tok, boolean chat, int maxNew, Sampler sampler) {
+        if (maxNew <= 0) throw new IllegalArgumentException("--max-new-tokens must be positive");
+        if (chat && !tok.hasChatTemplate()) throw new IllegalArgumentException("--chat needs a chat_template in tokenizer_config.json");
+        this.model = model;
+        this.tok = tok;
+        this.chat = chat;
+        this.maxNew = maxNew;
+        this.sampler = sampler;
+    }
+
+    /** The prompt's token ids as the model sees them. */
+    public int[] promptIds(String prompt) {
+        if (chat) {
+            Map<String, Object> msg = new LinkedHashMap<>();
+            msg.put("role", "user");
+            msg.put("content", prompt);
+            return tok.encode(tok.renderChat(List.of(msg), true));
+        }
+        int[] body = tok.encode(prompt);
+        if (!tok.addBos()) return body;
+        int[] out = new int[body.length + 1];
+        out[0] = tok.bosId();
+        System.arraycopy(body, 0, out, 1, body.length);
+        return out;
+    }
+
+    public String answer(String prompt) {
+        return tok.decode(model.generate(promptIds(prompt), maxNew, sampler, tok.eosId()), true);
+    }
+
+    /** Answers in prompt order; onEach (may be null) hears each prompt when its answer is done. */
+    public List<String> answers(List<String> prompts, Consumer<String> onEach) {
+        List<String> out = new ArrayList<>(prompts.size());
+        for (String p : prompts) {
+            out.add(answer(p));
+            if (onEach != null) onEach.accept(p);
+        }
+        return out;
+    }
+}
