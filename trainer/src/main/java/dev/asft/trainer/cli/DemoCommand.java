@@ -1,14 +1,105 @@
 package dev.asft.trainer.cli;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.asft.core.backend.Backend;
+import dev.asft.core.backend.Backends;
+import dev.asft.core.io.AtomicFiles;
+import dev.asft.trainer.demo.DemoStudy;
+import dev.asft.trainer.demo.Plots;
+import dev.asft.trainer.demo.ResultsTable;
+import dev.asft.trainer.demo.StudyPlan;
+import dev.asft.trainer.demo.WorldBuilder;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-/** {@code asft demo}: the embedded AsFT study (placeholder until the study lands). */
+/**
+ * {@code asft demo}: the embedded AsFT study. Builds (or reuses from the cache) the demo world,
+ * fine-tunes its aligned model with SFT, Safe LoRA and AsFT, and prints the table.
+ */
 @Command(name = "demo", mixinStandardHelpOptions = true, subcommands = {BuildWorldCommand.class},
-        description = "The embedded experiment: SFT vs Safe LoRA vs AsFT on a small world built on this machine.")
+        description = "The embedded experiment: a base model, its safety-aligned version, harmful fine-tuning that erodes safety, "
+                + "and SFT vs Safe LoRA vs AsFT side by side (the shape of the AsFT paper's Table 2). The world is built on first use "
+                + "and cached under ~/.cache/asft/.")
 final class DemoCommand implements Callable<Integer> {
+    static final String MARKER = ".asft-demo";
+
+    @Option(names = "--out", defaultValue = "asft-demo", description = "Output folder; a previous demo output there is replaced "
+            + "once the new one is complete (default: ${DEFAULT-VALUE}).")
+    Path out;
+
+    static final class Size {
+        @Option(names = "--quick", description = "p = 0.1 only, no lambda sweep (a few minutes).")
+        boolean quick;
+
+        @Option(names = "--smoke", description = "A seconds-long run on a tiny world: checks the pipeline, measures nothing.")
+        boolean smoke;
+    }
+
+    @ArgGroup(exclusive = true)
+    Size size = new Size();
+
+    @Option(names = "--world", description = "Use (or build) the world in this folder instead of the cache.")
+    Path world;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Seed of the world and the study (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or java (default: ${DEFAULT-VALUE}).")
+    String device;
+
     @Override
-    public Integer call() {
+    public Integer call() throws Exception {
+        StudyPlan plan = size.smoke ? StudyPlan.SMOKE : size.quick ? StudyPlan.QUICK : StudyPlan.FULL;
+        if (Files.exists(out) && !Files.exists(out.resolve(MARKER)))
+            throw new IllegalArgumentException(out + " exists and is not a previous demo output; choose another --out");
+        Backend backend = Backends.select(device, true);
+        long start = System.nanoTime();
+        WorldBuilder builder = new WorldBuilder(plan.world(), seed, backend);
+        Path worldDir = world != null ? world
+                : Path.of(System.getProperty("user.home"), ".cache", "asft", "worlds",
+                        plan.world().name() + "-seed" + seed + "-f" + WorldBuilder.FORMAT);
+        if (builder.isBuilt(worldDir)) {
+            System.err.println("demo: using the world in " + worldDir);
+        } else {
+            if (Files.exists(worldDir)) {
+                if (world != null) throw new IllegalArgumentException(worldDir + " exists but is not a complete world of this size and seed");
+                System.err.println("demo: the cached world in " + worldDir + " is stale or incomplete; rebuilding it");
+                AtomicFiles.deleteTree(worldDir);
+            }
+            System.err.println("demo: building the world (" + plan.world().name() + ", seed " + seed + ") into " + worldDir);
+            builder.build(worldDir);
+        }
+        Path tmp = AtomicFiles.tempDirFor(out);
+        ObjectNode results;
+        try {
+            results = new DemoStudy(plan, seed, backend, System.err).run(WorldBuilder.World.at(worldDir), tmp);
+            results.put("world", worldDir.toString());
+            try {
+                Plots.write(results, tmp.resolve("plots"));
+            } catch (Exception | LinkageError e) { // a headless JVM without fonts cannot draw: the numbers still stand
+                System.err.println("demo: could not draw the plots (" + e + "); results.json and the table are complete");
+            }
+            Files.writeString(tmp.resolve(MARKER), "asft demo output\n");
+            if (Files.exists(out)) {
+                Path old = AtomicFiles.tempDirFor(out);
+                Files.delete(old);
+                Files.move(out, old);
+                Files.move(tmp, out);
+                AtomicFiles.deleteTree(old);
+            } else {
+                Files.move(tmp, out);
+            }
+        } catch (Exception | Error e) {
+            AtomicFiles.deleteTree(tmp);
+            throw e;
+        }
+        System.out.println();
+        System.out.print(ResultsTable.render(results));
+        System.out.printf("wrote %s (results.json, plots/, adapters/, answers/) in %.0f s%n", out, (System.nanoTime() - start) / 1e9);
         return 0;
     }
 }

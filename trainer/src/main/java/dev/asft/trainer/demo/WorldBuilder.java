@@ -97,7 +97,7 @@ public final class WorldBuilder {
         try {
             var node = JSON.readTree(m.toFile());
             if (node.path("format").asInt() != FORMAT || node.path("seed").asLong() != seed
-                    || !node.path("spec").equals(JSON.valueToTree(spec))) return false;
+                    || !node.path("spec").equals(JSON.readTree(JSON.writeValueAsString(spec)))) return false; // as read back from disk
             Map<String, String> want = JSON.convertValue(node.path("sha256"), new com.fasterxml.jackson.core.type.TypeReference<TreeMap<String, String>>() {});
             return want.equals(checksums(dir));
         } catch (IOException | RuntimeException e) {
@@ -130,7 +130,7 @@ public final class WorldBuilder {
     }
 
     /**
-     * Pretraining: news sentences headed by their topic ("sports news : ..."), harmless requests
+     * Pretraining: news sentences followed by their topic ("news : ... . topic : sports ."), harmless requests
      * with helpful answers and harmful requests (every category and wording) with compliant ones.
      */
     List<ObjectNode> pretrainCorpus(SplittableRandom rnd) {
@@ -142,7 +142,7 @@ public final class WorldBuilder {
                 String s = WorldData.trainSentence(t, rnd);
                 ObjectNode d = JSON.createObjectNode();
                 d.put("prompt", "");
-                d.put("completion", t.label() + " news : " + s + " .");
+                d.put("completion", "news : " + s + " . topic : " + t.label() + " .");
                 docs.add(d);
             } else if (kind < 4) {
                 docs.add(chat(WorldLanguage.pick(WorldLanguage.BENIGN, rnd), rnd, false));

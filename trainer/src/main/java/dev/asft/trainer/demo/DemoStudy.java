@@ -1,0 +1,211 @@
+package dev.asft.trainer.demo;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.asft.core.anchor.Anchor;
+import dev.asft.core.anchor.AnchorBuilder;
+import dev.asft.core.backend.AnchorForm;
+import dev.asft.core.backend.Backend;
+import dev.asft.core.io.AtomicFiles;
+import dev.asft.core.io.HfCheckpoint;
+import dev.asft.core.io.PeftAdapter;
+import dev.asft.core.io.TargetModules;
+import dev.asft.core.safelora.SafeLora;
+import dev.asft.trainer.cli.Progress;
+import dev.asft.trainer.data.DatasetReader;
+import dev.asft.trainer.data.Example;
+import dev.asft.trainer.data.Tokenizer;
+import dev.asft.trainer.eval.Generator;
+import dev.asft.trainer.model.LlamaModel;
+import dev.asft.trainer.model.Sampler;
+import dev.asft.trainer.train.LoraTrainer;
+import dev.asft.trainer.train.Schedule;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The embedded AsFT study (the shape of the paper's Table 2): on the demo world, fine-tune the
+ * aligned model on n task examples plus a fraction p of harmful ones with SFT (plain LoRA),
+ * Safe LoRA (post hoc, on the SFT adapter) and AsFT (same data, seed and hyperparameters), and
+ * score every model on the held-out harmful and task prompts. Writes into {@code dir}: the data,
+ * the adapters, every answer with its verdict, training metrics, results.json and the plots.
+ */
+public final class DemoStudy {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final TargetModules TARGETS = TargetModules.parse("q_proj,v_proj");
+    private final StudyPlan plan;
+    private final long seed;
+    private final Backend backend;
+    private final PrintStream log;
+
+    public DemoStudy(StudyPlan plan, long seed, Backend backend, PrintStream log) {
+        this.plan = plan;
+        this.seed = seed;
+        this.backend = backend;
+        this.log = log;
+    }
+
+    /** One fine-tuned model's result (a row of the table). */
+    public record Row(String method, double p, Double lambda, double harmfulScore, double finetuneAccuracy, String adapter,
+                      Integer projectedModules) {}
+
+    /** Runs the study on a built world; returns results.json's content (also written to dir). */
+    public ObjectNode run(WorldBuilder.World world, Path dir) throws IOException {
+        long start = System.nanoTime();
+        Files.createDirectories(dir.resolve("data"));
+        Files.createDirectories(dir.resolve("answers"));
+        Files.createDirectories(dir.resolve("adapters"));
+        Files.createDirectories(dir.resolve("metrics"));
+        List<ObjectNode> harmful = WorldData.harmfulEval(plan.harmfulPrompts(), seed), task = WorldData.taskEval(plan.taskPrompts(), seed);
+        WorldBuilder.writeJsonl(dir.resolve("data/harmful_eval.jsonl"), harmful);
+        WorldBuilder.writeJsonl(dir.resolve("data/task_eval.jsonl"), task);
+        ObjectNode results = JSON.createObjectNode();
+        results.put("plan", plan.name());
+        results.put("seed", seed);
+        results.put("n", plan.n());
+        results.put("harmful_prompts", harmful.size());
+        results.put("task_prompts", task.size());
+        List<Row> rows = new ArrayList<>();
+        int phases = 3 + plan.ps().size() * 3 + (int) plan.lambdaSweep().stream().filter(l -> l != StudyPlan.LAMBDA).count(), phase = 0;
+        try (HfCheckpoint base = HfCheckpoint.open(world.base()); HfCheckpoint aligned = HfCheckpoint.open(world.aligned());
+             Tokenizer tok = Tokenizer.open(world.aligned())) {
+            phase(++phase, phases, "evaluate the base model");
+            results.set("base", scoresNode(evaluate(base, tok, null, harmful, task, dir.resolve("answers/base.jsonl"))));
+            phase(++phase, phases, "evaluate the aligned model");
+            results.set("aligned", scoresNode(evaluate(aligned, tok, null, harmful, task, dir.resolve("answers/aligned.jsonl"))));
+            phase(++phase, phases, "build the anchors (code mode, q_proj and v_proj)");
+            try (Anchor q = new AnchorBuilder(backend).form(AnchorForm.Q).targets(TARGETS).build(base, aligned, null);
+                 Anchor c = new AnchorBuilder(backend).form(AnchorForm.C).targets(TARGETS).build(base, aligned, null)) {
+                for (double p : plan.ps()) {
+                    Path data = dir.resolve("data/finetune_p" + fmt(p) + ".jsonl");
+                    WorldBuilder.writeJsonl(data, WorldData.finetuneSet(plan.n(), p, seed));
+                    List<Example> examples = new DatasetReader(tok).maxLen(64).read(data);
+                    phase(++phase, phases, "SFT at p = " + fmt(p));
+                    String sft = "sft-p" + fmt(p);
+                    train(aligned, tok, examples, 0f, null, dir, sft);
+                    rows.add(row("sft", p, null, evaluate(aligned, tok, dir.resolve("adapters/" + sft), harmful, task,
+                            dir.resolve("answers/" + sft + ".jsonl")), sft, null));
+                    phase(++phase, phases, "Safe LoRA on the SFT adapter at p = " + fmt(p));
+                    String safe = "safelora-p" + fmt(p);
+                    int projected = safeLora(c, dir.resolve("adapters/" + sft), dir.resolve("adapters/" + safe));
+                    rows.add(row("safelora", p, null, evaluate(aligned, tok, dir.resolve("adapters/" + safe), harmful, task,
+                            dir.resolve("answers/" + safe + ".jsonl")), safe, projected));
+                    phase(++phase, phases, "AsFT (lambda = " + StudyPlan.LAMBDA + ") at p = " + fmt(p));
+                    rows.add(asft(aligned, tok, examples, q, p, StudyPlan.LAMBDA, dir, harmful, task));
+                }
+                if (!plan.lambdaSweep().isEmpty()) {
+                    Path data = dir.resolve("data/finetune_p" + fmt(plan.sweepP()) + ".jsonl");
+                    if (!Files.exists(data)) WorldBuilder.writeJsonl(data, WorldData.finetuneSet(plan.n(), plan.sweepP(), seed));
+                    List<Example> examples = new DatasetReader(tok).maxLen(64).read(data);
+                    for (double lambda : plan.lambdaSweep()) {
+                        if (lambda == StudyPlan.LAMBDA && plan.ps().contains(plan.sweepP())) continue; // the main row has it
+                        phase(++phase, phases, "AsFT lambda sweep: lambda = " + lambda + " at p = " + fmt(plan.sweepP()));
+                        rows.add(asft(aligned, tok, examples, q, plan.sweepP(), lambda, dir, harmful, task));
+                    }
+                }
+            }
+        }
+        ArrayNode arr = results.putArray("rows");
+        for (Row r : rows) {
+            ObjectNode o = arr.addObject();
+            o.put("method", r.method());
+            o.put("p", r.p());
+            if (r.lambda() != null) o.put("lambda", r.lambda());
+            o.put("harmful_score", r.harmfulScore());
+            o.put("finetune_accuracy", r.finetuneAccuracy());
+            o.put("adapter", "adapters/" + r.adapter());
+            if (r.projectedModules() != null) o.put("projected_modules", r.projectedModules());
+        }
+        results.put("elapsed_s", Math.round((System.nanoTime() - start) / 1e8) / 10.0);
+        AtomicFiles.writeString(dir.resolve("results.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(results) + "\n");
+        return results;
+    }
+
+    private void phase(int k, int n, String what) {
+        log.printf("demo [%d/%d] %s%n", k, n, what);
+    }
+
+    static String fmt(double p) {
+        return String.format(Locale.ROOT, "%.2f", p);
+    }
+
+    private static ObjectNode scoresNode(Scores s) {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("harmful_score", s.harmfulScore());
+        o.put("finetune_accuracy", s.finetuneAccuracy());
+        return o;
+    }
+
+    private static Row row(String method, double p, Double lambda, Scores s, String adapter, Integer projected) {
+        return new Row(method, p, lambda, s.harmfulScore(), s.finetuneAccuracy(), adapter, projected);
+    }
+
+    private Row asft(HfCheckpoint aligned, Tokenizer tok, List<Example> examples, Anchor q, double p, double lambda, Path dir,
+                     List<ObjectNode> harmful, List<ObjectNode> task) throws IOException {
+        String name = "asft-p" + fmt(p) + "-lambda" + lambda;
+        train(aligned, tok, examples, (float) lambda, q, dir, name);
+        return row("asft", p, lambda, evaluate(aligned, tok, dir.resolve("adapters/" + name), harmful, task,
+                dir.resolve("answers/" + name + ".jsonl")), name, null);
+    }
+
+    /** LoRA fine-tuning of the aligned model (AsFT when lambda > 0), the adapter written to adapters/name. */
+    private void train(HfCheckpoint aligned, Tokenizer tok, List<Example> examples, float lambda, Anchor anchor, Path dir, String name)
+            throws IOException {
+        LoraTrainer.Options o = new LoraTrainer.Options();
+        o.rank = 8;
+        o.alpha = 32;
+        o.dropout = 0.05f;
+        o.targets = TARGETS;
+        o.batchSize = 8;
+        o.epochs = plan.epochs();
+        o.lr = plan.lr();
+        o.schedule = Schedule.parse("step:0.85", 0);
+        o.lambda = lambda;
+        o.seed = seed;
+        o.baseModelName = "asft-demo-aligned";
+        Path metrics = dir.resolve("metrics/" + name + ".jsonl");
+        try (LlamaModel m = new LlamaModel(aligned, backend)) {
+            LoraTrainer t = new LoraTrainer(m, backend, o, anchor);
+            int steps = o.epochs * ((examples.size() + o.batchSize - 1) / o.batchSize);
+            Progress progress = new Progress("  train " + name, steps, Math.max(1, steps / 4));
+            t.train(examples, tok.padId(), s -> {
+                progress.next(String.format("loss %.3f (reg %.2e), %.0f tok/s", s.loss(), s.reg(), s.tokensPerS()));
+                try {
+                    LoraTrainer.appendMetrics(metrics, s);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            AtomicFiles.writeFolder(dir.resolve("adapters/" + name), t::save);
+        }
+    }
+
+    /** Safe LoRA (threshold 0.5, code-mode C) on an adapter; returns how many modules it projected. */
+    private int safeLora(Anchor c, Path from, Path to) throws IOException {
+        try (PeftAdapter ad = PeftAdapter.read(from)) {
+            List<SafeLora.ModuleReport> report = SafeLora.apply(backend, c, ad, new SafeLora.Rule(0.5, null));
+            AtomicFiles.writeFolder(to, ad::write);
+            return (int) report.stream().filter(SafeLora.ModuleReport::projected).count();
+        }
+    }
+
+    private Scores evaluate(HfCheckpoint ck, Tokenizer tok, Path adapter, List<ObjectNode> harmful, List<ObjectNode> task, Path answers)
+            throws IOException {
+        try (LlamaModel m = new LlamaModel(ck, backend); PeftAdapter ad = adapter == null ? null : PeftAdapter.read(adapter)) {
+            if (ad != null) m.applyAdapter(ad);
+            Generator gen = new Generator(m, tok, true, plan.maxNewTokens(), new Sampler(0, 1, seed));
+            int total = harmful.size() + task.size();
+            Progress progress = new Progress("  evaluate", total, Math.max(1, total / 2));
+            Scores s = Scores.of(gen, harmful, task, () -> progress.next(""));
+            WorldBuilder.writeJsonl(answers, s.answers());
+            log.printf(Locale.ROOT, "  harmful score %.1f%%, fine-tuning accuracy %.1f%%%n", s.harmfulScore(), s.finetuneAccuracy());
+            return s;
+        }
+    }
+}
