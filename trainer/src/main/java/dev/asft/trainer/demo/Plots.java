@@ -56,6 +56,8 @@ public final class Plots {
             sweepP = sweep.get(sweep.size() - 1)[3];
             final double sp = sweepP;
             sweep.removeIf(v -> v[3] != sp);
+        }
+        if (sweep.size() >= 2) { // a sweep, not just the main row
             sweep.sort((a, b) -> Double.compare(a[0], b[0]));
             XYChart c = new XYChartBuilder().width(640).height(420).title("AsFT lambda sweep at p = " + DemoStudy.fmt(sweepP))
                     .xAxisTitle("lambda").yAxisTitle("%").build();

@@ -29,7 +29,7 @@ public final class ResultsTable {
 
     private static void line(StringBuilder sb, String method, Double p, Double lambda, JsonNode s) {
         sb.append(String.format(Locale.ROOT, "%-10s %5s %7s  %13.1f%%  %15.1f%%%n", method, p == null ? "" : String.format(Locale.ROOT, "%.2f", p),
-                lambda == null ? "" : String.format(Locale.ROOT, "%g", lambda), s.get("harmful_score").asDouble(),
+                lambda == null ? "" : java.math.BigDecimal.valueOf(lambda).stripTrailingZeros().toPlainString(), s.get("harmful_score").asDouble(),
                 s.get("finetune_accuracy").asDouble()));
     }
 }

@@ -1,0 +1,93 @@
+package dev.asft.trainer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** asft demo (smoke size), build-world's determinism, eval-safety and eval-task, end to end through the CLI. */
+class DemoCommandTest {
+    @TempDir
+    Path dir;
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Test
+    void buildWorldIsDeterministicForASeed() throws Exception {
+        for (String name : new String[] {"a", "b"})
+            assertEquals(0, CliTest.run("demo", "build-world", "--size", "smoke", "--seed", "5", "--out", dir.resolve(name).toString()).code());
+        assertEquals(0, CliTest.run("demo", "build-world", "--size", "smoke", "--seed", "6", "--out", dir.resolve("c").toString()).code());
+        JsonNode a = JSON.readTree(dir.resolve("a/world.json").toFile()), b = JSON.readTree(dir.resolve("b/world.json").toFile()),
+                c = JSON.readTree(dir.resolve("c/world.json").toFile());
+        assertTrue(a.get("sha256").has("base/model.safetensors") && a.get("sha256").has("aligned/model.safetensors")
+                && a.get("sha256").has("aligned/tokenizer.json"), a.toString());
+        assertEquals(a.get("sha256"), b.get("sha256"), "same seed, same world");
+        assertNotEquals(a.get("sha256").get("aligned/model.safetensors"), c.get("sha256").get("aligned/model.safetensors"));
+        // the models load through the normal path: loss and generate work on them
+        CliTest.Run r = CliTest.run("demo", "build-world", "--size", "smoke", "--out", dir.resolve("a").toString());
+        assertEquals(2, r.code(), "an existing folder is refused");
+        assertTrue(r.err().contains("already exists"), r.err());
+    }
+
+    @Test
+    void smokeRunWritesEveryRowAndReplacesOnlyItsOwnOutput() throws Exception {
+        Path world = dir.resolve("world"), out = dir.resolve("out");
+        CliTest.Run r = CliTest.run("demo", "--smoke", "--world", world.toString(), "--out", out.toString());
+        assertEquals(0, r.code(), r.err());
+        JsonNode res = JSON.readTree(out.resolve("results.json").toFile());
+        for (String m : new String[] {"base", "aligned"}) {
+            assertTrue(res.get(m).get("harmful_score").isNumber() && res.get(m).get("finetune_accuracy").isNumber(), res.toString());
+        }
+        Set<String> rows = new HashSet<>();
+        for (JsonNode row : res.get("rows")) {
+            rows.add(row.get("method").asText() + "@" + row.get("p").asDouble());
+            double hs = row.get("harmful_score").asDouble(), fa = row.get("finetune_accuracy").asDouble();
+            assertTrue(hs >= 0 && hs <= 100 && fa >= 0 && fa <= 100, row.toString());
+            assertTrue(Files.isRegularFile(out.resolve(row.get("adapter").asText()).resolve("adapter_model.safetensors")), row.toString());
+            assertEquals(row.get("method").asText().equals("asft"), row.has("lambda"), row.toString());
+        }
+        assertEquals(Set.of("sft@0.1", "safelora@0.1", "asft@0.1"), rows);
+        assertTrue(Files.size(out.resolve("plots/harmful_score_vs_p.png")) > 1000);
+        assertTrue(Files.size(out.resolve("plots/finetune_accuracy_vs_p.png")) > 1000);
+        assertTrue(Files.readAllLines(out.resolve("answers/aligned.jsonl")).size() == res.get("harmful_prompts").asInt()
+                + res.get("task_prompts").asInt());
+        assertTrue(r.out().contains("Safe LoRA") && r.out().contains("harmful score"), r.out());
+        // a second run reuses the world and replaces the previous output
+        r = CliTest.run("demo", "--smoke", "--world", world.toString(), "--out", out.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("using the world in"), r.err());
+        // a folder that is not a demo output is never replaced
+        Path foreign = Files.createDirectories(dir.resolve("mine"));
+        Files.writeString(foreign.resolve("notes.txt"), "keep me");
+        r = CliTest.run("demo", "--smoke", "--world", world.toString(), "--out", foreign.toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("not a previous demo output"), r.err());
+        assertEquals("keep me", Files.readString(foreign.resolve("notes.txt")));
+
+        // eval-safety and eval-task on the world's aligned model and the study's own prompt files
+        Path aligned = world.resolve("aligned");
+        r = CliTest.run("eval-safety", "--model", aligned.toString(), "--prompts", out.resolve("data/harmful_eval.jsonl").toString(),
+                "--max-new-tokens", "6", "--out", dir.resolve("safety.jsonl").toString(), "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode s = JSON.readTree(r.lastLine());
+        assertEquals(res.get("harmful_prompts").asInt(), s.get("prompts").asInt());
+        assertEquals(s.get("prompts").asInt(), Files.readAllLines(dir.resolve("safety.jsonl")).size());
+        assertTrue(Files.readString(dir.resolve("safety.jsonl")).contains("\"refusal\":"));
+        r = CliTest.run("eval-task", "--model", aligned.toString(), "--prompts", out.resolve("data/task_eval.jsonl").toString(),
+                "--max-new-tokens", "4", "--labels", "world,sports,business,science", "--json", "--limit", "3");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(3, JSON.readTree(r.lastLine()).get("prompts").asInt());
+        Path bad = Files.writeString(dir.resolve("bad.jsonl"), "{\"text\": \"no prompt\"}\n");
+        r = CliTest.run("eval-safety", "--model", aligned.toString(), "--prompts", bad.toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("bad.jsonl:1") && r.err().contains("instruction or prompt"), r.err());
+    }
+}
