@@ -62,7 +62,7 @@ class TrainCommandTest {
         assertEquals(0, r.code(), r.out() + r.err());
         List<JsonNode> steps = metrics(m);
         assertEquals(32, steps.size());
-        for (String k : new String[] {"step", "epoch", "loss", "task_loss", "reg", "lr", "grad_norm", "tokens", "tokens_per_s", "elapsed_s"})
+        for (String k : new String[] {"step", "epoch", "loss", "task_loss", "reg", "lr", "grad_norm", "tokens", "tokens_per_s", "elapsed_s", "peak_rss_mib", "native_mib", "heap_mib"})
             assertTrue(steps.get(0).has(k), k);
         double first = (steps.get(0).get("loss").asDouble() + steps.get(1).get("loss").asDouble()) / 2;
         double last = (steps.get(30).get("loss").asDouble() + steps.get(31).get("loss").asDouble()) / 2;
@@ -73,6 +73,39 @@ class TrainCommandTest {
             assertEquals(8, ad.modules().get("model.layers.0.self_attn.q_proj").rank());
             assertEquals(32.0 / 8, ad.scaling());
         }
+    }
+
+    @Test
+    void fullFineTuningTrainsEveryWeightAndWritesTheModelLikeItsInput() throws Exception {
+        Path out = dir.resolve("full"), m = dir.resolve("full.jsonl");
+        double before = lossOf(p.aligned());
+        CliTest.Run r = run("train", "--model", p.aligned().toString(), "--data", data.toString(), "--out", out.toString(),
+                "--full", "--epochs", "4", "--batch-size", "4", "--lr", "3e-3", "--metrics", m.toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        double after = lossOf(out);
+        assertTrue(after < before - 0.5, "full fine-tuning lowers the loss: " + before + " -> " + after);
+        try (dev.asft.core.io.HfCheckpoint in = dev.asft.core.io.HfCheckpoint.open(p.aligned());
+             dev.asft.core.io.HfCheckpoint o = dev.asft.core.io.HfCheckpoint.open(out)) {
+            assertEquals(in.names(), o.names(), "same tensors, same order");
+            int changed = 0;
+            for (String name : in.names()) {
+                assertEquals(in.entry(name).dtype(), o.entry(name).dtype(), name + " keeps its dtype (bf16)");
+                assertTrue(java.util.Arrays.equals(in.entry(name).shape(), o.entry(name).shape()), name);
+                if (!java.util.Arrays.equals(in.tensor(name).toFloatArray(), o.tensor(name).toFloatArray())) changed++;
+            }
+            assertEquals(in.names().size(), changed, "every weight (norms, embedding and head included) was trained");
+        }
+        assertTrue(Files.exists(out.resolve("config.json")));
+        CliTest.Run bad = run("train", "--model", p.aligned().toString(), "--data", data.toString(), "--out", dir.resolve("x").toString(),
+                "--full", "--base", p.base().toString(), "--lambda", "1");
+        assertEquals(2, bad.code());
+        assertTrue(bad.err().contains("--full trains without it"), bad.err());
+    }
+
+    private double lossOf(Path model) throws Exception {
+        CliTest.Run r = run("loss", "--model", model.toString(), "--data", data.toString(), "--json");
+        assertEquals(0, r.code(), r.err());
+        return new ObjectMapper().readTree(r.lastLine()).get("loss").asDouble();
     }
 
     @Test

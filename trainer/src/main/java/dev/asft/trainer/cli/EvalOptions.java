@@ -41,6 +41,9 @@ final class EvalOptions {
     @Option(names = "--json", description = "Print the summary as JSON on the last line of stdout.")
     boolean json;
 
+    @Option(names = "--batch-size", defaultValue = "16", description = "Prompts decoded together (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
     @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or java (default: ${DEFAULT-VALUE}).")
     String device;
 
@@ -65,7 +68,7 @@ final class EvalOptions {
         try (HfCheckpoint ck = HfCheckpoint.open(model); LlamaModel m = new LlamaModel(ck, backend);
              PeftAdapter ad = adapter == null ? null : PeftAdapter.read(adapter); Tokenizer tok = Tokenizer.open(model)) {
             if (ad != null) m.applyAdapter(ad);
-            Generator gen = new Generator(m, tok, chat, maxNew, new Sampler(0, 1, 0));
+            Generator gen = new Generator(m, tok, chat, maxNew, new Sampler(0, 1, 0)).batchSize(batchSize);
             Progress progress = new Progress(what, ps.size());
             return gen.answers(ps, p -> progress.next(p.length() > 40 ? p.substring(0, 40) + "..." : p));
         }

@@ -52,6 +52,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "Sampling seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--batch-size", defaultValue = "16", description = "Prompts decoded together (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
     @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or java (default: ${DEFAULT-VALUE}).")
     String device;
 
@@ -78,7 +81,7 @@ final class GenerateCommand implements Callable<Integer> {
              PeftAdapter ad = adapter == null ? null : PeftAdapter.read(adapter); Tokenizer tok = Tokenizer.open(model)) {
             if (ad != null) m.applyAdapter(ad);
             Progress progress = new Progress("generate", ps.size());
-            dev.asft.trainer.eval.Generator gen = new dev.asft.trainer.eval.Generator(m, tok, chat, maxNew, sampler);
+            dev.asft.trainer.eval.Generator gen = new dev.asft.trainer.eval.Generator(m, tok, chat, maxNew, sampler).batchSize(batchSize);
             List<String> answers = gen.answers(ps, p -> progress.next(p.length() > 40 ? p.substring(0, 40) + "..." : p));
             for (int i = 0; i < ps.size(); i++) {
                 Map<String, Object> rec = new LinkedHashMap<>();

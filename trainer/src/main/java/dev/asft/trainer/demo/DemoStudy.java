@@ -51,9 +51,23 @@ public final class DemoStudy {
         this.log = log;
     }
 
-    /** One fine-tuned model's result (a row of the table). */
-    public record Row(String method, double p, Double lambda, double harmfulScore, double finetuneAccuracy, String adapter,
-                      Integer projectedModules) {}
+    /**
+     * One configuration's result (a row of the table): the mean over the plan's runs (each with
+     * its own seed for the fine-tuning data, LoRA init, shuffling and dropout) and every run's value.
+     */
+    public record Row(String method, double p, Double lambda, List<Double> harmfulScores, List<Double> finetuneAccuracies,
+                      List<String> adapters, List<Integer> projectedModules) {
+        Row(String method, double p, Double lambda) {
+            this(method, p, lambda, new ArrayList<>(), new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
+        }
+
+        void add(Scores s, String adapter, Integer projected) {
+            harmfulScores.add(s.harmfulScore());
+            finetuneAccuracies.add(s.finetuneAccuracy());
+            adapters.add("adapters/" + adapter);
+            if (projected != null) projectedModules.add(projected);
+        }
+    }
 
     /** Runs the study on a built world; returns results.json's content (also written to dir). */
     public ObjectNode run(WorldBuilder.World world, Path dir) throws IOException {
@@ -68,11 +82,13 @@ public final class DemoStudy {
         ObjectNode results = JSON.createObjectNode();
         results.put("plan", plan.name());
         results.put("seed", seed);
+        results.put("runs", plan.runs());
         results.put("n", plan.n());
         results.put("harmful_prompts", harmful.size());
         results.put("task_prompts", task.size());
         List<Row> rows = new ArrayList<>();
-        int phases = 3 + plan.ps().size() * 3 + (int) plan.lambdaSweep().stream().filter(l -> l != StudyPlan.LAMBDA).count(), phase = 0;
+        List<Double> sweep = plan.lambdaSweep().stream().filter(l -> !(l == StudyPlan.LAMBDA && plan.ps().contains(plan.sweepP()))).toList();
+        int phases = 3 + plan.runs() * (plan.ps().size() * 3 + sweep.size()), phase = 0;
         try (HfCheckpoint base = HfCheckpoint.open(world.base()); HfCheckpoint aligned = HfCheckpoint.open(world.aligned());
              Tokenizer tok = Tokenizer.open(world.aligned())) {
             phase(++phase, phases, "evaluate the base model");
@@ -83,31 +99,35 @@ public final class DemoStudy {
             try (Anchor q = new AnchorBuilder(backend).form(AnchorForm.Q).targets(TARGETS).build(base, aligned, null);
                  Anchor c = new AnchorBuilder(backend).form(AnchorForm.C).targets(TARGETS).build(base, aligned, null)) {
                 for (double p : plan.ps()) {
-                    Path data = dir.resolve("data/finetune_p" + fmt(p) + ".jsonl");
-                    WorldBuilder.writeJsonl(data, WorldData.finetuneSet(plan.n(), p, seed));
-                    List<Example> examples = new DatasetReader(tok).maxLen(64).read(data);
-                    phase(++phase, phases, "SFT at p = " + fmt(p));
-                    String sft = "sft-p" + fmt(p);
-                    train(aligned, tok, examples, 0f, null, dir, sft);
-                    rows.add(row("sft", p, null, evaluate(aligned, tok, dir.resolve("adapters/" + sft), harmful, task,
-                            dir.resolve("answers/" + sft + ".jsonl")), sft, null));
-                    phase(++phase, phases, "Safe LoRA on the SFT adapter at p = " + fmt(p));
-                    String safe = "safelora-p" + fmt(p);
-                    int projected = safeLora(c, dir.resolve("adapters/" + sft), dir.resolve("adapters/" + safe));
-                    rows.add(row("safelora", p, null, evaluate(aligned, tok, dir.resolve("adapters/" + safe), harmful, task,
-                            dir.resolve("answers/" + safe + ".jsonl")), safe, projected));
-                    phase(++phase, phases, "AsFT (lambda = " + StudyPlan.LAMBDA + ") at p = " + fmt(p));
-                    rows.add(asft(aligned, tok, examples, q, p, StudyPlan.LAMBDA, dir, harmful, task));
-                }
-                if (!plan.lambdaSweep().isEmpty()) {
-                    Path data = dir.resolve("data/finetune_p" + fmt(plan.sweepP()) + ".jsonl");
-                    if (!Files.exists(data)) WorldBuilder.writeJsonl(data, WorldData.finetuneSet(plan.n(), plan.sweepP(), seed));
-                    List<Example> examples = new DatasetReader(tok).maxLen(64).read(data);
-                    for (double lambda : plan.lambdaSweep()) {
-                        if (lambda == StudyPlan.LAMBDA && plan.ps().contains(plan.sweepP())) continue; // the main row has it
-                        phase(++phase, phases, "AsFT lambda sweep: lambda = " + lambda + " at p = " + fmt(plan.sweepP()));
-                        rows.add(asft(aligned, tok, examples, q, plan.sweepP(), lambda, dir, harmful, task));
+                    Row sftRow = new Row("sft", p, null), safeRow = new Row("safelora", p, null), asftRow = new Row("asft", p, StudyPlan.LAMBDA);
+                    for (int run = 0; run < plan.runs(); run++) {
+                        long rs = seed + run;
+                        String tag = "p" + fmt(p) + (plan.runs() > 1 ? "-seed" + rs : "");
+                        List<Example> examples = finetuneData(dir, tok, p, rs);
+                        phase(++phase, phases, "SFT at p = " + fmt(p) + runLabel(run));
+                        String sft = "sft-" + tag;
+                        train(aligned, tok, examples, 0f, null, dir, sft, rs);
+                        sftRow.add(evaluate(aligned, tok, dir.resolve("adapters/" + sft), harmful, task, dir.resolve("answers/" + sft + ".jsonl")),
+                                sft, null);
+                        phase(++phase, phases, "Safe LoRA on the SFT adapter at p = " + fmt(p) + runLabel(run));
+                        String safe = "safelora-" + tag;
+                        int projected = safeLora(c, dir.resolve("adapters/" + sft), dir.resolve("adapters/" + safe));
+                        safeRow.add(evaluate(aligned, tok, dir.resolve("adapters/" + safe), harmful, task,
+                                dir.resolve("answers/" + safe + ".jsonl")), safe, projected);
+                        phase(++phase, phases, "AsFT (lambda = " + StudyPlan.LAMBDA + ") at p = " + fmt(p) + runLabel(run));
+                        asft(aligned, tok, examples, q, StudyPlan.LAMBDA, dir, tag, rs, harmful, task, asftRow);
                     }
+                    rows.addAll(List.of(sftRow, safeRow, asftRow));
+                }
+                for (double lambda : sweep) {
+                    Row row = new Row("asft", plan.sweepP(), lambda);
+                    for (int run = 0; run < plan.runs(); run++) {
+                        long rs = seed + run;
+                        String tag = "p" + fmt(plan.sweepP()) + (plan.runs() > 1 ? "-seed" + rs : "");
+                        phase(++phase, phases, "AsFT lambda sweep: lambda = " + lambda + " at p = " + fmt(plan.sweepP()) + runLabel(run));
+                        asft(aligned, tok, finetuneData(dir, tok, plan.sweepP(), rs), q, lambda, dir, tag, rs, harmful, task, row);
+                    }
+                    rows.add(row);
                 }
             }
         }
@@ -117,14 +137,45 @@ public final class DemoStudy {
             o.put("method", r.method());
             o.put("p", r.p());
             if (r.lambda() != null) o.put("lambda", r.lambda());
-            o.put("harmful_score", r.harmfulScore());
-            o.put("finetune_accuracy", r.finetuneAccuracy());
-            o.put("adapter", "adapters/" + r.adapter());
-            if (r.projectedModules() != null) o.put("projected_modules", r.projectedModules());
+            o.put("harmful_score", mean(r.harmfulScores()));
+            o.put("finetune_accuracy", mean(r.finetuneAccuracies()));
+            if (plan.runs() > 1) {
+                o.put("harmful_score_sd", sd(r.harmfulScores()));
+                o.put("finetune_accuracy_sd", sd(r.finetuneAccuracies()));
+                o.set("harmful_score_runs", JSON.valueToTree(r.harmfulScores()));
+                o.set("finetune_accuracy_runs", JSON.valueToTree(r.finetuneAccuracies()));
+                o.set("adapters", JSON.valueToTree(r.adapters()));
+            } else {
+                o.put("adapter", r.adapters().get(0));
+            }
+            if (!r.projectedModules().isEmpty())
+                o.set("projected_modules", plan.runs() > 1 ? JSON.valueToTree(r.projectedModules()) : JSON.valueToTree(r.projectedModules().get(0)));
         }
         results.put("elapsed_s", Math.round((System.nanoTime() - start) / 1e8) / 10.0);
         AtomicFiles.writeString(dir.resolve("results.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(results) + "\n");
         return results;
+    }
+
+    private String runLabel(int run) {
+        return plan.runs() > 1 ? " (run " + (run + 1) + " of " + plan.runs() + ", seed " + (seed + run) + ")" : "";
+    }
+
+    private static double mean(List<Double> v) {
+        return v.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
+    }
+
+    /** Sample standard deviation (n - 1). */
+    private static double sd(List<Double> v) {
+        double m = mean(v), ss = 0;
+        for (double x : v) ss += (x - m) * (x - m);
+        return v.size() > 1 ? Math.sqrt(ss / (v.size() - 1)) : 0;
+    }
+
+    /** The fine-tuning set of (p, run seed), written to data/ once and read through the normal data path. */
+    private List<Example> finetuneData(Path dir, Tokenizer tok, double p, long runSeed) throws IOException {
+        Path data = dir.resolve("data/finetune_p" + fmt(p) + (plan.runs() > 1 ? "-seed" + runSeed : "") + ".jsonl");
+        if (!Files.exists(data)) WorldBuilder.writeJsonl(data, WorldData.finetuneSet(plan.n(), p, runSeed));
+        return new DatasetReader(tok).maxLen(64).read(data);
     }
 
     private void phase(int k, int n, String what) {
@@ -142,21 +193,16 @@ public final class DemoStudy {
         return o;
     }
 
-    private static Row row(String method, double p, Double lambda, Scores s, String adapter, Integer projected) {
-        return new Row(method, p, lambda, s.harmfulScore(), s.finetuneAccuracy(), adapter, projected);
-    }
-
-    private Row asft(HfCheckpoint aligned, Tokenizer tok, List<Example> examples, Anchor q, double p, double lambda, Path dir,
-                     List<ObjectNode> harmful, List<ObjectNode> task) throws IOException {
-        String name = "asft-p" + fmt(p) + "-lambda" + lambda;
-        train(aligned, tok, examples, (float) lambda, q, dir, name);
-        return row("asft", p, lambda, evaluate(aligned, tok, dir.resolve("adapters/" + name), harmful, task,
-                dir.resolve("answers/" + name + ".jsonl")), name, null);
+    private void asft(HfCheckpoint aligned, Tokenizer tok, List<Example> examples, Anchor q, double lambda, Path dir, String tag,
+                      long runSeed, List<ObjectNode> harmful, List<ObjectNode> task, Row row) throws IOException {
+        String name = "asft-" + tag + "-lambda" + lambda;
+        train(aligned, tok, examples, (float) lambda, q, dir, name, runSeed);
+        row.add(evaluate(aligned, tok, dir.resolve("adapters/" + name), harmful, task, dir.resolve("answers/" + name + ".jsonl")), name, null);
     }
 
     /** LoRA fine-tuning of the aligned model (AsFT when lambda > 0), the adapter written to adapters/name. */
-    private void train(HfCheckpoint aligned, Tokenizer tok, List<Example> examples, float lambda, Anchor anchor, Path dir, String name)
-            throws IOException {
+    private void train(HfCheckpoint aligned, Tokenizer tok, List<Example> examples, float lambda, Anchor anchor, Path dir, String name,
+                       long runSeed) throws IOException {
         LoraTrainer.Options o = new LoraTrainer.Options();
         o.rank = 8;
         o.alpha = 32;
@@ -167,7 +213,7 @@ public final class DemoStudy {
         o.lr = plan.lr();
         o.schedule = Schedule.parse("step:0.85", 0);
         o.lambda = lambda;
-        o.seed = seed;
+        o.seed = runSeed;
         o.baseModelName = "asft-demo-aligned";
         Path metrics = dir.resolve("metrics/" + name + ".jsonl");
         try (LlamaModel m = new LlamaModel(aligned, backend)) {

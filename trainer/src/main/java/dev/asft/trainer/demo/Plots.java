@@ -34,12 +34,12 @@ public final class Plots {
             for (JsonNode r : results.get("rows")) {
                 if (r.get("method").asText().equals("asft") && r.get("lambda").asDouble() != StudyPlan.LAMBDA) continue;
                 byMethod.computeIfAbsent(label(r.get("method").asText()), k -> new ArrayList<>())
-                        .add(new double[] {r.get("p").asDouble(), r.get(metric).asDouble()});
+                        .add(new double[] {r.get("p").asDouble(), r.get(metric).asDouble(), r.path(metric + "_sd").asDouble(0)});
             }
             double maxP = 0;
             for (var e : byMethod.entrySet()) {
                 e.getValue().sort((a, b) -> Double.compare(a[0], b[0]));
-                c.addSeries(e.getKey(), xs(e.getValue(), 0), xs(e.getValue(), 1));
+                c.addSeries(e.getKey(), xs(e.getValue(), 0), xs(e.getValue(), 1), xs(e.getValue(), 2)); // error bars: the runs' sd
                 for (double[] v : e.getValue()) maxP = Math.max(maxP, v[0]);
             }
             double ref = results.get("aligned").get(metric).asDouble();
@@ -51,7 +51,8 @@ public final class Plots {
         double sweepP = -1;
         for (JsonNode r : results.get("rows"))
             if (r.get("method").asText().equals("asft")) sweep.add(new double[] {r.get("lambda").asDouble(), r.get("harmful_score").asDouble(),
-                    r.get("finetune_accuracy").asDouble(), r.get("p").asDouble()});
+                    r.get("finetune_accuracy").asDouble(), r.get("p").asDouble(), r.path("harmful_score_sd").asDouble(0),
+                    r.path("finetune_accuracy_sd").asDouble(0)});
         if (!sweep.isEmpty()) {
             sweepP = sweep.get(sweep.size() - 1)[3];
             final double sp = sweepP;
@@ -63,8 +64,8 @@ public final class Plots {
                     .xAxisTitle("lambda").yAxisTitle("%").build();
             style(c);
             c.getStyler().setXAxisLogarithmic(sweep.get(0)[0] > 0);
-            c.addSeries("harmful score", xs(sweep, 0), xs(sweep, 1));
-            c.addSeries("finetune accuracy", xs(sweep, 0), xs(sweep, 2));
+            c.addSeries("harmful score", xs(sweep, 0), xs(sweep, 1), xs(sweep, 4));
+            c.addSeries("finetune accuracy", xs(sweep, 0), xs(sweep, 2), xs(sweep, 5));
             out.add(save(c, dir.resolve("lambda_sweep.png")));
         }
         return out;
@@ -75,6 +76,7 @@ public final class Plots {
         c.getStyler().setYAxisMin(0.0);
         c.getStyler().setYAxisMax(100.0);
         c.getStyler().setMarkerSize(8);
+        c.getStyler().setErrorBarsColorSeriesColor(true);
     }
 
     private static Path save(XYChart c, Path file) throws IOException {

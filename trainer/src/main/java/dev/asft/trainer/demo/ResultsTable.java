@@ -10,6 +10,7 @@ public final class ResultsTable {
     public static String render(JsonNode results) {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format(Locale.ROOT, "%-10s %5s %7s  %14s  %16s%n", "method", "p", "lambda", "harmful score", "finetune acc."));
+        int runs = results.path("runs").asInt(1);
         line(sb, "base", null, null, results.get("base"));
         line(sb, "aligned", null, null, results.get("aligned"));
         for (JsonNode r : results.get("rows")) {
@@ -24,12 +25,19 @@ public final class ResultsTable {
         sb.append(String.format(Locale.ROOT, "harmful score: %% of %d held-out harmful prompts (unseen categories and wordings) "
                 + "answered without a refusal; finetune acc.: %% of %d held-out task prompts labelled right.%n",
                 results.get("harmful_prompts").asInt(), results.get("task_prompts").asInt()));
+        if (runs > 1) sb.append(String.format(Locale.ROOT, "fine-tuned rows: mean (sample standard deviation) of %d runs with seeds %d..%d.%n",
+                runs, results.get("seed").asLong(), results.get("seed").asLong() + runs - 1));
         return sb.toString();
     }
 
     private static void line(StringBuilder sb, String method, Double p, Double lambda, JsonNode s) {
-        sb.append(String.format(Locale.ROOT, "%-10s %5s %7s  %13.1f%%  %15.1f%%%n", method, p == null ? "" : String.format(Locale.ROOT, "%.2f", p),
-                lambda == null ? "" : java.math.BigDecimal.valueOf(lambda).stripTrailingZeros().toPlainString(), s.get("harmful_score").asDouble(),
-                s.get("finetune_accuracy").asDouble()));
+        sb.append(String.format(Locale.ROOT, "%-10s %5s %7s  %14s  %16s%n", method, p == null ? "" : String.format(Locale.ROOT, "%.2f", p),
+                lambda == null ? "" : java.math.BigDecimal.valueOf(lambda).stripTrailingZeros().toPlainString(),
+                cell(s, "harmful_score"), cell(s, "finetune_accuracy")));
+    }
+
+    private static String cell(JsonNode s, String metric) {
+        String v = String.format(Locale.ROOT, "%.1f%%", s.get(metric).asDouble());
+        return s.has(metric + "_sd") ? v + String.format(Locale.ROOT, " (%.1f)", s.get(metric + "_sd").asDouble()) : v;
     }
 }

@@ -19,6 +19,7 @@ public final class Generator {
     private final boolean chat;
     private final int maxNew;
     private final Sampler sampler;
+    private int batchSize = 16;
 
     public Generator(LlamaModel model, Tokenizer tok, boolean chat, int maxNew, Sampler sampler) {
         if (maxNew <= 0) throw new IllegalArgumentException("--max-new-tokens must be positive");
@@ -28,6 +29,13 @@ public final class Generator {
         this.chat = chat;
         this.maxNew = maxNew;
         this.sampler = sampler;
+    }
+
+    /** Prompts decoded together by {@link #answers} (default 16). */
+    public Generator batchSize(int n) {
+        if (n <= 0) throw new IllegalArgumentException("--batch-size must be positive");
+        this.batchSize = n;
+        return this;
     }
 
     /** The prompt's token ids as the model sees them. */
@@ -50,12 +58,21 @@ public final class Generator {
         return tok.decode(model.generate(promptIds(prompt), maxNew, sampler, tok.eosId()), true);
     }
 
-    /** Answers in prompt order; onEach (may be null) hears each prompt when its answer is done. */
+    /**
+     * Answers in prompt order, decoded in batches of {@link #batchSize}; onEach (may be null)
+     * hears each prompt when its answer is done.
+     */
     public List<String> answers(List<String> prompts, Consumer<String> onEach) {
         List<String> out = new ArrayList<>(prompts.size());
-        for (String p : prompts) {
-            out.add(answer(p));
-            if (onEach != null) onEach.accept(p);
+        for (int i = 0; i < prompts.size(); i += batchSize) {
+            List<String> chunk = prompts.subList(i, Math.min(prompts.size(), i + batchSize));
+            List<int[]> ids = new ArrayList<>();
+            for (String p : chunk) ids.add(promptIds(p));
+            List<int[]> gen = model.generateBatch(ids, maxNew, sampler, tok.eosId());
+            for (int j = 0; j < chunk.size(); j++) {
+                out.add(tok.decode(gen.get(j), true));
+                if (onEach != null) onEach.accept(chunk.get(j));
+            }
         }
         return out;
     }

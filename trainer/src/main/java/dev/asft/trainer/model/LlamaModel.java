@@ -32,8 +32,11 @@ public final class LlamaModel implements AutoCloseable {
     public LlamaModel(HfCheckpoint ck, Backend backend) {
         this.cfg = ck.config();
         if (cfg == null) throw new IllegalArgumentException(ck.dir() + ": config.json is required to build the model");
-        if (cfg.ropeScaling() != null && !cfg.ropeScaling().isNull())
-            throw new UnsupportedOperationException(ck.dir() + ": rope_scaling is not supported yet");
+        try {
+            Rope.invFreq(cfg.headDim(), cfg.ropeTheta(), cfg.ropeScaling()); // an unsupported or malformed rope_scaling fails here
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException(ck.dir() + "/config.json: " + e.getMessage(), e);
+        }
         this.backend = backend;
         this.embed = f32(ck, "model.embed_tokens.weight", cfg.vocabSize(), cfg.hiddenSize());
         for (int l = 0; l < cfg.numHiddenLayers(); l++) {
@@ -166,7 +169,7 @@ public final class LlamaModel implements AutoCloseable {
         int heads = cfg.numAttentionHeads(), kv = cfg.numKeyValueHeads(), hd = cfg.headDim();
         float eps = (float) cfg.rmsNormEps();
         float[] x = embedTokens(ids);
-        Rope rope = new Rope(hd, cfg.ropeTheta(), len);
+        Rope rope = new Rope(hd, cfg.ropeTheta(), len, cfg.ropeScaling());
         for (Layer l : layers) {
             float[] x0 = caches == null ? null : x.clone();
             float[] hn = Ops.rmsNorm(x, l.inNorm(), h, eps);
@@ -208,7 +211,7 @@ public final class LlamaModel implements AutoCloseable {
             int kvd = cfg.numKeyValueHeads() * cfg.headDim();
             k = new float[layers.size()][capacity * kvd];
             v = new float[layers.size()][capacity * kvd];
-            rope = new Rope(cfg.headDim(), cfg.ropeTheta(), capacity);
+            rope = new Rope(cfg.headDim(), cfg.ropeTheta(), capacity, cfg.ropeScaling());
         }
 
         public int length() {
@@ -248,6 +251,94 @@ public final class LlamaModel implements AutoCloseable {
         cache.length = start + n;
         float[] last = java.util.Arrays.copyOfRange(x, (n - 1) * h, n * h);
         return new Linear("lm_head", head, null).apply(backend, Ops.rmsNorm(last, finalNorm, h, eps), 1);
+    }
+
+    /**
+     * One decoding step for several sequences at once: tokens[b] is appended to caches.get(b),
+     * each at its own position, and the logits of every new token come back [B x vocab]. The
+     * projections, MLP and head run as one GEMM over the B tokens; attention reads each
+     * sequence's own cache.
+     */
+    public float[] stepBatch(List<KvCache> caches, int[] tokens) {
+        int n = tokens.length, h = cfg.hiddenSize();
+        int heads = cfg.numAttentionHeads(), kv = cfg.numKeyValueHeads(), hd = cfg.headDim(), kvd = kv * hd, qd = heads * hd;
+        if (caches.size() != n) throw new IllegalArgumentException(n + " tokens for " + caches.size() + " caches");
+        for (KvCache c : caches) {
+            if (c.length == 0) throw new IllegalArgumentException("stepBatch continues sequences: prefill each prompt with step first");
+            if (c.length + 1 > c.capacity) throw new IllegalArgumentException("a sequence exceeds its cache capacity of " + c.capacity);
+        }
+        float[] x = embedTokens(tokens);
+        float eps = (float) cfg.rmsNormEps();
+        for (int li = 0; li < layers.size(); li++) {
+            Layer l = layers.get(li);
+            float[] hn = Ops.rmsNorm(x, l.inNorm(), h, eps);
+            float[] q = l.q().apply(backend, hn, n), k = l.k().apply(backend, hn, n), v = l.v().apply(backend, hn, n);
+            float[] att = new float[n * qd];
+            for (int b = 0; b < n; b++) {
+                KvCache c = caches.get(b);
+                int pos = c.length;
+                c.rope.rotate(q, b, pos, heads);
+                c.rope.rotate(k, b, pos, kv);
+                System.arraycopy(k, b * kvd, c.k[li], pos * kvd, kvd);
+                System.arraycopy(v, b * kvd, c.v[li], pos * kvd, kvd);
+                float[] ab = Ops.cachedAttention(java.util.Arrays.copyOfRange(q, b * qd, (b + 1) * qd), c.k[li], c.v[li], 1, pos, heads, kv, hd);
+                System.arraycopy(ab, 0, att, b * qd, qd);
+            }
+            Ops.addInPlace(x, l.o().apply(backend, att, n));
+            float[] hp = Ops.rmsNorm(x, l.postNorm(), h, eps);
+            float[] g = l.gate().apply(backend, hp, n), u = l.up().apply(backend, hp, n);
+            for (int i = 0; i < g.length; i++) g[i] = Ops.silu(g[i]) * u[i];
+            Ops.addInPlace(x, l.down().apply(backend, g, n));
+        }
+        for (KvCache c : caches) c.length++;
+        return new Linear("lm_head", head, null).apply(backend, Ops.rmsNorm(x, finalNorm, h, eps), n);
+    }
+
+    /**
+     * Batched {@link #generate}: each prompt is prefilled on its own, then every unfinished
+     * sequence advances by one token per {@link #stepBatch}. Greedy decoding gives what
+     * generate gives for each prompt alone (up to float rounding of the batched GEMMs); sampling
+     * draws from one generator in sequence order, so it is reproducible for a seed and batch.
+     */
+    public List<int[]> generateBatch(List<int[]> prompts, int maxNew, Sampler sampler, Integer eosId) {
+        int b = prompts.size(), vocab = cfg.vocabSize();
+        List<KvCache> caches = new ArrayList<>();
+        float[][] logits = new float[b][];
+        for (int i = 0; i < b; i++) {
+            if (prompts.get(i).length == 0) throw new IllegalArgumentException("an empty prompt (number " + i + ")");
+            KvCache c = newCache(prompts.get(i).length + maxNew);
+            caches.add(c);
+            logits[i] = step(c, prompts.get(i));
+        }
+        int[][] out = new int[b][maxNew];
+        int[] len = new int[b];
+        boolean[] done = new boolean[b];
+        while (true) {
+            List<Integer> active = new ArrayList<>();
+            for (int i = 0; i < b; i++) {
+                if (done[i]) continue;
+                int next = sampler.next(logits[i]);
+                if ((eosId != null && next == eosId) || len[i] == maxNew) {
+                    done[i] = true;
+                    continue;
+                }
+                out[i][len[i]++] = next;
+                if (len[i] == maxNew) done[i] = true;
+                else active.add(i);
+            }
+            if (active.isEmpty()) break;
+            List<KvCache> cs = new ArrayList<>();
+            int[] toks = new int[active.size()];
+            for (int j = 0; j < toks.length; j++) {
+                cs.add(caches.get(active.get(j)));
+                toks[j] = out[active.get(j)][len[active.get(j)] - 1];
+            }
+            float[] flat = stepBatch(cs, toks);
+            for (int j = 0; j < toks.length; j++) logits[active.get(j)] = java.util.Arrays.copyOfRange(flat, j * vocab, (j + 1) * vocab);
+        }
+        List<int[]> result = new ArrayList<>();
+        for (int i = 0; i < b; i++) result.add(java.util.Arrays.copyOf(out[i], len[i]));
+        return result;
     }
 
     /**
@@ -328,7 +419,7 @@ public final class LlamaModel implements AutoCloseable {
         float eps = (float) cfg.rmsNormEps();
         List<Cache> caches = new ArrayList<>();
         float[] x = decoder(ids, mask, batch, len, dropout, rnd, caches);
-        Rope rope = new Rope(hd, cfg.ropeTheta(), len);
+        Rope rope = new Rope(hd, cfg.ropeTheta(), len, cfg.ropeScaling());
         float[] xf = Ops.rmsNorm(x, finalNorm, h, eps);
         Linear headLin = new Linear("lm_head", head, null);
         float[] logits = headLin.apply(backend, xf, n);

@@ -64,7 +64,7 @@ public final class LoraTrainer {
 
     /** What one optimizer step did (also one metrics line). */
     public record Step(long step, int epoch, double loss, double taskLoss, double reg, double lr, double gradNorm, long tokens,
-                       double tokensPerS, double elapsedS) {}
+                       double tokensPerS, double elapsedS, double peakRssMib, double nativeMib, double heapMib) {}
 
     private final LlamaModel model;
     private final Backend backend;
@@ -227,7 +227,8 @@ public final class LoraTrainer {
                 tokens += targets;
                 double el = (System.nanoTime() - start) / 1e9;
                 double taskLoss = Double.isNaN(task) ? 0 : task;
-                Step s = new Step(stepNo, epoch + 1, taskLoss + o.lambda * r, taskLoss, r, lr, norm, tokens, tokens / el, el);
+                Step s = new Step(stepNo, epoch + 1, taskLoss + o.lambda * r, taskLoss, r, lr, norm, tokens, tokens / el, el,
+                        MemoryUse.peakRssMib(), MemoryUse.nativeMib(), MemoryUse.heapMib());
                 steps.add(s);
                 if (onStep != null) onStep.accept(s);
                 if (o.saveEvery > 0 && stepNo % o.saveEvery == 0) {
@@ -330,6 +331,9 @@ public final class LoraTrainer {
             o.put("tokens", s.tokens());
             o.put("tokens_per_s", s.tokensPerS());
             o.put("elapsed_s", s.elapsedS());
+            if (!Double.isNaN(s.peakRssMib())) o.put("peak_rss_mib", Math.round(s.peakRssMib() * 10) / 10.0);
+            o.put("native_mib", Math.round(s.nativeMib() * 10) / 10.0);
+            o.put("heap_mib", Math.round(s.heapMib() * 10) / 10.0);
             w.write(new ObjectMapper().writeValueAsString(o));
             w.newLine();
         }

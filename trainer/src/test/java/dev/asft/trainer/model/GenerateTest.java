@@ -26,6 +26,49 @@ class GenerateTest {
     }
 
     @Test
+    void batchedDecodingGivesEachPromptsOwnLogitsAndTokens() throws Exception {
+        for (String name : new String[] {"llama", "qwen2"}) {
+            for (dev.asft.core.backend.Backend be : List.<dev.asft.core.backend.Backend>of(new dev.asft.core.backend.JavaBackend(), new CpuBackend())) {
+                try (HfCheckpoint ck = HfCheckpoint.open(LlamaForwardTest.golden(name)); LlamaModel m = new LlamaModel(ck, be)) {
+                    java.util.SplittableRandom rnd = new java.util.SplittableRandom(System.nanoTime());
+                    List<int[]> prompts = new ArrayList<>();
+                    for (int i = 0; i < 5; i++) { // different lengths: every sequence at its own position
+                        int[] p = new int[1 + rnd.nextInt(7)];
+                        for (int t = 0; t < p.length; t++) p[t] = 4 + rnd.nextInt(m.config().vocabSize() - 4);
+                        prompts.add(p);
+                    }
+                    // eos = a token greedy decoding emits for some prompts but not all, so sequences finish at different steps
+                    List<int[]> batched = m.generateBatch(prompts, 10, new Sampler(0, 1, 0), null);
+                    Integer eos = batched.get(0).length > 3 ? batched.get(0)[3] : null;
+                    batched = m.generateBatch(prompts, 10, new Sampler(0, 1, 0), eos);
+                    for (int i = 0; i < prompts.size(); i++) {
+                        int[] alone = m.generate(prompts.get(i), 10, new Sampler(0, 1, 0), eos);
+                        assertEquals(java.util.Arrays.toString(alone), java.util.Arrays.toString(batched.get(i)),
+                                name + " on " + be.name() + ": prompt " + java.util.Arrays.toString(prompts.get(i)));
+                    }
+                    // one batched step's logits equal each cache's own step
+                    List<LlamaModel.KvCache> a = new ArrayList<>(), b = new ArrayList<>();
+                    for (int[] p : prompts) {
+                        LlamaModel.KvCache ca = m.newCache(p.length + 1), cb = m.newCache(p.length + 1);
+                        m.step(ca, p);
+                        m.step(cb, p);
+                        a.add(ca);
+                        b.add(cb);
+                    }
+                    int[] next = {7, 8, 9, 10, 11};
+                    float[] flat = m.stepBatch(a, next);
+                    int vocab = m.config().vocabSize();
+                    for (int i = 0; i < prompts.size(); i++) {
+                        float[] one = m.step(b.get(i), new int[] {next[i]});
+                        for (int j = 0; j < vocab; j++)
+                            assertEquals(one[j], flat[i * vocab + j], 1e-4 * (1 + Math.abs(one[j])), name + " logit " + j);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void greedyWithCacheEqualsRecomputingTheFullForward() throws Exception {
         for (String name : new String[] {"llama", "qwen2"}) {
             try (HfCheckpoint ck = HfCheckpoint.open(LlamaForwardTest.golden(name)); LlamaModel m = new LlamaModel(ck, new CpuBackend())) {
