@@ -231,26 +231,39 @@ public final class LlamaModel implements AutoCloseable {
         int n = tokens.length, h = cfg.hiddenSize(), start = cache.length;
         int heads = cfg.numAttentionHeads(), kv = cfg.numKeyValueHeads(), hd = cfg.headDim(), kvd = kv * hd;
         if (start + n > cache.capacity) throw new IllegalArgumentException("the sequence exceeds the cache capacity of " + cache.capacity);
+        float[] x = cachedDecoder(tokens, (li, q, k, v) -> {
+            cache.rope.applyAt(q, n, start, heads);
+            cache.rope.applyAt(k, n, start, kv);
+            System.arraycopy(k, 0, cache.k[li], start * kvd, n * kvd);
+            System.arraycopy(v, 0, cache.v[li], start * kvd, n * kvd);
+            return Ops.cachedAttention(q, cache.k[li], cache.v[li], n, start, heads, kv, hd);
+        });
+        cache.length = start + n;
+        float[] last = java.util.Arrays.copyOfRange(x, (n - 1) * h, n * h);
+        return new Linear("lm_head", head, null).apply(backend, Ops.rmsNorm(last, finalNorm, h, (float) cfg.rmsNormEps()), 1);
+    }
+
+    /** Attention of one layer during cached decoding: q, k, v of the new tokens in, attention output out. */
+    private interface CachedAttention {
+        float[] apply(int layer, float[] q, float[] k, float[] v);
+    }
+
+    /** The decoder layers over new tokens whose attention reads KV caches; returns the hidden states before the final norm. */
+    private float[] cachedDecoder(int[] tokens, CachedAttention attention) {
+        int n = tokens.length, h = cfg.hiddenSize();
         float[] x = embedTokens(tokens);
         float eps = (float) cfg.rmsNormEps();
         for (int li = 0; li < layers.size(); li++) {
             Layer l = layers.get(li);
             float[] hn = Ops.rmsNorm(x, l.inNorm(), h, eps);
             float[] q = l.q().apply(backend, hn, n), k = l.k().apply(backend, hn, n), v = l.v().apply(backend, hn, n);
-            cache.rope.applyAt(q, n, start, heads);
-            cache.rope.applyAt(k, n, start, kv);
-            System.arraycopy(k, 0, cache.k[li], start * kvd, n * kvd);
-            System.arraycopy(v, 0, cache.v[li], start * kvd, n * kvd);
-            float[] att = Ops.cachedAttention(q, cache.k[li], cache.v[li], n, start, heads, kv, hd);
-            Ops.addInPlace(x, l.o().apply(backend, att, n));
+            Ops.addInPlace(x, l.o().apply(backend, attention.apply(li, q, k, v), n));
             float[] hp = Ops.rmsNorm(x, l.postNorm(), h, eps);
             float[] g = l.gate().apply(backend, hp, n), u = l.up().apply(backend, hp, n);
             for (int i = 0; i < g.length; i++) g[i] = Ops.silu(g[i]) * u[i];
             Ops.addInPlace(x, l.down().apply(backend, g, n));
         }
-        cache.length = start + n;
-        float[] last = java.util.Arrays.copyOfRange(x, (n - 1) * h, n * h);
-        return new Linear("lm_head", head, null).apply(backend, Ops.rmsNorm(last, finalNorm, h, eps), 1);
+        return x;
     }
 
     /**
@@ -267,12 +280,7 @@ public final class LlamaModel implements AutoCloseable {
             if (c.length == 0) throw new IllegalArgumentException("stepBatch continues sequences: prefill each prompt with step first");
             if (c.length + 1 > c.capacity) throw new IllegalArgumentException("a sequence exceeds its cache capacity of " + c.capacity);
         }
-        float[] x = embedTokens(tokens);
-        float eps = (float) cfg.rmsNormEps();
-        for (int li = 0; li < layers.size(); li++) {
-            Layer l = layers.get(li);
-            float[] hn = Ops.rmsNorm(x, l.inNorm(), h, eps);
-            float[] q = l.q().apply(backend, hn, n), k = l.k().apply(backend, hn, n), v = l.v().apply(backend, hn, n);
+        float[] x = cachedDecoder(tokens, (li, q, k, v) -> {
             float[] att = new float[n * qd];
             for (int b = 0; b < n; b++) {
                 KvCache c = caches.get(b);
@@ -284,14 +292,10 @@ public final class LlamaModel implements AutoCloseable {
                 float[] ab = Ops.cachedAttention(java.util.Arrays.copyOfRange(q, b * qd, (b + 1) * qd), c.k[li], c.v[li], 1, pos, heads, kv, hd);
                 System.arraycopy(ab, 0, att, b * qd, qd);
             }
-            Ops.addInPlace(x, l.o().apply(backend, att, n));
-            float[] hp = Ops.rmsNorm(x, l.postNorm(), h, eps);
-            float[] g = l.gate().apply(backend, hp, n), u = l.up().apply(backend, hp, n);
-            for (int i = 0; i < g.length; i++) g[i] = Ops.silu(g[i]) * u[i];
-            Ops.addInPlace(x, l.down().apply(backend, g, n));
-        }
+            return att;
+        });
         for (KvCache c : caches) c.length++;
-        return new Linear("lm_head", head, null).apply(backend, Ops.rmsNorm(x, finalNorm, h, eps), n);
+        return new Linear("lm_head", head, null).apply(backend, Ops.rmsNorm(x, finalNorm, h, (float) cfg.rmsNormEps()), n);
     }
 
     /**
