@@ -82,7 +82,7 @@ public final class Tensor implements AutoCloseable {
         if (numel(shape) != values.length)
             throw new IllegalArgumentException(values.length + " values for shape " + Arrays.toString(shape));
         Tensor t = allocate(dtype, shape);
-        for (int i = 0; i < values.length; i++) t.setFloat(i, values[i]);
+        t.copyFrom(values);
         return t;
     }
 
@@ -194,19 +194,34 @@ public final class Tensor implements AutoCloseable {
         return out;
     }
 
-    /** Copies values in; the array length must equal numel. */
+    /**
+     * Copies values in, converted to this tensor's dtype; the array length must equal numel.
+     * Bulk copies, no per-element dispatch: every projection's input in training passes here.
+     */
     public Tensor copyFrom(float[] values) {
         if (values.length != numel) throw new IllegalArgumentException(values.length + " values for " + this);
-        if (dtype == DType.F32) {
-            floats().put(values);
-        } else {
-            for (int i = 0; i < values.length; i++) setFloat(i, values[i]);
+        switch (dtype) {
+            case F32 -> floats().put(values);
+            case BF16, F16 -> {
+                short[] h = new short[values.length];
+                if (dtype == DType.BF16) for (int i = 0; i < h.length; i++) h[i] = Half.floatToBf16(values[i]);
+                else for (int i = 0; i < h.length; i++) h[i] = Half.floatToF16(values[i]);
+                buffer().asShortBuffer().put(h);
+            }
+            default -> {
+                for (int i = 0; i < values.length; i++) setFloat(i, values[i]);
+            }
         }
         return this;
     }
 
     /** Fills every element with v (NaN to poison outputs in tests). */
     public Tensor fill(float v) {
+        if (dtype == DType.F32) {
+            FloatBuffer f = floats();
+            for (int i = 0; i < f.capacity(); i++) f.put(i, v);
+            return this;
+        }
         for (long i = 0; i < numel; i++) setFloat(i, v);
         return this;
     }
@@ -216,6 +231,25 @@ public final class Tensor implements AutoCloseable {
         Tensor t = allocate(target, shape);
         if (target == dtype) {
             t.buffer().put(buffer());
+            return t;
+        }
+        if (target == DType.F32 && (dtype == DType.BF16 || dtype == DType.F16) && numel <= Integer.MAX_VALUE) {
+            // checkpoint weights are converted at load: a bulk decode, no per-element dispatch
+            java.nio.ShortBuffer in = buffer().asShortBuffer();
+            FloatBuffer out = t.floats();
+            float[] chunk = new float[1 << 16];
+            short[] raw = new short[chunk.length];
+            for (int off = 0; off < numel; off += chunk.length) {
+                int n = (int) Math.min(chunk.length, numel - off);
+                in.get(off, raw, 0, n);
+                if (dtype == DType.BF16) for (int i = 0; i < n; i++) chunk[i] = Half.bf16ToFloat(raw[i]);
+                else for (int i = 0; i < n; i++) chunk[i] = Half.f16ToFloat(raw[i]);
+                out.put(off, chunk, 0, n);
+            }
+            return t;
+        }
+        if (dtype == DType.F32 && numel <= Integer.MAX_VALUE) {
+            t.copyFrom(toFloatArray());
             return t;
         }
         for (long i = 0; i < numel; i++) t.setFloat(i, getFloat(i));

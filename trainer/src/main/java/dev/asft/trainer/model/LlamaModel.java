@@ -427,21 +427,33 @@ public final class LlamaModel implements AutoCloseable {
         float[] xf = Ops.rmsNorm(x, finalNorm, h, eps);
         Linear headLin = new Linear("lm_head", head, null);
         float[] logits = headLin.apply(backend, xf, n);
-        double[] lossCount = loss(logits, labels, batch, len, vocab);
-        if (lossCount[1] == 0) return Double.NaN;
-        // d loss / d logits: (softmax - onehot) / count at supervised positions.
+        // The loss and d loss / d logits = (softmax - onehot) / denominator at supervised positions,
+        // in one pass with one exp per logit (the loss used to be a second pass over the logits).
         float[] dlogits = new float[logits.length];
-        for (int b = 0; b < batch; b++)
-            for (int t = 0; t + 1 < len; t++) {
-                int target = labels[b * len + t + 1];
-                if (target == -100) continue;
-                int off = (b * len + t) * vocab;
-                double max = Double.NEGATIVE_INFINITY, z = 0;
-                for (int j = 0; j < vocab; j++) max = Math.max(max, logits[off + j]);
-                for (int j = 0; j < vocab; j++) z += Math.exp(logits[off + j] - max);
-                for (int j = 0; j < vocab; j++)
-                    dlogits[off + j] = (float) ((Math.exp(logits[off + j] - max) / z - (j == target ? 1 : 0)) / denominator);
+        double lossSum = 0;
+        long count = 0;
+        for (int r = 0; r < n; r++) {
+            int t = r % len;
+            if (t + 1 >= len) continue;
+            int target = labels[r + 1];
+            if (target == -100) continue;
+            if (target < 0 || target >= vocab) throw new IllegalArgumentException("label " + target + " outside the vocabulary");
+            int off = r * vocab;
+            double max = Double.NEGATIVE_INFINITY, z = 0;
+            for (int j = 0; j < vocab; j++) max = Math.max(max, logits[off + j]);
+            for (int j = 0; j < vocab; j++) { // exp once per logit, kept in dlogits until z is known
+                double e = Math.exp(logits[off + j] - max);
+                dlogits[off + j] = (float) e;
+                z += e;
             }
+            double scale = 1.0 / (z * denominator);
+            for (int j = 0; j < vocab; j++) dlogits[off + j] = (float) (dlogits[off + j] * scale);
+            dlogits[off + target] = (float) ((Math.exp(logits[off + target] - max) / z - 1) / denominator); // no cancellation in f32
+            lossSum += Math.log(z) + max - logits[off + target];
+            count++;
+        }
+        if (count == 0) return Double.NaN;
+        double[] lossCount = {lossSum / count, count};
         Tensor headGrad = full == null ? null : full.get(head == embed ? "model.embed_tokens.weight" : "lm_head.weight");
         float[] dx = Ops.rmsNormBackward(x, finalNorm, headLin.backward(backend, xf, dlogits, n, null, null, headGrad, null), h, eps,
                 fullVec(full, "model.norm.weight"));
@@ -451,9 +463,11 @@ public final class LlamaModel implements AutoCloseable {
             // MLP: x_out = x_mid + down(silu(gate(hp)) * up(hp)), hp = norm(x_mid)
             float[] dact = l.down().backward(backend, c.act(), dx, n, grad(grads, l.down(), 0), grad(grads, l.down(), 1), wgrad(full, l.down()), bgrad(full, l.down()));
             float[] dg = new float[dact.length], du = new float[dact.length];
-            for (int i = 0; i < dact.length; i++) {
-                du[i] = dact[i] * Ops.silu(c.g()[i]);
-                dg[i] = dact[i] * c.u()[i] * Ops.siluGrad(c.g()[i]);
+            float[] gv = c.g(), uv = c.u();
+            for (int i = 0; i < dact.length; i++) { // one exp: silu(g) = g s, silu'(g) = s (1 + g (1 - s)), s = sigmoid(g)
+                double sg = 1.0 / (1.0 + Math.exp(-gv[i]));
+                du[i] = (float) (dact[i] * gv[i] * sg);
+                dg[i] = (float) (dact[i] * uv[i] * sg * (1 + gv[i] * (1 - sg)));
             }
             float[] dhp = l.gate().backward(backend, c.hp(), dg, n, grad(grads, l.gate(), 0), grad(grads, l.gate(), 1), wgrad(full, l.gate()), bgrad(full, l.gate()));
             Ops.addInPlace(dhp, l.up().backward(backend, c.hp(), du, n, grad(grads, l.up(), 0), grad(grads, l.up(), 1), wgrad(full, l.up()), bgrad(full, l.up())));
