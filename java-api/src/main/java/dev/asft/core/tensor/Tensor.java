@@ -215,6 +215,35 @@ public final class Tensor implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Writes this tensor's values, converted to f32, into the first numel elements of dst (an f32
+     * tensor at least as large): how memory-mapped bf16/f16 weights are widened for a GEMM.
+     */
+    public void convertInto(Tensor dst) {
+        dst.requireDType(DType.F32);
+        if (dst.numel < numel) throw new IllegalArgumentException("convertInto: " + dst + " is smaller than " + this);
+        if (numel > Integer.MAX_VALUE) throw new IllegalArgumentException("convertInto: " + this + " is too large");
+        FloatBuffer out = dst.floats();
+        if (dtype == DType.F32) {
+            out.put(0, floats(), 0, (int) numel);
+            return;
+        }
+        if (dtype != DType.BF16 && dtype != DType.F16) {
+            for (int i = 0; i < numel; i++) out.put(i, getFloat(i));
+            return;
+        }
+        java.nio.ShortBuffer in = buffer().asShortBuffer();
+        float[] chunk = new float[(int) Math.min(numel, 1 << 16)];
+        short[] raw = new short[chunk.length];
+        for (int off = 0; off < numel; off += chunk.length) {
+            int n = (int) Math.min(chunk.length, numel - off);
+            in.get(off, raw, 0, n);
+            if (dtype == DType.BF16) for (int i = 0; i < n; i++) chunk[i] = Half.bf16ToFloat(raw[i]);
+            else for (int i = 0; i < n; i++) chunk[i] = Half.f16ToFloat(raw[i]);
+            out.put(off, chunk, 0, n);
+        }
+    }
+
     /** Fills every element with v (NaN to poison outputs in tests). */
     public Tensor fill(float v) {
         if (dtype == DType.F32) {
@@ -234,18 +263,7 @@ public final class Tensor implements AutoCloseable {
             return t;
         }
         if (target == DType.F32 && (dtype == DType.BF16 || dtype == DType.F16) && numel <= Integer.MAX_VALUE) {
-            // checkpoint weights are converted at load: a bulk decode, no per-element dispatch
-            java.nio.ShortBuffer in = buffer().asShortBuffer();
-            FloatBuffer out = t.floats();
-            float[] chunk = new float[1 << 16];
-            short[] raw = new short[chunk.length];
-            for (int off = 0; off < numel; off += chunk.length) {
-                int n = (int) Math.min(chunk.length, numel - off);
-                in.get(off, raw, 0, n);
-                if (dtype == DType.BF16) for (int i = 0; i < n; i++) chunk[i] = Half.bf16ToFloat(raw[i]);
-                else for (int i = 0; i < n; i++) chunk[i] = Half.f16ToFloat(raw[i]);
-                out.put(off, chunk, 0, n);
-            }
+            convertInto(t); // checkpoint weights are converted at load: a bulk decode, no per-element dispatch
             return t;
         }
         if (dtype == DType.F32 && numel <= Integer.MAX_VALUE) {

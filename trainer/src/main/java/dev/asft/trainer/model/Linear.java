@@ -6,19 +6,52 @@ import dev.asft.core.tensor.Tensor;
 
 /**
  * y = x W^T (+ b) (+ s (x A^T) B^T with a LoRA adapter) for x [n x in], W [out x in] (PyTorch's
- * nn.Linear layout), A [r x in], B [out x r] (PEFT's), as GEMMs on the backend.
+ * nn.Linear layout), A [r x in], B [out x r] (PEFT's), as GEMMs on the backend. W is an f32
+ * tensor, or a memory-mapped bf16/f16 view of the checkpoint that each GEMM widens into a
+ * scratch buffer shared by the model's layers (no f32 copy of the model is ever held).
  */
 final class Linear implements AutoCloseable {
+    /** One growing f32 buffer for widening mapped weights, shared by a model's layers (single-threaded use). */
+    static final class Scratch implements AutoCloseable {
+        private Tensor buf;
+
+        Tensor f32(Tensor w) {
+            if (buf == null || buf.numel() < w.numel()) {
+                if (buf != null) buf.close();
+                buf = Tensor.allocate(DType.F32, w.numel());
+            }
+            w.convertInto(buf);
+            return Tensor.wrap(buf.buffer().slice(0, Math.toIntExact(w.numel() * 4)), DType.F32, w.shape());
+        }
+
+        @Override
+        public void close() {
+            if (buf != null) buf.close();
+        }
+    }
+
     private final String name;
     private final Tensor weight, bias;
+    private final Scratch scratch; // null: the weight is f32
     private Tensor loraA, loraB; // views of the adapter's tensors (not owned)
     private float loraScale;
     private float[] loraMask; // LoRA dropout of the last training forward: 0 or 1/keep per input element
 
     Linear(String name, Tensor weight, Tensor bias) {
+        this(name, weight, bias, null);
+    }
+
+    Linear(String name, Tensor weight, Tensor bias, Scratch scratch) {
+        if (weight.dtype() != DType.F32 && scratch == null) throw new IllegalArgumentException(name + ": a " + weight.dtype() + " weight needs a scratch");
         this.name = name;
         this.weight = weight;
         this.bias = bias;
+        this.scratch = weight.dtype() == DType.F32 ? null : scratch;
+    }
+
+    /** The weight as an f32 tensor for one GEMM (widened into the scratch when mapped). */
+    private Tensor w32() {
+        return scratch == null ? weight : scratch.f32(weight);
     }
 
     String name() {
@@ -56,7 +89,7 @@ final class Linear implements AutoCloseable {
         if (x.length != n * in) throw new IllegalArgumentException(name + ": input has " + x.length + " values, expected " + n + " x " + in);
         loraMask = null;
         try (Tensor xt = Tensor.of(DType.F32, x, n, in); Tensor y = Tensor.allocate(DType.F32, n, out)) {
-            backend.gemm(false, true, 1f, xt, weight, 0f, y);
+            backend.gemm(false, true, 1f, xt, w32(), 0f, y);
             if (loraA != null) {
                 float[] xl = x;
                 if (p > 0 && rnd != null) {
@@ -122,7 +155,7 @@ final class Linear implements AutoCloseable {
         }
         try (Tensor xt = Tensor.of(DType.F32, xl, n, in); Tensor dyt = Tensor.of(DType.F32, dy, n, out);
              Tensor dx = Tensor.allocate(DType.F32, n, in)) {
-            backend.gemm(false, false, 1f, dyt, weight, 0f, dx);
+            backend.gemm(false, false, 1f, dyt, w32(), 0f, dx);
             float[] dxv;
             if (loraA != null) {
                 int r = (int) loraA.dim(0);

@@ -26,10 +26,36 @@ public final class LlamaModel implements AutoCloseable {
     private final List<Layer> layers = new ArrayList<>();
     private final java.util.Map<String, float[]> norms = new java.util.LinkedHashMap<>(); // HF name -> live weights
     private java.util.Map<String, Tensor> fullParams; // every weight by HF name, made on first use (full fine-tuning)
+    private final boolean mapped; // weights are views of the memory-mapped checkpoint, widened per GEMM
+    private final Linear.Scratch scratch = new Linear.Scratch();
+
+    /**
+     * How the frozen weights are held: {@code COPY} converts them to f32 off-heap tensors at load
+     * (fastest; needs 4 bytes per parameter), {@code MAP} keeps the checkpoint's memory-mapped
+     * tensors in their stored dtype and widens each weight to f32 in one shared scratch buffer
+     * per GEMM (no copy of the model: bf16 checkpoints larger than RAM's f32 budget load), and
+     * {@code AUTO} maps when the f32 copy would take more than half of the machine's memory.
+     */
+    public enum Weights {
+        COPY, MAP, AUTO;
+
+        public static Weights parse(String s) {
+            return switch (s.toLowerCase(java.util.Locale.ROOT)) {
+                case "copy" -> COPY;
+                case "map" -> MAP;
+                case "auto" -> AUTO;
+                default -> throw new IllegalArgumentException("--weights must be copy, map or auto, got '" + s + "'");
+            };
+        }
+    }
+
+    public LlamaModel(HfCheckpoint ck, Backend backend) {
+        this(ck, backend, Weights.COPY);
+    }
 
     record Layer(float[] inNorm, Linear q, Linear k, Linear v, Linear o, float[] postNorm, Linear gate, Linear up, Linear down) {}
 
-    public LlamaModel(HfCheckpoint ck, Backend backend) {
+    public LlamaModel(HfCheckpoint ck, Backend backend, Weights weights) {
         this.cfg = ck.config();
         if (cfg == null) throw new IllegalArgumentException(ck.dir() + ": config.json is required to build the model");
         try {
@@ -38,7 +64,8 @@ public final class LlamaModel implements AutoCloseable {
             throw new IllegalArgumentException(ck.dir() + "/config.json: " + e.getMessage(), e);
         }
         this.backend = backend;
-        this.embed = f32(ck, "model.embed_tokens.weight", cfg.vocabSize(), cfg.hiddenSize());
+        this.mapped = weights == Weights.MAP || (weights == Weights.AUTO && f32Bytes(ck) > totalMemory() / 2);
+        this.embed = weight(ck, "model.embed_tokens.weight", cfg.vocabSize(), cfg.hiddenSize());
         for (int l = 0; l < cfg.numHiddenLayers(); l++) {
             String p = "model.layers." + l + ".";
             int qd = cfg.numAttentionHeads() * cfg.headDim(), kvd = cfg.numKeyValueHeads() * cfg.headDim();
@@ -54,13 +81,42 @@ public final class LlamaModel implements AutoCloseable {
         }
         this.finalNorm = vector(ck, "model.norm.weight", cfg.hiddenSize());
         this.head = cfg.tieWordEmbeddings() || !ck.has("lm_head.weight") ? embed
-                : f32(ck, "lm_head.weight", cfg.vocabSize(), cfg.hiddenSize());
+                : weight(ck, "lm_head.weight", cfg.vocabSize(), cfg.hiddenSize());
+    }
+
+    /** Whether the weights are memory-mapped views (see {@link Weights}). */
+    public boolean mapped() {
+        return mapped;
+    }
+
+    private static long f32Bytes(HfCheckpoint ck) {
+        long n = 0;
+        for (String name : ck.names()) n += 4 * Tensor.numel(ck.entry(name).shape());
+        return n;
+    }
+
+    private static long totalMemory() {
+        java.lang.management.OperatingSystemMXBean os = java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        return os instanceof com.sun.management.OperatingSystemMXBean s ? s.getTotalMemorySize() : Long.MAX_VALUE;
+    }
+
+    /** A projection, embedding or head weight: the mapped view when mapped, else an f32 copy. */
+    private Tensor weight(HfCheckpoint ck, String name, long... shape) {
+        if (!mapped) return f32(ck, name, shape);
+        if (!ck.has(name)) throw new IllegalArgumentException(ck.dir() + ": missing weight " + name);
+        Tensor t = ck.tensor(name);
+        if (!java.util.Arrays.equals(t.shape(), shape))
+            throw new IllegalArgumentException(ck.dir() + ": " + name + " has shape " + java.util.Arrays.toString(t.shape())
+                    + ", config.json implies " + java.util.Arrays.toString(shape));
+        if (t.dtype() != DType.F32 && t.dtype() != DType.BF16 && t.dtype() != DType.F16)
+            throw new IllegalArgumentException(ck.dir() + ": " + name + " is " + t.dtype() + "; expected f32, bf16 or f16");
+        return t;
     }
 
     private Linear linear(HfCheckpoint ck, String name, int out, int in, boolean bias) {
-        Tensor w = f32(ck, name + ".weight", out, in);
+        Tensor w = weight(ck, name + ".weight", out, in);
         Tensor b = bias && ck.has(name + ".bias") ? f32(ck, name + ".bias", out) : null;
-        return new Linear(name, w, b);
+        return new Linear(name, w, b, scratch);
     }
 
     private float[] vector(HfCheckpoint ck, String name, int size) {
@@ -118,6 +174,7 @@ public final class LlamaModel implements AutoCloseable {
      * the embedding.
      */
     public java.util.Map<String, Tensor> weights() {
+        if (mapped) throw new IllegalStateException("full fine-tuning trains f32 weights: load the model with --weights copy");
         if (fullParams == null) {
             java.util.Map<String, Tensor> w = new java.util.LinkedHashMap<>();
             w.put("model.embed_tokens.weight", embed);
@@ -150,11 +207,12 @@ public final class LlamaModel implements AutoCloseable {
     private float[] embedTokens(int[] ids) {
         int h = cfg.hiddenSize();
         float[] x = new float[ids.length * h];
-        java.nio.FloatBuffer table = embed.floats();
+        java.nio.FloatBuffer table = embed.dtype() == DType.F32 ? embed.floats() : null;
         for (int t = 0; t < ids.length; t++) {
             int id = ids[t];
             if (id < 0 || id >= cfg.vocabSize()) throw new IllegalArgumentException("token id " + id + " outside the vocabulary of " + cfg.vocabSize());
-            table.get(id * h, x, t * h, h);
+            if (table != null) table.get(id * h, x, t * h, h);
+            else for (int i = 0; i < h; i++) x[t * h + i] = embed.getFloat((long) id * h + i); // a mapped bf16/f16 row
         }
         return x;
     }
@@ -196,7 +254,7 @@ public final class LlamaModel implements AutoCloseable {
      */
     public float[] forward(int[] ids, int[] mask, int batch, int len) {
         float[] xf = Ops.rmsNorm(decoder(ids, mask, batch, len, 0f, null, null), finalNorm, cfg.hiddenSize(), (float) cfg.rmsNormEps());
-        return new Linear("lm_head", head, null).apply(backend, xf, batch * len);
+        return new Linear("lm_head", head, null, scratch).apply(backend, xf, batch * len);
     }
 
     /** Keys and values of every layer for positions [0, length), for incremental decoding. */
@@ -240,7 +298,7 @@ public final class LlamaModel implements AutoCloseable {
         });
         cache.length = start + n;
         float[] last = java.util.Arrays.copyOfRange(x, (n - 1) * h, n * h);
-        return new Linear("lm_head", head, null).apply(backend, Ops.rmsNorm(last, finalNorm, h, (float) cfg.rmsNormEps()), 1);
+        return new Linear("lm_head", head, null, scratch).apply(backend, Ops.rmsNorm(last, finalNorm, h, (float) cfg.rmsNormEps()), 1);
     }
 
     /** Attention of one layer during cached decoding: q, k, v of the new tokens in, attention output out. */
@@ -295,7 +353,7 @@ public final class LlamaModel implements AutoCloseable {
             return att;
         });
         for (KvCache c : caches) c.length++;
-        return new Linear("lm_head", head, null).apply(backend, Ops.rmsNorm(x, finalNorm, h, (float) cfg.rmsNormEps()), n);
+        return new Linear("lm_head", head, null, scratch).apply(backend, Ops.rmsNorm(x, finalNorm, h, (float) cfg.rmsNormEps()), n);
     }
 
     /**
@@ -425,7 +483,7 @@ public final class LlamaModel implements AutoCloseable {
         float[] x = decoder(ids, mask, batch, len, dropout, rnd, caches);
         Rope rope = new Rope(hd, cfg.ropeTheta(), len, cfg.ropeScaling());
         float[] xf = Ops.rmsNorm(x, finalNorm, h, eps);
-        Linear headLin = new Linear("lm_head", head, null);
+        Linear headLin = new Linear("lm_head", head, null, scratch);
         float[] logits = headLin.apply(backend, xf, n);
         // The loss and d loss / d logits = (softmax - onehot) / denominator at supervised positions,
         // in one pass with one exp per logit (the loss used to be a second pass over the logits).
@@ -544,5 +602,6 @@ public final class LlamaModel implements AutoCloseable {
         }
         if (fullParams != null)
             for (String name : norms.keySet()) fullParams.get(name).close();
+        scratch.close();
     }
 }
