@@ -147,15 +147,24 @@ class TrainCommandTest {
 
     @Test
     void resumeContinuesExactly() throws Exception {
-        String[] common = {"--model", p.aligned().toString(), "--data", data.toString(), "--epochs", "3", "--batch-size", "4",
-                "--lr", "1e-2", "--lambda", "0", "--seed", "11"};
+        resumeContinuesExactly("adapter_model.safetensors", "--lambda", "0", "--lr", "1e-2");
+    }
+
+    @Test
+    void fullFineTuningResumesExactly() throws Exception {
+        resumeContinuesExactly("model.safetensors", "--full", "--lr", "3e-3");
+    }
+
+    private void resumeContinuesExactly(String weightsFile, String... mode) throws Exception {
+        String[] common = concat(new String[] {"--model", p.aligned().toString(), "--data", data.toString(), "--epochs", "3",
+                "--batch-size", "4", "--seed", "11"}, mode);
         Path full = dir.resolve("full.jsonl"), part = dir.resolve("part.jsonl"), rest = dir.resolve("rest.jsonl");
         assertEquals(0, run(concat(new String[] {"train", "--out", dir.resolve("a").toString(), "--metrics", full.toString()}, common)).code());
         CliTest.Run first = run(concat(new String[] {"train", "--out", dir.resolve("b").toString(), "--metrics", part.toString(),
                 "--steps", "6", "--save-every", "3"}, common));
         assertEquals(0, first.code(), first.err());
         Path ckpt = dir.resolve("b-checkpoints").resolve("checkpoint-6");
-        assertTrue(Files.exists(ckpt.resolve("optimizer.safetensors")) && Files.exists(ckpt.resolve("adapter_model.safetensors")));
+        assertTrue(Files.exists(ckpt.resolve("optimizer.safetensors")) && Files.exists(ckpt.resolve(weightsFile)));
         assertTrue(Files.exists(dir.resolve("b-checkpoints").resolve("checkpoint-3")));
         CliTest.Run second = run(concat(new String[] {"train", "--out", dir.resolve("c").toString(), "--metrics", rest.toString(),
                 "--resume", ckpt.toString()}, common));

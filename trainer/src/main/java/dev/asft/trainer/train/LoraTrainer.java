@@ -91,7 +91,6 @@ public final class LoraTrainer {
             if (options.initAdapter != null) throw new IllegalArgumentException("--full trains every weight; --init-adapter does not apply");
             if (anchor != null && options.lambda != 0)
                 throw new IllegalArgumentException("the AsFT term penalizes LoRA updates; --full trains without it (use --lambda 0)");
-            if (options.saveEvery > 0) throw new IllegalArgumentException("--save-every is not supported with --full yet");
             for (Map.Entry<String, Tensor> e : model.weights().entrySet()) {
                 Tensor g = Tensor.zeros(DType.F32, e.getValue().shape());
                 fullGrads.put(e.getKey(), g);
@@ -260,15 +259,24 @@ public final class LoraTrainer {
     }
 
     private void writeCheckpoint(Path tmp, long step, int perEpoch) throws IOException {
-        adapter().write(tmp);
         Map<String, Tensor> moments = new LinkedHashMap<>();
         int i = 0;
-        for (String name : lora.keySet()) {
-            moments.put(name + ".lora_A.exp_avg", m.get(i));
-            moments.put(name + ".lora_A.exp_avg_sq", v.get(i));
-            moments.put(name + ".lora_B.exp_avg", m.get(i + 1));
-            moments.put(name + ".lora_B.exp_avg_sq", v.get(i + 1));
-            i += 2;
+        if (o.full) { // every weight (f32) and its moments, by Hugging Face name
+            dev.asft.core.io.SafetensorsWriter.write(tmp.resolve("model.safetensors"), model.weights());
+            for (String name : model.weights().keySet()) {
+                moments.put(name + ".exp_avg", m.get(i));
+                moments.put(name + ".exp_avg_sq", v.get(i));
+                i++;
+            }
+        } else {
+            adapter().write(tmp);
+            for (String name : lora.keySet()) {
+                moments.put(name + ".lora_A.exp_avg", m.get(i));
+                moments.put(name + ".lora_A.exp_avg_sq", v.get(i));
+                moments.put(name + ".lora_B.exp_avg", m.get(i + 1));
+                moments.put(name + ".lora_B.exp_avg_sq", v.get(i + 1));
+                i += 2;
+            }
         }
         dev.asft.core.io.SafetensorsWriter.write(tmp.resolve("optimizer.safetensors"), moments);
         Map<String, Object> state = new LinkedHashMap<>();
@@ -280,6 +288,7 @@ public final class LoraTrainer {
         state.put("lr", o.lr);
         state.put("schedule", o.schedule.toString());
         state.put("lambda", o.lambda);
+        state.put("full", o.full);
         dev.asft.core.io.AtomicFiles.writeString(tmp.resolve("trainer_state.json"), new ObjectMapper().writeValueAsString(state));
     }
 
@@ -289,12 +298,40 @@ public final class LoraTrainer {
      * is replayed from the seed).
      */
     public void resume(Path dir) throws IOException {
-        if (o.full) throw new IllegalArgumentException("--resume is not supported with --full yet");
         com.fasterxml.jackson.databind.JsonNode st = new ObjectMapper().readTree(dir.resolve("trainer_state.json").toFile());
         if (st.path("seed").asLong() != o.seed || st.path("batch_size").asInt() != o.batchSize
                 || st.path("grad_accum").asInt(1) != o.gradAccum)
             throw new IllegalArgumentException(dir + ": checkpoint was made with seed " + st.path("seed").asLong() + " and batch size "
                     + st.path("batch_size").asInt() + "; resume with the same to continue exactly");
+        if (st.path("full").asBoolean(false) != o.full)
+            throw new IllegalArgumentException(dir + ": checkpoint of " + (o.full ? "LoRA" : "full") + " training; resume it the same way");
+        if (o.full) {
+            resumeFull(dir);
+        } else {
+            resumeLora(dir);
+        }
+        resumeStep = st.path("step").asLong();
+        this.opt.restoreStep(resumeStep);
+    }
+
+    private void resumeFull(Path dir) throws IOException {
+        try (dev.asft.core.io.SafetensorsFile w = dev.asft.core.io.SafetensorsFile.open(dir.resolve("model.safetensors"));
+             dev.asft.core.io.SafetensorsFile opt = dev.asft.core.io.SafetensorsFile.open(dir.resolve("optimizer.safetensors"))) {
+            int i = 0;
+            for (Map.Entry<String, Tensor> e : model.weights().entrySet()) {
+                Tensor saved = w.tensor(e.getKey());
+                if (saved.dtype() != DType.F32 || !java.util.Arrays.equals(saved.shape(), e.getValue().shape()))
+                    throw new IllegalArgumentException(dir + ": checkpoint does not hold weight " + e.getKey() + " as f32 " + e.getValue().describe());
+                e.getValue().buffer().put(saved.buffer());
+                m.get(i).buffer().put(opt.tensor(e.getKey() + ".exp_avg").buffer());
+                v.get(i).buffer().put(opt.tensor(e.getKey() + ".exp_avg_sq").buffer());
+                i++;
+            }
+        }
+        model.weightsUpdated();
+    }
+
+    private void resumeLora(Path dir) throws IOException {
         try (PeftAdapter saved = PeftAdapter.read(dir);
              dev.asft.core.io.SafetensorsFile opt = dev.asft.core.io.SafetensorsFile.open(dir.resolve("optimizer.safetensors"))) {
             int i = 0;
@@ -312,8 +349,6 @@ public final class LoraTrainer {
                 i += 2;
             }
         }
-        resumeStep = st.path("step").asLong();
-        this.opt.restoreStep(resumeStep);
     }
 
     /** Appends steps as JSON lines (the metrics file). */
