@@ -58,19 +58,19 @@ int asft_convert_to_f32(const void *src, int src_dtype, float *dst, int64_t n) {
   switch (src_dtype) {
   case ASFT_DTYPE_F32: {
     const float *s = static_cast<const float *>(src);
-#pragma omp parallel for num_threads(threads()) schedule(static)
+#pragma omp parallel for num_threads(threads_for(double(n))) schedule(static)
     for (int64_t i = 0; i < n; i++) dst[i] = s[i];
     return ASFT_OK;
   }
   case ASFT_DTYPE_BF16: {
     const uint16_t *s = static_cast<const uint16_t *>(src);
-#pragma omp parallel for num_threads(threads()) schedule(static)
+#pragma omp parallel for num_threads(threads_for(double(n))) schedule(static)
     for (int64_t i = 0; i < n; i++) dst[i] = bf16_to_f32(s[i]);
     return ASFT_OK;
   }
   case ASFT_DTYPE_F16: {
     const uint16_t *s = static_cast<const uint16_t *>(src);
-#pragma omp parallel for num_threads(threads()) schedule(static)
+#pragma omp parallel for num_threads(threads_for(double(n))) schedule(static)
     for (int64_t i = 0; i < n; i++) dst[i] = f16_to_f32(s[i]);
     return ASFT_OK;
   }
@@ -83,19 +83,19 @@ int asft_convert_from_f32(const float *src, void *dst, int dst_dtype, int64_t n)
   switch (dst_dtype) {
   case ASFT_DTYPE_F32: {
     float *d = static_cast<float *>(dst);
-#pragma omp parallel for num_threads(threads()) schedule(static)
+#pragma omp parallel for num_threads(threads_for(double(n))) schedule(static)
     for (int64_t i = 0; i < n; i++) d[i] = src[i];
     return ASFT_OK;
   }
   case ASFT_DTYPE_BF16: {
     uint16_t *d = static_cast<uint16_t *>(dst);
-#pragma omp parallel for num_threads(threads()) schedule(static)
+#pragma omp parallel for num_threads(threads_for(double(n))) schedule(static)
     for (int64_t i = 0; i < n; i++) d[i] = f32_to_bf16(src[i]);
     return ASFT_OK;
   }
   case ASFT_DTYPE_F16: {
     uint16_t *d = static_cast<uint16_t *>(dst);
-#pragma omp parallel for num_threads(threads()) schedule(static)
+#pragma omp parallel for num_threads(threads_for(double(n))) schedule(static)
     for (int64_t i = 0; i < n; i++) d[i] = f32_to_f16(src[i]);
     return ASFT_OK;
   }
@@ -109,7 +109,7 @@ int asft_sub_to_f32(const void *a, const void *b, int dtype, float *out, int64_t
   if (dtype != ASFT_DTYPE_F32 && dtype != ASFT_DTYPE_BF16 && dtype != ASFT_DTYPE_F16)
     return ASFT_EINVAL;
   double ss = 0.0;
-#pragma omp parallel for num_threads(threads()) schedule(static) reduction(+ : ss)
+#pragma omp parallel for num_threads(threads_for(double(n))) schedule(static) reduction(+ : ss)
   for (int64_t i = 0; i < n; i++) {
     float x, y;
     if (dtype == ASFT_DTYPE_F32) {
@@ -132,7 +132,7 @@ int asft_sub_to_f32(const void *a, const void *b, int dtype, float *out, int64_t
 
 int asft_symmetrize_upper(float *m, int64_t n) {
   if (!m || n < 0) return ASFT_EINVAL;
-#pragma omp parallel for num_threads(threads()) schedule(dynamic, 64)
+#pragma omp parallel for num_threads(threads_for(double(n) * double(n) / 2)) schedule(dynamic, 64)
   for (int64_t i = 1; i < n; i++)
     for (int64_t j = 0; j < i; j++) m[i * n + j] = m[j * n + i];
   return ASFT_OK;
@@ -140,7 +140,7 @@ int asft_symmetrize_upper(float *m, int64_t n) {
 
 int asft_identity_minus(float *m, int64_t n) {
   if (!m || n < 0) return ASFT_EINVAL;
-#pragma omp parallel for num_threads(threads()) schedule(static)
+#pragma omp parallel for num_threads(threads_for(double(n) * double(n))) schedule(static)
   for (int64_t i = 0; i < n; i++) {
     float *row = m + i * n;
     for (int64_t j = 0; j < n; j++) row[j] = -row[j];

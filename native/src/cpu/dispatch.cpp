@@ -70,6 +70,8 @@ float *scratch(int slot, size_t n) {
 
 int threads() { return g_threads > 0 ? g_threads : omp_get_max_threads(); }
 
+int threads_for(double work) { return work < double(1 << 18) ? 1 : threads(); }
+
 } // namespace asft::cpu
 
 using namespace asft::cpu;
@@ -106,7 +108,7 @@ int asft_matmul_skinny(const void *m, int m_dtype, int64_t d_out, int64_t d_in, 
   for (int64_t j = 0; j < d_in; j++)
     for (int64_t c = 0; c < r; c++) xt[c * d_in + j] = x[j * r + c];
   const KernelTable &k = active();
-  const int nt = threads();
+  const int nt = threads_for(double(d_out) * double(d_in) * double(r));
 #pragma omp parallel num_threads(nt)
   {
     int64_t b, e;

@@ -13,6 +13,11 @@ const KernelTable &active();
 // Number of threads the kernels use.
 int threads();
 
+// Threads for a call doing about `work` multiply-adds (or element operations): 1 below a few
+// hundred thousand, where waking a thread team costs more than the work (and, next to
+// OpenBLAS's spinning workers on a small machine, can cost milliseconds), else threads().
+int threads_for(double work);
+
 // Splits [0, n) into `parts` contiguous ranges; range p is [begin, end).
 inline void split(int64_t n, int parts, int p, int64_t *begin, int64_t *end) {
   int64_t base = n / parts, extra = n % parts;

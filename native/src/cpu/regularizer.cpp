@@ -21,7 +21,7 @@ namespace {
 int finish(const float *g, int64_t d_out, int64_t d_in, int64_t r, const float *a, const float *b,
            float *grad_a, float *grad_b, float grad_scale, double *value) {
   const KernelTable &k = active();
-  const int nt = threads();
+  const int nt = threads_for(double(d_out + d_in) * double(r) * double(r));
   std::vector<double> s(size_t(r * r), 0.0), p(size_t(r * r), 0.0);
   std::vector<std::vector<double>> s_part(size_t(nt), std::vector<double>(size_t(r * r), 0.0));
 #pragma omp parallel num_threads(nt)

@@ -102,12 +102,6 @@ final class Ops {
         return dx;
     }
 
-    /** d silu(z) / dz = sigma(z) (1 + z (1 - sigma(z))). */
-    static float siluGrad(float z) {
-        double s = 1.0 / (1.0 + Math.exp(-z));
-        return (float) (s * (1 + z * (1 - s)));
-    }
-
     /**
      * Backward of {@link #attention}: given q, k, v and d(out), returns {dq, dk, dv} (dk, dv summed
      * over the query heads that share each kv head). Recomputes the attention probabilities.
