@@ -38,7 +38,8 @@ import java.util.stream.Stream;
  * seed and a SHA-256 of every file (a rebuild with the same seed gives the same checksums).
  */
 public final class WorldBuilder {
-    public static final int FORMAT = 1;
+    /** Bumped whenever a change alters the built bytes (the cache is keyed by it): 2 = one-pass loss, bulk copies. */
+    public static final int FORMAT = 2;
     private static final ObjectMapper JSON = new ObjectMapper();
     private final WorldSpec spec;
     private final long seed;
