@@ -2,7 +2,8 @@
 # The investigations of docs/EXPERIMENTS.md: AsFT at p = 0.1 with other anchors than the
 # default code-mode C, on the demo world and the demo's own data and hyperparameters.
 # Run from the repository root after `./asft demo` (it reads the world and the data it wrote):
-#   docs/experiments/anchor_modes.sh ~/.cache/asft/worlds/standard-seed42-f1 asft-demo /tmp/asft-exp
+#   ./asft demo --quick --out asft-demo-quick
+#   docs/experiments/anchor_modes.sh ~/.cache/asft/worlds/standard-seed42-f2 asft-demo-quick /tmp/asft-exp
 set -euo pipefail
 world=$1 demo=$2 out=$3
 mkdir -p "$out"
