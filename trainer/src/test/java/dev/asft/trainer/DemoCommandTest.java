@@ -82,7 +82,7 @@ class DemoCommandTest {
         assertEquals(s.get("prompts").asInt(), Files.readAllLines(dir.resolve("safety.jsonl")).size());
         assertTrue(Files.readString(dir.resolve("safety.jsonl")).contains("\"refusal\":"));
         r = CliTest.run("eval-task", "--model", aligned.toString(), "--prompts", out.resolve("data/task_eval.jsonl").toString(),
-                "--max-new-tokens", "4", "--labels", "world,sports,business,science", "--json", "--limit", "3");
+                "--max-new-tokens", "4", "--labels", "world,sports,business,science", "--json", "--limit", "3", "--weights", "map");
         assertEquals(0, r.code(), r.err());
         assertEquals(3, JSON.readTree(r.lastLine()).get("prompts").asInt());
         Path bad = Files.writeString(dir.resolve("bad.jsonl"), "{\"text\": \"no prompt\"}\n");

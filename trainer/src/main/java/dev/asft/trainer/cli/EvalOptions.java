@@ -44,10 +44,8 @@ final class EvalOptions {
     @Option(names = "--batch-size", defaultValue = "16", description = "Prompts decoded together (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
-    @Option(names = "--weights", defaultValue = "auto",
-            description = "Frozen weights: copy (f32 copy at load, fastest), map (memory-mapped in the checkpoint's dtype, widened per "
-                    + "GEMM: no copy of the model) or auto (map when the f32 copy would exceed half the RAM) (default: ${DEFAULT-VALUE}).")
-    String weights;
+    @picocli.CommandLine.Mixin
+    WeightsOption weights = new WeightsOption();
 
     @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or java (default: ${DEFAULT-VALUE}).")
     String device;
@@ -70,7 +68,7 @@ final class EvalOptions {
             ps.subList(Math.min(limit, ps.size()), ps.size()).clear();
         }
         Backend backend = Backends.select(device, true);
-        try (HfCheckpoint ck = HfCheckpoint.open(model); LlamaModel m = new LlamaModel(ck, backend, LlamaModel.Weights.parse(weights));
+        try (HfCheckpoint ck = HfCheckpoint.open(model); LlamaModel m = new LlamaModel(ck, backend, weights.mode());
              PeftAdapter ad = adapter == null ? null : PeftAdapter.read(adapter); Tokenizer tok = Tokenizer.open(model)) {
             if (ad != null) m.applyAdapter(ad);
             Generator gen = new Generator(m, tok, chat, maxNew, new Sampler(0, 1, 0)).batchSize(batchSize);

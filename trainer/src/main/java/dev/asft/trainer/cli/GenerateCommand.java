@@ -55,10 +55,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--batch-size", defaultValue = "16", description = "Prompts decoded together (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
-    @Option(names = "--weights", defaultValue = "auto",
-            description = "Frozen weights: copy (f32 copy at load, fastest), map (memory-mapped in the checkpoint's dtype, widened per "
-                    + "GEMM: no copy of the model) or auto (map when the f32 copy would exceed half the RAM) (default: ${DEFAULT-VALUE}).")
-    String weights;
+    @picocli.CommandLine.Mixin
+    WeightsOption weights = new WeightsOption();
 
     @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or java (default: ${DEFAULT-VALUE}).")
     String device;
@@ -82,7 +80,7 @@ final class GenerateCommand implements Callable<Integer> {
         Backend backend = Backends.select(device, true);
         ObjectMapper json = new ObjectMapper();
         StringBuilder sb = new StringBuilder();
-        try (HfCheckpoint ck = HfCheckpoint.open(model); LlamaModel m = new LlamaModel(ck, backend, LlamaModel.Weights.parse(weights));
+        try (HfCheckpoint ck = HfCheckpoint.open(model); LlamaModel m = new LlamaModel(ck, backend, weights.mode());
              PeftAdapter ad = adapter == null ? null : PeftAdapter.read(adapter); Tokenizer tok = Tokenizer.open(model)) {
             if (ad != null) m.applyAdapter(ad);
             Progress progress = new Progress("generate", ps.size());

@@ -41,10 +41,8 @@ final class LossCommand implements Callable<Integer> {
     @Option(names = "--train-on-inputs", description = "Count prompt tokens too (default: completion tokens only).")
     boolean trainOnInputs;
 
-    @Option(names = "--weights", defaultValue = "auto",
-            description = "Frozen weights: copy (f32 copy at load, fastest), map (memory-mapped in the checkpoint's dtype, widened per "
-                    + "GEMM: no copy of the model) or auto (map when the f32 copy would exceed half the RAM) (default: ${DEFAULT-VALUE}).")
-    String weights;
+    @picocli.CommandLine.Mixin
+    WeightsOption weights = new WeightsOption();
 
     @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or java (default: ${DEFAULT-VALUE}).")
     String device;
@@ -56,7 +54,7 @@ final class LossCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (batchSize <= 0) throw new IllegalArgumentException("--batch-size must be positive, got " + batchSize);
         Backend backend = Backends.select(device, true);
-        try (HfCheckpoint ck = HfCheckpoint.open(model); LlamaModel m = new LlamaModel(ck, backend, LlamaModel.Weights.parse(weights));
+        try (HfCheckpoint ck = HfCheckpoint.open(model); LlamaModel m = new LlamaModel(ck, backend, weights.mode());
              PeftAdapter ad = adapter == null ? null : PeftAdapter.read(adapter)) {
             if (ad != null) m.applyAdapter(ad);
             List<Example> examples = readData();

@@ -117,10 +117,8 @@ final class TrainCommand implements Callable<Integer> {
             + "(shards and dtype of --model) instead of an adapter; no AsFT term.")
     boolean full;
 
-    @Option(names = "--weights", defaultValue = "auto",
-            description = "Frozen weights: copy (f32 copy at load, fastest), map (memory-mapped in the checkpoint's dtype, widened per "
-                    + "GEMM: no copy of the model) or auto (map when the f32 copy would exceed half the RAM) (default: ${DEFAULT-VALUE}).")
-    String weights;
+    @picocli.CommandLine.Mixin
+    WeightsOption weights = new WeightsOption();
 
     @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or java (default: ${DEFAULT-VALUE}).")
     String device;
@@ -150,11 +148,11 @@ final class TrainCommand implements Callable<Integer> {
         o.checkpointDir = checkpointDir != null ? checkpointDir : out.resolveSibling(out.getFileName() + "-checkpoints");
         o.schedule = dev.asft.trainer.train.Schedule.parse(schedule, warmup);
         o.full = full;
-        if (full && weights.equalsIgnoreCase("map")) throw new IllegalArgumentException("--full trains f32 weights; --weights map does not apply");
+        if (full && weights.mode() == LlamaModel.Weights.MAP) throw new IllegalArgumentException("--full trains f32 weights; --weights map does not apply");
         if (rank <= 0 || batchSize <= 0 || epochs <= 0 || gradAccum <= 0)
             throw new IllegalArgumentException("--rank, --batch-size, --grad-accum and --epochs must be positive");
         Backend backend = Backends.select(device, true);
-        try (HfCheckpoint ck = HfCheckpoint.open(model); LlamaModel m = new LlamaModel(ck, backend, full ? LlamaModel.Weights.COPY : LlamaModel.Weights.parse(weights)); Anchor anchor = anchor(backend, ck, o)) {
+        try (HfCheckpoint ck = HfCheckpoint.open(model); LlamaModel m = new LlamaModel(ck, backend, full ? LlamaModel.Weights.COPY : weights.mode()); Anchor anchor = anchor(backend, ck, o)) {
             List<Example> examples;
             Integer padId = null;
             if (Files.exists(model.resolve("tokenizer.json"))) {
