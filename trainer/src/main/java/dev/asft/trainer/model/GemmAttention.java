@@ -37,15 +37,22 @@ final class GemmAttention {
     /** Softmax over keys 0..i of each row i of the scaled scores s [len x len], padded keys excluded; in place. */
     private static void causalSoftmax(float[] s, int[] mask, int b, int len, double scale) {
         for (int i = 0; i < len; i++) {
+            int row = i * len, m0 = b * len;
             double max = Double.NEGATIVE_INFINITY;
-            for (int j = 0; j <= i; j++) if (mask[b * len + j] != 0) max = Math.max(max, s[i * len + j] * scale);
+            for (int j = 0; j <= i; j++) if (mask[m0 + j] != 0) max = Math.max(max, s[row + j] * scale);
             double z = 0;
-            for (int j = 0; j < len; j++) {
-                double e = j <= i && mask[b * len + j] != 0 && max != Double.NEGATIVE_INFINITY ? Math.exp(s[i * len + j] * scale - max) : 0;
-                s[i * len + j] = (float) e;
-                z += e;
+            if (max != Double.NEGATIVE_INFINITY)
+                for (int j = 0; j <= i; j++) { // keys after i are masked: only 0..i are exponentiated
+                    double e = mask[m0 + j] != 0 ? Math.exp(s[row + j] * scale - max) : 0;
+                    s[row + j] = (float) e;
+                    z += e;
+                }
+            else java.util.Arrays.fill(s, row, row + i + 1, 0f);
+            java.util.Arrays.fill(s, row + i + 1, row + len, 0f);
+            if (z > 0) {
+                float inv = (float) (1.0 / z);
+                for (int j = 0; j <= i; j++) s[row + j] *= inv;
             }
-            if (z > 0) for (int j = 0; j <= i; j++) s[i * len + j] = (float) (s[i * len + j] / z);
         }
     }
 
@@ -78,10 +85,12 @@ final class GemmAttention {
                 causalSoftmax(p, mask, b, len, scale);
                 float[] dp = mm(be, false, true, doh, len, dim, vh, len, dim, len, len); // dO V^T
                 scatterAdd(dv, mm(be, true, false, p, len, len, doh, len, dim, len, dim), b, kvh, len, kvHeads, dim); // P^T dO
-                for (int i = 0; i < len; i++) { // dS = P o (dP - rowsum(P o dP)) * scale
+                for (int i = 0; i < len; i++) { // dS = P o (dP - rowsum(P o dP)) * scale; zero above the diagonal
+                    int row = i * len;
                     double r = 0;
-                    for (int j = 0; j <= i; j++) r += (double) p[i * len + j] * dp[i * len + j];
-                    for (int j = 0; j < len; j++) dp[i * len + j] = j <= i ? (float) (p[i * len + j] * (dp[i * len + j] - r) * scale) : 0f;
+                    for (int j = 0; j <= i; j++) r += (double) p[row + j] * dp[row + j];
+                    for (int j = 0; j <= i; j++) dp[row + j] = (float) (p[row + j] * (dp[row + j] - r) * scale);
+                    java.util.Arrays.fill(dp, row + i + 1, row + len, 0f);
                 }
                 scatterAdd(dq, mm(be, false, false, dp, len, len, kh, len, dim, len, dim), b, h, len, heads, dim); // dS K
                 scatterAdd(dk, mm(be, true, false, dp, len, len, qh, len, dim, len, dim), b, kvh, len, kvHeads, dim); // dS^T Q
