@@ -49,10 +49,7 @@ final class GemmAttention {
                 }
             else java.util.Arrays.fill(s, row, row + i + 1, 0f);
             java.util.Arrays.fill(s, row + i + 1, row + len, 0f);
-            if (z > 0) {
-                float inv = (float) (1.0 / z);
-                for (int j = 0; j <= i; j++) s[row + j] *= inv;
-            }
+            if (z > 0) for (int j = 0; j <= i; j++) s[row + j] = (float) (s[row + j] / z); // division, not * 1/z: same bits as before
         }
     }
 
