@@ -53,7 +53,19 @@ final class GemmAttention {
         }
     }
 
+    /** Attention probabilities kept per (sequence, head) up to this many bytes per layer; above it the backward recomputes them. */
+    static final long KEEP_PROBS_BYTES = 64L << 20;
+
     static float[] forward(Backend be, float[] q, float[] k, float[] v, int[] mask, int batch, int len, int heads, int kvHeads, int dim) {
+        return forward(be, q, k, v, mask, batch, len, heads, kvHeads, dim, null);
+    }
+
+    /**
+     * As above; when probs is given (length batch * heads) each (sequence, head)'s probabilities
+     * P [len x len] are kept in it for {@link #backward}, which then skips recomputing them.
+     */
+    static float[] forward(Backend be, float[] q, float[] k, float[] v, int[] mask, int batch, int len, int heads, int kvHeads, int dim,
+                           float[][] probs) {
         float[] out = new float[batch * len * heads * dim];
         int group = heads / kvHeads;
         double scale = 1.0 / Math.sqrt(dim);
@@ -63,6 +75,7 @@ final class GemmAttention {
                         vh = gather(v, b, h / group, len, kvHeads, dim);
                 float[] p = mm(be, false, true, qh, len, dim, kh, len, dim, len, len);
                 causalSoftmax(p, mask, b, len, scale);
+                if (probs != null) probs[b * heads + h] = p;
                 scatterAdd(out, mm(be, false, false, p, len, len, vh, len, dim, len, dim), b, h, len, heads, dim);
             }
         return out;
@@ -70,6 +83,12 @@ final class GemmAttention {
 
     static float[][] backward(Backend be, float[] q, float[] k, float[] v, float[] dout, int[] mask, int batch, int len, int heads,
                               int kvHeads, int dim) {
+        return backward(be, q, k, v, dout, mask, batch, len, heads, kvHeads, dim, null);
+    }
+
+    /** As above, with the forward's probabilities when it kept them (null: recompute). */
+    static float[][] backward(Backend be, float[] q, float[] k, float[] v, float[] dout, int[] mask, int batch, int len, int heads,
+                              int kvHeads, int dim, float[][] probs) {
         float[] dq = new float[q.length], dk = new float[k.length], dv = new float[v.length];
         int group = heads / kvHeads;
         double scale = 1.0 / Math.sqrt(dim);
@@ -78,8 +97,11 @@ final class GemmAttention {
                 int kvh = h / group;
                 float[] qh = gather(q, b, h, len, heads, dim), kh = gather(k, b, kvh, len, kvHeads, dim),
                         vh = gather(v, b, kvh, len, kvHeads, dim), doh = gather(dout, b, h, len, heads, dim);
-                float[] p = mm(be, false, true, qh, len, dim, kh, len, dim, len, len);
-                causalSoftmax(p, mask, b, len, scale);
+                float[] p = probs != null ? probs[b * heads + h] : null;
+                if (p == null) {
+                    p = mm(be, false, true, qh, len, dim, kh, len, dim, len, len);
+                    causalSoftmax(p, mask, b, len, scale);
+                }
                 float[] dp = mm(be, false, true, doh, len, dim, vh, len, dim, len, len); // dO V^T
                 scatterAdd(dv, mm(be, true, false, p, len, len, doh, len, dim, len, dim), b, kvh, len, kvHeads, dim); // P^T dO
                 for (int i = 0; i < len; i++) { // dS = P o (dP - rowsum(P o dP)) * scale; zero above the diagonal

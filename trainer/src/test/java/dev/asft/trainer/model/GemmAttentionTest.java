@@ -34,5 +34,12 @@ class GemmAttentionTest {
         float[][] wb = Ops.attentionBackward(q, k, v, dout, mask, batch, len, heads, kv, dim);
         float[][] gb = GemmAttention.backward(cpu, q, k, v, dout, mask, batch, len, heads, kv, dim);
         for (int i = 0; i < 3; i++) assertTrue(relErr(gb[i], wb[i]) < 1e-5, "backward " + i + ": " + relErr(gb[i], wb[i]));
+        // with the forward's probabilities kept: the same forward, and a backward identical to recomputing them
+        float[][] probs = new float[batch * heads][];
+        float[] kept = GemmAttention.forward(cpu, q, k, v, mask, batch, len, heads, kv, dim, probs);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(got, kept);
+        for (float[] p : probs) assertTrue(p != null && p.length == len * len, "every (sequence, head) kept");
+        float[][] kb = GemmAttention.backward(cpu, q, k, v, dout, mask, batch, len, heads, kv, dim, probs);
+        for (int i = 0; i < 3; i++) org.junit.jupiter.api.Assertions.assertArrayEquals(gb[i], kb[i], "backward " + i);
     }
 }
