@@ -54,10 +54,6 @@ public final class Generator {
         return out;
     }
 
-    public String answer(String prompt) {
-        return tok.decode(model.generate(promptIds(prompt), maxNew, sampler, tok.eosId()), true);
-    }
-
     /**
      * Answers in prompt order, decoded in batches of {@link #batchSize}; onEach (may be null)
      * hears each prompt when its answer is done.

@@ -48,12 +48,7 @@ class LoraBackwardTest {
                         for (int w = 0; w < 2; w++) {
                             String which = w == 0 ? ".lora_A.grad" : ".lora_B.grad";
                             float[] want = lg.tensor(e.getKey() + which).toFloatArray(), got = e.getValue()[w].toFloatArray();
-                            double num = 0, den = 0;
-                            for (int i = 0; i < want.length; i++) {
-                                num += (got[i] - want[i]) * (double) (got[i] - want[i]);
-                                den += (double) want[i] * want[i];
-                            }
-                            double rel = Math.sqrt(num / den);
+                            double rel = GemmAttentionTest.relErr(got, want);
                             assertTrue(rel < 1e-4, name + " " + e.getKey() + which + " on " + be.name() + ": rel err " + rel);
                         }
                     }
