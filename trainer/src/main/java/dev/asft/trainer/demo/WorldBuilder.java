@@ -208,23 +208,13 @@ public final class WorldBuilder {
         } finally {
             w.values().forEach(Tensor::close);
         }
-        ObjectNode c = JSON.createObjectNode();
-        c.putArray("architectures").add("LlamaForCausalLM");
-        c.put("model_type", "llama");
-        c.put("hidden_size", h);
-        c.put("intermediate_size", im);
-        c.put("num_hidden_layers", spec.layers());
-        c.put("num_attention_heads", spec.heads());
-        c.put("num_key_value_heads", spec.kvHeads());
-        c.put("vocab_size", vocab);
-        c.put("rms_norm_eps", 1e-5);
-        c.put("rope_theta", 10000.0);
-        c.put("max_position_embeddings", 128);
-        c.put("tie_word_embeddings", false);
+        ObjectNode c = dev.asft.trainer.example.ExampleModels.llamaConfig(h, im, spec.layers(), spec.heads(), spec.kvHeads(), vocab, 128,
+                DType.F32);
+        com.fasterxml.jackson.databind.JsonNode dtype = c.remove("torch_dtype"); // kept last: the world's bytes (format 2) stay as built
         c.put("bos_token_id", 1);
         c.put("eos_token_id", 2);
         c.put("pad_token_id", 3);
-        c.put("torch_dtype", "float32");
+        c.set("torch_dtype", dtype);
         AtomicFiles.writeString(dir.resolve("config.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(c) + "\n");
         for (String f : List.of("tokenizer.json", "tokenizer_config.json")) Files.copy(tok.resolve(f), dir.resolve(f));
     }

@@ -88,8 +88,14 @@ public final class ExampleModels {
         } finally {
             tensors.values().forEach(Tensor::close);
         }
-        ObjectMapper json = new ObjectMapper();
-        ObjectNode c = json.createObjectNode();
+        ObjectNode c = llamaConfig(hidden, intermediate, layers, heads, kvHeads, vocab, 256, dtype);
+        AtomicFiles.writeString(dir.resolve("config.json"), new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(c) + "\n");
+    }
+
+    /** A Llama config.json (untied head, rms_norm_eps 1e-5, rope_theta 1e4) for the synthetic models this project writes. */
+    public static ObjectNode llamaConfig(int hidden, int intermediate, int layers, int heads, int kvHeads, int vocab, int maxPositions,
+                                         DType dtype) {
+        ObjectNode c = new ObjectMapper().createObjectNode();
         c.putArray("architectures").add("LlamaForCausalLM");
         c.put("model_type", "llama");
         c.put("hidden_size", hidden);
@@ -100,10 +106,10 @@ public final class ExampleModels {
         c.put("vocab_size", vocab);
         c.put("rms_norm_eps", 1e-5);
         c.put("rope_theta", 10000.0);
-        c.put("max_position_embeddings", 256);
+        c.put("max_position_embeddings", maxPositions);
         c.put("tie_word_embeddings", false);
         c.put("torch_dtype", dtype == DType.BF16 ? "bfloat16" : dtype == DType.F16 ? "float16" : "float32");
-        AtomicFiles.writeString(dir.resolve("config.json"), json.writerWithDefaultPrettyPrinter().writeValueAsString(c) + "\n");
+        return c;
     }
 
     private void writeAdapter(Path dir, Map<String, long[]> shapes, SplittableRandom rnd) throws IOException {
