@@ -147,6 +147,50 @@ void test_regularizer(int64_t d_out, int64_t d_in, int64_t r, int form) {
         asft_cpu_isa(), form, (long long)d_out, (long long)d_in, (long long)r, ea, eb);
 }
 
+// The low-rank anchor Q = I - U diag(w) U^T (U^T given, k x d_out, any U: the algebra does not
+// need it orthonormal) against G = Q B, S = B^T G, P = A A^T and the gradients in double.
+void test_lowrank(int64_t d_out, int64_t d_in, int64_t r, int64_t k) {
+  auto ut = randn(size_t(k * d_out), 0.2f), w = randn(size_t(k)), a = randn(size_t(r * d_in));
+  auto b = randn(size_t(d_out * r));
+  auto ga0 = randn(a.size()), gb0 = randn(b.size());
+  auto ga = ga0, gb = gb0;
+  const float scale = 0.75f;
+  double value = std::nan("");
+  CHECK(asft_regularizer_lowrank(ut.data(), w.data(), k, d_out, d_in, r, a.data(), b.data(), ga.data(),
+                                 gb.data(), scale, &value) == 0,
+        "lowrank status");
+  std::vector<double> h(size_t(k * r), 0.0), g(size_t(d_out * r)), sm(size_t(r * r), 0.0), pm(sm.size(), 0.0);
+  for (int64_t j = 0; j < k; j++)
+    for (int64_t i = 0; i < d_out; i++)
+      for (int64_t c = 0; c < r; c++) h[j * r + c] += double(ut[j * d_out + i]) * b[i * r + c];
+  for (int64_t i = 0; i < d_out; i++)
+    for (int64_t c = 0; c < r; c++) {
+      double x = b[i * r + c];
+      for (int64_t j = 0; j < k; j++) x -= double(ut[j * d_out + i]) * w[j] * h[j * r + c];
+      g[i * r + c] = x;
+    }
+  for (int64_t x = 0; x < r; x++)
+    for (int64_t y = 0; y < r; y++) {
+      for (int64_t i = 0; i < d_out; i++) sm[x * r + y] += double(b[i * r + x]) * g[i * r + y];
+      for (int64_t t = 0; t < d_in; t++) pm[x * r + y] += double(a[x * d_in + t]) * a[y * d_in + t];
+    }
+  double ref = 0;
+  for (size_t q = 0; q < sm.size(); q++) ref += sm[q] * pm[q];
+  std::vector<double> ref_ga(ga0.begin(), ga0.end()), ref_gb(gb0.begin(), gb0.end());
+  for (int64_t i = 0; i < d_out; i++)
+    for (int64_t c = 0; c < r; c++)
+      for (int64_t q = 0; q < r; q++) ref_gb[i * r + c] += scale * 2 * g[i * r + q] * pm[q * r + c];
+  for (int64_t x = 0; x < r; x++)
+    for (int64_t q = 0; q < r; q++)
+      for (int64_t t = 0; t < d_in; t++)
+        ref_ga[x * d_in + t] += scale * (sm[x * r + q] + sm[q * r + x]) * a[q * d_in + t];
+  CHECK(std::fabs(value - ref) <= 1e-4 * std::fabs(ref), "[%s] lowrank value %.9g vs %.9g", asft_cpu_isa(),
+        value, ref);
+  double ea = rel_err(ga, ref_ga), eb = rel_err(gb, ref_gb);
+  CHECK(ea < 1e-4 && eb < 1e-4, "[%s] lowrank %lldx%lld r=%lld k=%lld grad rel err A %.3g B %.3g",
+        asft_cpu_isa(), (long long)d_out, (long long)d_in, (long long)r, (long long)k, ea, eb);
+}
+
 void test_conversions() {
   using namespace asft::cpu;
   // Known bit patterns.
@@ -194,6 +238,10 @@ int main() {
         test_regularizer(32, 40, 8, form);
         test_regularizer(70, 50, 65, form); // r above one register block, odd sizes
       }
+      test_lowrank(24, 30, 3, 5);
+      test_lowrank(257, 129, 9, 65); // tails of the 4 x 3-vector tile and of the row blocks
+      test_lowrank(100, 70, 8, 1);
+      test_lowrank(1031, 300, 8, 130);
     }
     asft_set_num_threads(0);
     std::printf("ok %s\n", isa);

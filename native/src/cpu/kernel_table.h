@@ -23,6 +23,10 @@ struct KernelTable {
   void (*gram_rows)(const float *x, const float *y, int64_t n, int64_t r, double *out);
   // out[t] += s * (g[t] . P) for every row t of the n x r matrix g, P r x r (grad_b += 2s G P).
   void (*rows_times)(const float *g, const float *p, int64_t n, int64_t r, float s, float *out);
+  // ct[c][0..n) += sum_j y[j][c] m[j][0..n) for m k x n (row stride ldm), y k x r, ct r x n
+  // (row stride ldc): U Y for a low-rank anchor stored as U^T.
+  void (*outer_acc)(const float *m, int64_t ldm, int64_t k, int64_t n, const float *y, int64_t r,
+                    float *ct, int64_t ldc);
 };
 
 const KernelTable &generic_kernels();

@@ -46,6 +46,12 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public double regularizerLowRank(Tensor ut, Tensor w, Tensor a, Tensor b, Tensor gradA, Tensor gradB,
+                                     float gradScale) {
+        return NativeKernels.regularizerLowRank(ut, w, a, b, gradA, gradB, gradScale);
+    }
+
+    @Override
     public double loraFinish(Tensor g, Tensor a, Tensor b, Tensor gradA, Tensor gradB, float gradScale) {
         return NativeKernels.loraFinish(g, a, b, gradA, gradB, gradScale);
     }

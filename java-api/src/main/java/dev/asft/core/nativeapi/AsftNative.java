@@ -61,4 +61,9 @@ public final class AsftNative {
                                               @Const FloatPointer a, @Const FloatPointer b,
                                               FloatPointer gradA, FloatPointer gradB, float gradScale,
                                               DoublePointer value);
+
+    public static native int asft_regularizer_lowrank(@Const FloatPointer ut, @Const FloatPointer w, long k, long dOut, long dIn, long r,
+                                                      @Const FloatPointer a, @Const FloatPointer b,
+                                                      FloatPointer gradA, FloatPointer gradB, float gradScale,
+                                                      DoublePointer value);
 }
