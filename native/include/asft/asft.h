@@ -103,6 +103,25 @@ int asft_regularizer_lowrank(const float *ut, const float *w, int64_t k,
                              const float *b, float *grad_a, float *grad_b, float grad_scale,
                              double *value);
 
+/* ---- model kernels of the training loop ----------------------------------------------- */
+
+/*
+ * Causal grouped-query attention over batch sequences of len tokens: q and out are
+ * [batch*len x heads*dim], k and v [batch*len x kv_heads*dim] (row-major; query head h reads
+ * kv head h / (heads / kv_heads)), mask [batch*len] with 0 for padded keys. Query i sees the
+ * unmasked keys 0..i; a row with none gets zeros. probs: NULL, or batch*heads*len*len floats
+ * that receive P per (sequence, head) for the backward.
+ */
+int asft_attention_forward(const float *q, const float *k, const float *v, const int32_t *mask,
+                           int64_t batch, int64_t len, int64_t heads, int64_t kv_heads, int64_t dim,
+                           float *out, float *probs);
+
+/* Its backward: dq, dk, dv (overwritten) from dout; probs from the forward or NULL (recomputed). */
+int asft_attention_backward(const float *q, const float *k, const float *v, const float *dout,
+                            const int32_t *mask, int64_t batch, int64_t len, int64_t heads,
+                            int64_t kv_heads, int64_t dim, const float *probs, float *dq, float *dk,
+                            float *dv);
+
 #ifdef __cplusplus
 }
 #endif

@@ -27,6 +27,17 @@ struct KernelTable {
   // (row stride ldc): U Y for a low-rank anchor stored as U^T.
   void (*outer_acc)(const float *m, int64_t ldm, int64_t k, int64_t n, const float *y, int64_t r,
                     float *ct, int64_t ldc);
+  // Causal attention of one (sequence, head): rows of q (stride qs), k and v (stride ks), the
+  // sequence's key mask; out rows (stride os) = P V; P kept in probs (len x len) unless null.
+  void (*attn_head_forward)(const float *qb, int64_t qs, const float *kb, const float *vb, int64_t ks,
+                            const int32_t *mask, int64_t len, int64_t dim, float *ob, int64_t os,
+                            float *probs, float *scratch_row);
+  // Backward of one (sequence, kv head) and its `group` query heads (adjacent in q, dout, dq);
+  // probs: the forward's P of those heads (group x len x len) or null (recomputed).
+  void (*attn_group_backward)(const float *qb, int64_t qs, const float *kb, const float *vb, int64_t ks,
+                              const float *dob, const int32_t *mask, int64_t len, int64_t dim,
+                              int64_t group, const float *probs, float *dqb, float *dkb, float *dvb,
+                              float *scratch);
 };
 
 const KernelTable &generic_kernels();

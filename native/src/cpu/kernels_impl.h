@@ -273,11 +273,162 @@ void outer_acc(const float *m, int64_t ldm, int64_t k, int64_t n, const float *y
   }
 }
 
+
+// ---- causal attention (the training forward and backward) ---------------------------------
+// e^x for x <= 0 (softmax arguments after the max is subtracted): n = round(x / ln 2),
+// r = x - n ln 2 in two parts (Cody-Waite), e^r by its degree-7 Taylor polynomial (relative
+// error < 2e-8 on |r| <= ln2 / 2), times 2^n built in the exponent bits. Below -87.3 the result
+// would leave the normal range: those inputs are clamped (callers zero what must be exactly 0).
+inline vf vexp(vf x) {
+  const vf lo = splat(-87.3365447504f);
+  x = x < lo ? lo : x;
+  const vf t = x * splat(1.44269504089f);
+  typedef int32_t vi __attribute__((vector_size(ASFT_VBYTES)));
+  const vi n = __builtin_convertvector(t + (t < splat(0.f) ? splat(-0.5f) : splat(0.5f)), vi);
+  const vf nf = __builtin_convertvector(n, vf);
+  const vf r = (x - nf * splat(0.693145751953125f)) - nf * splat(1.42860682030941723212e-6f);
+  vf p = splat(1.f / 5040);
+  p = p * r + splat(1.f / 720);
+  p = p * r + splat(1.f / 120);
+  p = p * r + splat(1.f / 24);
+  p = p * r + splat(1.f / 6);
+  p = p * r + splat(0.5f);
+  p = p * r + splat(1.f);
+  p = p * r + splat(1.f);
+  const vi bits = (n + 127) << 23;
+  return p * (vf)bits;
+}
+
+inline float sexp(float x) { // the same function for one value (row tails)
+  vf v = splat(x);
+  return vexp(v)[0];
+}
+
+inline float dot(const float *a, const float *b, int64_t n) {
+  vf a0{}, a1{};
+  int64_t d = 0;
+  for (; d + 2 * W <= n; d += 2 * W) {
+    a0 += load(a + d) * load(b + d);
+    a1 += load(a + d + W) * load(b + d + W);
+  }
+  for (; d + W <= n; d += W) a0 += load(a + d) * load(b + d);
+  float s = hsum(a0 + a1);
+  for (; d < n; d++) s += a[d] * b[d];
+  return s;
+}
+
+// Row i of P for one (sequence, head): p[j] = softmax over the unmasked keys j <= i of
+// scale * q_i . k_j, 0 elsewhere (all 0 when every key is masked). Returns false then.
+inline bool prob_row(const float *qi, const float *kb, int64_t ks, const int32_t *mask, int64_t i,
+                     int64_t len, int64_t dim, float scale, float *p) {
+  float mx = -__builtin_inff();
+  for (int64_t j = 0; j <= i; j++) {
+    if (mask[j] == 0) {
+      p[j] = -__builtin_inff();
+      continue;
+    }
+    p[j] = dot(qi, kb + j * ks, dim) * scale;
+    mx = p[j] > mx ? p[j] : mx;
+  }
+  for (int64_t j = i + 1; j < len; j++) p[j] = 0.f;
+  if (mx == -__builtin_inff()) {
+    for (int64_t j = 0; j <= i; j++) p[j] = 0.f;
+    return false;
+  }
+  const int64_t n = i + 1;
+  vf zv{};
+  int64_t j = 0;
+  const vf mv = splat(mx), ninf = splat(-__builtin_inff()), zero{};
+  for (; j + W <= n; j += W) {
+    const vf s = load(p + j);
+    vf e = vexp(s - mv);
+    e = s == ninf ? zero : e; // masked keys: exactly 0
+    zv += e;
+    std::memcpy(p + j, &e, sizeof e);
+  }
+  float z = hsum(zv);
+  for (; j < n; j++) {
+    const float e = p[j] == -__builtin_inff() ? 0.f : sexp(p[j] - mx);
+    p[j] = e;
+    z += e;
+  }
+  const vf inv = splat(1.f / z);
+  for (j = 0; j + W <= n; j += W) {
+    const vf e = load(p + j) * inv;
+    std::memcpy(p + j, &e, sizeof e);
+  }
+  for (; j < n; j++) p[j] *= 1.f / z;
+  return true;
+}
+
+// One (sequence, head): out rows (stride os) = P V, keeping P when probs != nullptr (len x len).
+void attn_head_forward(const float *qb, int64_t qs, const float *kb, const float *vb, int64_t ks,
+                       const int32_t *mask, int64_t len, int64_t dim, float *ob, int64_t os,
+                       float *probs, float *scratch_row) {
+  const float scale = 1.f / __builtin_sqrtf(float(dim));
+  for (int64_t i = 0; i < len; i++) {
+    float *p = probs ? probs + i * len : scratch_row;
+    float *oi = ob + i * os;
+    for (int64_t d = 0; d < dim; d++) oi[d] = 0.f;
+    if (!prob_row(qb + i * qs, kb, ks, mask, i, len, dim, scale, p)) continue;
+    for (int64_t j = 0; j <= i; j++)
+      if (p[j] != 0.f) axpy_f32(p[j], vb + j * ks, oi, dim);
+  }
+}
+
+// One (sequence, kv head) with its `group` query heads: dq rows of those heads, and the dk, dv
+// rows of the kv head (which only this call writes: no races between threads).
+void attn_group_backward(const float *qb, int64_t qs, const float *kb, const float *vb, int64_t ks,
+                         const float *dob, const int32_t *mask, int64_t len, int64_t dim,
+                         int64_t group, const float *probs, float *dqb, float *dkb, float *dvb,
+                         float *scratch /* 2 len */) {
+  const float scale = 1.f / __builtin_sqrtf(float(dim));
+  for (int64_t j = 0; j < len; j++)
+    for (int64_t d = 0; d < dim; d++) dkb[j * ks + d] = dvb[j * ks + d] = 0.f;
+  float *dp = scratch + len;
+  for (int64_t g = 0; g < group; g++) {
+    const float *qh = qb + g * dim, *doh = dob + g * dim;
+    float *dqh = dqb + g * dim;
+    for (int64_t i = 0; i < len; i++) {
+      float *dqi = dqh + i * qs;
+      for (int64_t d = 0; d < dim; d++) dqi[d] = 0.f;
+      const float *p;
+      if (probs) {
+        p = probs + (g * len + i) * len;
+        bool any = false;
+        for (int64_t j = 0; j <= i && !any; j++) any = p[j] != 0.f;
+        if (!any) continue;
+      } else {
+        if (!prob_row(qh + i * qs, kb, ks, mask, i, len, dim, scale, scratch)) continue;
+        p = scratch;
+      }
+      const float *doi = doh + i * qs, *qi = qh + i * qs;
+      double pdp = 0.0;
+      for (int64_t j = 0; j <= i; j++) {
+        if (p[j] == 0.f) {
+          dp[j] = 0.f;
+          continue;
+        }
+        dp[j] = dot(doi, vb + j * ks, dim);
+        pdp += double(p[j]) * dp[j];
+        axpy_f32(p[j], doi, dvb + j * ks, dim); // dV += P^T dO
+      }
+      for (int64_t j = 0; j <= i; j++) {
+        if (p[j] == 0.f) continue;
+        const float ds = float(p[j] * (dp[j] - pdp) * scale);
+        axpy_f32(ds, kb + j * ks, dqi, dim); // dQ = dS K
+        axpy_f32(ds, qi, dkb + j * ks, dim); // dK += dS^T Q
+      }
+    }
+  }
+}
+
 } // namespace
 
 const KernelTable &kernels() {
   static const KernelTable table{ASFT_ISA_NAME, skinny_f32, skinny_bf16, sum_f32, dot_f32, axpy_f32,
-                                 gram_rows, rows_times, outer_acc};
+                                 gram_rows, rows_times, outer_acc,
+                                 attn_head_forward, attn_group_backward};
   return table;
 }
 

@@ -66,4 +66,13 @@ public final class AsftNative {
                                                       @Const FloatPointer a, @Const FloatPointer b,
                                                       FloatPointer gradA, FloatPointer gradB, float gradScale,
                                                       DoublePointer value);
+
+    public static native int asft_attention_forward(@Const float[] q, @Const float[] k, @Const float[] v, @Const int[] mask,
+                                                    long batch, long len, long heads, long kvHeads, long dim,
+                                                    float[] out, FloatPointer probs);
+
+    public static native int asft_attention_backward(@Const float[] q, @Const float[] k, @Const float[] v,
+                                                     @Const float[] dout, @Const int[] mask, long batch, long len,
+                                                     long heads, long kvHeads, long dim, @Const FloatPointer probs,
+                                                     float[] dq, float[] dk, float[] dv);
 }

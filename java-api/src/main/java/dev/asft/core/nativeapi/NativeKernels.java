@@ -210,4 +210,54 @@ public final class NativeKernels {
             return v.get();
         }
     }
+
+    /**
+     * Causal grouped-query attention (see {@code asft_attention_forward}): q, out [batch*len x
+     * heads*dim], k, v [batch*len x kvHeads*dim], mask [batch*len] (0 = padded key). probs: null
+     * or an f32 tensor of batch*heads*len*len values that receives the probabilities.
+     */
+    public static void attentionForward(float[] q, float[] k, float[] v, int[] mask, int batch, int len, int heads, int kvHeads,
+                                        int dim, float[] out, Tensor probs) {
+        ensureLoaded();
+        checkAttention(q, k, v, mask, batch, len, heads, kvHeads, dim, probs);
+        need(out, q.length, "out");
+        check(AsftNative.asft_attention_forward(q, k, v, mask, batch, len, heads, kvHeads, dim, out,
+                probs == null ? null : probs.floatPointer()), "asft_attention_forward");
+    }
+
+    /** Its backward: fills dq, dk, dv (shapes of q, k, v) from dout; probs from the forward or null. */
+    public static void attentionBackward(float[] q, float[] k, float[] v, float[] dout, int[] mask, int batch, int len, int heads,
+                                         int kvHeads, int dim, Tensor probs, float[] dq, float[] dk, float[] dv) {
+        ensureLoaded();
+        checkAttention(q, k, v, mask, batch, len, heads, kvHeads, dim, probs);
+        need(dout, q.length, "dout");
+        need(dq, q.length, "dq");
+        need(dk, k.length, "dk");
+        need(dv, v.length, "dv");
+        check(AsftNative.asft_attention_backward(q, k, v, dout, mask, batch, len, heads, kvHeads, dim,
+                probs == null ? null : probs.floatPointer(), dq, dk, dv), "asft_attention_backward");
+    }
+
+    private static void checkAttention(float[] q, float[] k, float[] v, int[] mask, int batch, int len, int heads, int kvHeads,
+                                       int dim, Tensor probs) {
+        if (batch <= 0 || len <= 0 || heads <= 0 || kvHeads <= 0 || dim <= 0 || heads % kvHeads != 0)
+            throw new IllegalArgumentException("attention: batch " + batch + ", len " + len + ", heads " + heads + ", kv heads "
+                    + kvHeads + ", head dim " + dim + " (heads must be a positive multiple of kv heads)");
+        long tokens = (long) batch * len;
+        need(q, tokens * heads * dim, "q");
+        need(k, tokens * kvHeads * dim, "k");
+        need(v, tokens * kvHeads * dim, "v");
+        if (mask == null || mask.length != tokens)
+            throw new IllegalArgumentException("attention: mask must have " + tokens + " entries, got " + (mask == null ? null : mask.length));
+        if (probs != null) {
+            probs.requireDType(DType.F32);
+            if (probs.numel() != tokens * heads * len)
+                throw new IllegalArgumentException("attention: probs must hold " + tokens * heads * len + " values, got " + probs);
+        }
+    }
+
+    private static void need(float[] a, long n, String what) {
+        if (a == null || a.length != n)
+            throw new IllegalArgumentException("attention: " + what + " must have " + n + " values, got " + (a == null ? null : a.length));
+    }
 }

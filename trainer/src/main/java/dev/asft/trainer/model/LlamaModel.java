@@ -236,9 +236,8 @@ public final class LlamaModel implements AutoCloseable {
             rope.apply(q, n, len, heads);
             rope.apply(k, n, len, kv);
             // training keeps the attention probabilities for the backward when they are small enough
-            float[][] probs = caches != null && 4L * batch * heads * len * len <= GemmAttention.KEEP_PROBS_BYTES
-                    ? new float[batch * heads][] : null;
-            float[] att = GemmAttention.forward(backend, q, k, v, mask, batch, len, heads, kv, hd, probs);
+            Attention.Kept probs = caches != null ? new Attention.Kept() : null;
+            float[] att = Attention.forward(backend, q, k, v, mask, batch, len, heads, kv, hd, probs);
             Ops.addInPlace(x, l.o().apply(backend, att, n, dropout, rnd));
             float[] xMid = caches == null ? null : x.clone();
             float[] hp = Ops.rmsNorm(x, l.postNorm(), h, eps);
@@ -427,7 +426,7 @@ public final class LlamaModel implements AutoCloseable {
 
     /** What the backward pass needs from one layer's forward. */
     private record Cache(float[] x, float[] hn, float[] q, float[] k, float[] v, float[] att, float[] xMid, float[] hp,
-                         float[] g, float[] u, float[] act, float[][] probs) {}
+                         float[] g, float[] u, float[] act, Attention.Kept probs) {}
 
     /**
      * Forward and backward for LoRA training: returns the token-mean masked loss and adds its
@@ -537,7 +536,7 @@ public final class LlamaModel implements AutoCloseable {
             Ops.addInPlace(dxMid, Ops.rmsNormBackward(c.xMid(), l.postNorm(), dhp, h, eps, fullVec(full, p + "post_attention_layernorm.weight")));
             // Attention: x_mid = x + o(attn(rope(q(hn)), rope(k(hn)), v(hn))), hn = norm(x)
             float[] datt = l.o().backward(backend, c.att(), dxMid, n, grad(grads, l.o(), 0), grad(grads, l.o(), 1), wgrad(full, l.o()), bgrad(full, l.o()));
-            float[][] dqkv = GemmAttention.backward(backend, c.q(), c.k(), c.v(), datt, mask, batch, len, heads, kv, hd, c.probs());
+            float[][] dqkv = Attention.backward(backend, c.q(), c.k(), c.v(), datt, mask, batch, len, heads, kv, hd, c.probs());
             rope.backward(dqkv[0], n, len, heads);
             rope.backward(dqkv[1], n, len, kv);
             float[] dhn = l.q().backward(backend, c.hn(), dqkv[0], n, grad(grads, l.q(), 0), grad(grads, l.q(), 1), wgrad(full, l.q()), bgrad(full, l.q()));
