@@ -1,6 +1,6 @@
 // Causal grouped-query attention for training (forward and backward), one thread per
-// (sequence, head) or (sequence, kv head): the row-by-row kernels of kernels_impl.h, no T x T
-// GEMMs. Keys above the diagonal are never touched, so the work is half of the GEMM form's,
+// (sequence, head) or (sequence, kv head): the row kernels of kernels_impl.h (scores along the
+// vector lanes from K^T, weighted row sums held in registers), no T x T GEMMs. Keys above the diagonal are never touched, so the work is half of the GEMM form's,
 // and each task owns its output rows: the result does not depend on the thread count.
 #include <omp.h>
 
@@ -27,7 +27,7 @@ extern "C" int asft_attention_forward(const float *q, const float *k, const floa
   int rc = ASFT_OK;
 #pragma omp parallel num_threads(nt)
   {
-    float *row = scratch(0, size_t(len)); // per-thread (thread_local) buffers
+    float *row = scratch(0, size_t(attn_forward_scratch(len, dim))); // per-thread (thread_local)
     if (!row) {
 #pragma omp atomic write
       rc = ASFT_ENOMEM;
@@ -56,7 +56,7 @@ extern "C" int asft_attention_backward(const float *q, const float *k, const flo
   int rc = ASFT_OK;
 #pragma omp parallel num_threads(nt)
   {
-    float *buf = scratch(0, size_t(2 * len));
+    float *buf = scratch(0, size_t(attn_backward_scratch(len, dim)));
     if (!buf) {
 #pragma omp atomic write
       rc = ASFT_ENOMEM;

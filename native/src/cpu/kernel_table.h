@@ -6,6 +6,13 @@
 
 namespace asft::cpu {
 
+// Query rows per block of the attention backward, and the scratch floats each call needs.
+constexpr int64_t ATTN_RB = 64;
+inline int64_t attn_forward_scratch(int64_t len, int64_t dim) { return len * dim + len; }
+inline int64_t attn_backward_scratch(int64_t len, int64_t dim) {
+  return 2 * len * dim + 2 * ATTN_RB * len + 2 * ATTN_RB;
+}
+
 struct KernelTable {
   const char *name;
   // out[row0..row1) x r = M[row0..row1) . X, with xt = X^T (r x d_in, contiguous).
@@ -31,7 +38,7 @@ struct KernelTable {
   // sequence's key mask; out rows (stride os) = P V; P kept in probs (len x len) unless null.
   void (*attn_head_forward)(const float *qb, int64_t qs, const float *kb, const float *vb, int64_t ks,
                             const int32_t *mask, int64_t len, int64_t dim, float *ob, int64_t os,
-                            float *probs, float *scratch_row);
+                            float *probs, float *scratch);
   // Backward of one (sequence, kv head) and its `group` query heads (adjacent in q, dout, dq);
   // probs: the forward's P of those heads (group x len x len) or null (recomputed).
   void (*attn_group_backward)(const float *qb, int64_t qs, const float *kb, const float *vb, int64_t ks,

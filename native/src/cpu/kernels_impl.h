@@ -304,38 +304,102 @@ inline float sexp(float x) { // the same function for one value (row tails)
   return vexp(v)[0];
 }
 
-inline float dot(const float *a, const float *b, int64_t n) {
-  vf a0{}, a1{};
-  int64_t d = 0;
-  for (; d + 2 * W <= n; d += 2 * W) {
-    a0 += load(a + d) * load(b + d);
-    a1 += load(a + d + W) * load(b + d + W);
+// s[j] = sum_d x[d] * kt[d * ldk + j] for j < n: the dot products of x with n rows of K, read
+// from K^T so that the keys run along the vector lanes (no horizontal sums). NV vectors of keys
+// per block: with NV = 8 there are 8 independent FMA chains and 9 loads per 8 FMAs.
+template <int NV>
+inline int64_t scores_block(const float *x, const float *kt, int64_t ldk, int64_t j0, int64_t dim, float *s) {
+  vf acc[NV];
+  for (int v = 0; v < NV; v++) acc[v] = vf{};
+  for (int64_t d = 0; d < dim; d++) {
+    const vf xd = splat(x[d]);
+    const float *row = kt + d * ldk + j0;
+    for (int v = 0; v < NV; v++) acc[v] += xd * load(row + v * W);
   }
-  for (; d + W <= n; d += W) a0 += load(a + d) * load(b + d);
-  float s = hsum(a0 + a1);
-  for (; d < n; d++) s += a[d] * b[d];
-  return s;
+  for (int v = 0; v < NV; v++) std::memcpy(s + j0 + v * W, &acc[v], sizeof(vf));
+  return j0 + NV * W;
+}
+
+void scores_row(const float *x, const float *kt, int64_t ldk, int64_t n, int64_t dim, float *s) {
+  int64_t j = 0;
+  while (j + 8 * W <= n) j = scores_block<8>(x, kt, ldk, j, dim, s);
+  if (j + 4 * W <= n) j = scores_block<4>(x, kt, ldk, j, dim, s);
+  if (j + 2 * W <= n) j = scores_block<2>(x, kt, ldk, j, dim, s);
+  if (j + W <= n) j = scores_block<1>(x, kt, ldk, j, dim, s);
+  for (; j < n; j++) {
+    float a = 0.f;
+    for (int64_t d = 0; d < dim; d++) a += x[d] * kt[d * ldk + j];
+    s[j] = a;
+  }
+}
+
+// out[d] (+)= sum_{j < n} w[j] * rows[j * stride + d]: a weighted sum of n rows (P V, dS K, ...)
+// with the output held in registers: NV vectors of it per pass over the rows, and for NV < 8
+// two sets of accumulators (rows j and j + 1) so that at least 8 FMA chains run side by side.
+template <int NV>
+inline void wsum_block(const float *w, const float *rows, int64_t stride, int64_t n, int64_t d0, float *out,
+                       bool accumulate) {
+  constexpr int SETS = NV >= 8 ? 1 : 2;
+  vf acc[SETS][NV];
+  for (int t = 0; t < SETS; t++)
+    for (int v = 0; v < NV; v++) acc[t][v] = vf{};
+  int64_t j = 0;
+  for (; j + SETS <= n; j += SETS)
+    for (int t = 0; t < SETS; t++) {
+      const vf wj = splat(w[j + t]);
+      const float *row = rows + (j + t) * stride + d0;
+      for (int v = 0; v < NV; v++) acc[t][v] += wj * load(row + v * W);
+    }
+  for (; j < n; j++) {
+    const vf wj = splat(w[j]);
+    for (int v = 0; v < NV; v++) acc[0][v] += wj * load(rows + j * stride + d0 + v * W);
+  }
+  for (int v = 0; v < NV; v++) {
+    vf total = acc[0][v];
+    if (SETS == 2) total += acc[SETS - 1][v];
+    if (accumulate) total += load(out + d0 + v * W);
+    std::memcpy(out + d0 + v * W, &total, sizeof(vf));
+  }
+}
+
+void wsum(const float *w, const float *rows, int64_t stride, int64_t n, int64_t dim, float *out, bool accumulate) {
+  int64_t d = 0;
+  for (; d + 8 * W <= dim; d += 8 * W) wsum_block<8>(w, rows, stride, n, d, out, accumulate);
+  if (d + 4 * W <= dim) { wsum_block<4>(w, rows, stride, n, d, out, accumulate); d += 4 * W; }
+  if (d + 2 * W <= dim) { wsum_block<2>(w, rows, stride, n, d, out, accumulate); d += 2 * W; }
+  if (d + W <= dim) { wsum_block<1>(w, rows, stride, n, d, out, accumulate); d += W; }
+  for (; d < dim; d++) {
+    float a = accumulate ? out[d] : 0.f;
+    for (int64_t j = 0; j < n; j++) a += w[j] * rows[j * stride + d];
+    out[d] = a;
+  }
+}
+
+// kt[d * len + j] = rows[j * stride + d]: K^T (or V^T) of one (sequence, kv head).
+inline void transpose_rows(const float *rows, int64_t stride, int64_t len, int64_t dim, float *kt) {
+  for (int64_t j = 0; j < len; j++)
+    for (int64_t d = 0; d < dim; d++) kt[d * len + j] = rows[j * stride + d];
 }
 
 // Row i of P for one (sequence, head): p[j] = softmax over the unmasked keys j <= i of
 // scale * q_i . k_j, 0 elsewhere (all 0 when every key is masked). Returns false then.
-inline bool prob_row(const float *qi, const float *kb, int64_t ks, const int32_t *mask, int64_t i,
-                     int64_t len, int64_t dim, float scale, float *p) {
+inline bool prob_row(const float *qi, const float *kt, const int32_t *mask, int64_t i, int64_t len, int64_t dim,
+                     float scale, float *p) {
+  const int64_t n = i + 1;
+  scores_row(qi, kt, len, n, dim, p);
   float mx = -__builtin_inff();
-  for (int64_t j = 0; j <= i; j++) {
-    if (mask[j] == 0) {
-      p[j] = -__builtin_inff();
-      continue;
+  for (int64_t j = 0; j < n; j++) {
+    if (mask[j] == 0) p[j] = -__builtin_inff();
+    else {
+      p[j] *= scale;
+      mx = p[j] > mx ? p[j] : mx;
     }
-    p[j] = dot(qi, kb + j * ks, dim) * scale;
-    mx = p[j] > mx ? p[j] : mx;
   }
-  for (int64_t j = i + 1; j < len; j++) p[j] = 0.f;
+  for (int64_t j = n; j < len; j++) p[j] = 0.f;
   if (mx == -__builtin_inff()) {
-    for (int64_t j = 0; j <= i; j++) p[j] = 0.f;
+    for (int64_t j = 0; j < n; j++) p[j] = 0.f;
     return false;
   }
-  const int64_t n = i + 1;
   vf zv{};
   int64_t j = 0;
   const vf mv = splat(mx), ninf = splat(-__builtin_inff()), zero{};
@@ -362,67 +426,75 @@ inline bool prob_row(const float *qi, const float *kb, int64_t ks, const int32_t
 }
 
 // One (sequence, head): out rows (stride os) = P V, keeping P when probs != nullptr (len x len).
+// scratch: attn_forward_scratch(len, dim) floats.
 void attn_head_forward(const float *qb, int64_t qs, const float *kb, const float *vb, int64_t ks,
                        const int32_t *mask, int64_t len, int64_t dim, float *ob, int64_t os,
-                       float *probs, float *scratch_row) {
+                       float *probs, float *scratch) {
   const float scale = 1.f / __builtin_sqrtf(float(dim));
+  float *kt = scratch, *row = scratch + len * dim;
+  transpose_rows(kb, ks, len, dim, kt);
   for (int64_t i = 0; i < len; i++) {
-    float *p = probs ? probs + i * len : scratch_row;
+    float *p = probs ? probs + i * len : row;
     float *oi = ob + i * os;
-    for (int64_t d = 0; d < dim; d++) oi[d] = 0.f;
-    if (!prob_row(qb + i * qs, kb, ks, mask, i, len, dim, scale, p)) continue;
-    for (int64_t j = 0; j <= i; j++)
-      if (p[j] != 0.f) axpy_f32(p[j], vb + j * ks, oi, dim);
+    if (!prob_row(qb + i * qs, kt, mask, i, len, dim, scale, p)) {
+      for (int64_t d = 0; d < dim; d++) oi[d] = 0.f;
+      continue;
+    }
+    wsum(p, vb, ks, i + 1, dim, oi, false);
   }
 }
 
 // One (sequence, kv head) with its `group` query heads: dq rows of those heads, and the dk, dv
-// rows of the kv head (which only this call writes: no races between threads).
+// rows of the kv head (which only this call writes: no races between threads). Per head, query
+// rows go in blocks of ATTN_RB: first dS row by row (and dQ = dS K), then dK += dS^T Q and
+// dV += P^T dO column by column over the block, each a weighted sum held in registers.
+// scratch: attn_backward_scratch(len, dim) floats.
 void attn_group_backward(const float *qb, int64_t qs, const float *kb, const float *vb, int64_t ks,
                          const float *dob, const int32_t *mask, int64_t len, int64_t dim,
                          int64_t group, const float *probs, float *dqb, float *dkb, float *dvb,
-                         float *scratch /* 2 len */) {
+                         float *scratch) {
   const float scale = 1.f / __builtin_sqrtf(float(dim));
+  float *kt = scratch, *vt = kt + len * dim, *dsb = vt + len * dim, *pb = dsb + ATTN_RB * len;
+  float *wcol = pb + ATTN_RB * len, *wcol2 = wcol + ATTN_RB;
+  transpose_rows(kb, ks, len, dim, kt);
+  transpose_rows(vb, ks, len, dim, vt);
   for (int64_t j = 0; j < len; j++)
     for (int64_t d = 0; d < dim; d++) dkb[j * ks + d] = dvb[j * ks + d] = 0.f;
-  float *dp = scratch + len;
   for (int64_t g = 0; g < group; g++) {
     const float *qh = qb + g * dim, *doh = dob + g * dim;
     float *dqh = dqb + g * dim;
-    for (int64_t i = 0; i < len; i++) {
-      float *dqi = dqh + i * qs;
-      for (int64_t d = 0; d < dim; d++) dqi[d] = 0.f;
-      const float *p;
-      if (probs) {
-        p = probs + (g * len + i) * len;
-        bool any = false;
-        for (int64_t j = 0; j <= i && !any; j++) any = p[j] != 0.f;
-        if (!any) continue;
-      } else {
-        if (!prob_row(qh + i * qs, kb, ks, mask, i, len, dim, scale, scratch)) continue;
-        p = scratch;
-      }
-      const float *doi = doh + i * qs, *qi = qh + i * qs;
-      double pdp = 0.0;
-      for (int64_t j = 0; j <= i; j++) {
-        if (p[j] == 0.f) {
-          dp[j] = 0.f;
-          continue;
+    const float *ph = probs ? probs + g * len * len : nullptr;
+    for (int64_t i0 = 0; i0 < len; i0 += ATTN_RB) {
+      const int64_t i1 = i0 + ATTN_RB < len ? i0 + ATTN_RB : len;
+      for (int64_t i = i0; i < i1; i++) {
+        float *ds = dsb + (i - i0) * len, *dqi = dqh + i * qs;
+        const float *p;
+        if (ph) {
+          p = ph + i * len;
+        } else {
+          prob_row(qh + i * qs, kt, mask, i, len, dim, scale, pb + (i - i0) * len);
+          p = pb + (i - i0) * len;
         }
-        dp[j] = dot(doi, vb + j * ks, dim);
-        pdp += double(p[j]) * dp[j];
-        axpy_f32(p[j], doi, dvb + j * ks, dim); // dV += P^T dO
+        const int64_t n = i + 1;
+        scores_row(doh + i * qs, vt, len, n, dim, ds); // dP = dO V^T
+        double pdp = 0.0;
+        for (int64_t j = 0; j < n; j++) pdp += double(p[j]) * ds[j];
+        const float r = float(pdp);
+        for (int64_t j = 0; j < n; j++) ds[j] = p[j] * (ds[j] - r) * scale; // dS
+        wsum(ds, kb, ks, n, dim, dqi, false); // dQ = dS K
       }
-      for (int64_t j = 0; j <= i; j++) {
-        if (p[j] == 0.f) continue;
-        const float ds = float(p[j] * (dp[j] - pdp) * scale);
-        axpy_f32(ds, kb + j * ks, dqi, dim); // dQ = dS K
-        axpy_f32(ds, qi, dkb + j * ks, dim); // dK += dS^T Q
+      for (int64_t j = 0; j < i1; j++) { // keys seen by the block's rows
+        const int64_t r0 = j > i0 ? j : i0, m = i1 - r0;
+        for (int64_t i = r0; i < i1; i++) {
+          wcol[i - r0] = dsb[(i - i0) * len + j];
+          wcol2[i - r0] = ph ? ph[i * len + j] : pb[(i - i0) * len + j];
+        }
+        wsum(wcol, qh + r0 * qs, qs, m, dim, dkb + j * ks, true);   // dK += dS^T Q
+        wsum(wcol2, doh + r0 * qs, qs, m, dim, dvb + j * ks, true); // dV += P^T dO
       }
     }
   }
 }
-
 } // namespace
 
 const KernelTable &kernels() {
