@@ -122,6 +122,19 @@ int asft_attention_backward(const float *q, const float *k, const float *v, cons
                             int64_t kv_heads, int64_t dim, const float *probs, float *dq, float *dk,
                             float *dv);
 
+/* act = silu(g) * u over n elements (the SwiGLU MLP), and its backward from dact. */
+int asft_swiglu_forward(const float *g, const float *u, float *act, int64_t n);
+int asft_swiglu_backward(const float *g, const float *u, const float *dact, float *dg, float *du,
+                         int64_t n);
+
+/*
+ * Token cross-entropy over rows of logits [rows x vocab]: targets[r] in 0..vocab-1, or -1 for a
+ * row without a supervised token (its gradient row is zeroed). dlogits = (softmax - onehot) /
+ * denominator; *loss_sum = the sum of the row losses (unscaled), *count = the rows counted.
+ */
+int asft_cross_entropy(const float *logits, const int32_t *targets, int64_t rows, int64_t vocab,
+                       double denominator, float *dlogits, double *loss_sum, int64_t *count);
+
 #ifdef __cplusplus
 }
 #endif

@@ -45,6 +45,12 @@ struct KernelTable {
                               const float *dob, const int32_t *mask, int64_t len, int64_t dim,
                               int64_t group, const float *probs, float *dqb, float *dkb, float *dvb,
                               float *scratch);
+  // act = silu(g) u and its backward (dg, du from dact), over the elements [i0, i1).
+  void (*swiglu_forward)(const float *g, const float *u, float *act, int64_t i0, int64_t i1);
+  void (*swiglu_backward)(const float *g, const float *u, const float *dact, float *dg, float *du,
+                          int64_t i0, int64_t i1);
+  // One row of the cross-entropy: d = (softmax(x) - onehot(t)) * inv_den; returns the row's loss.
+  double (*xent_row)(const float *x, int64_t vocab, int64_t t, double inv_den, float *d);
 };
 
 const KernelTable &generic_kernels();

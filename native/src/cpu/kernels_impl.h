@@ -7,6 +7,7 @@
 // accumulators in registers, loads each M vector once per RC columns of X and each X
 // vector once per ROWS rows, keeping loads per FMA under one (the load ports are the
 // third limit). M is streamed row by row, so memory sees one contiguous pass.
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -275,13 +276,15 @@ void outer_acc(const float *m, int64_t ldm, int64_t k, int64_t n, const float *y
 
 
 // ---- causal attention (the training forward and backward) ---------------------------------
-// e^x for x <= 0 (softmax arguments after the max is subtracted): n = round(x / ln 2),
+// e^x: n = round(x / ln 2),
 // r = x - n ln 2 in two parts (Cody-Waite), e^r by its degree-7 Taylor polynomial (relative
-// error < 2e-8 on |r| <= ln2 / 2), times 2^n built in the exponent bits. Below -87.3 the result
-// would leave the normal range: those inputs are clamped (callers zero what must be exactly 0).
+// error < 2e-8 on |r| <= ln2 / 2), times 2^n built in the exponent bits. Outside [-87.3, 88.4]
+// the result would leave the normal range: inputs are clamped there (callers zero what must be
+// exactly 0; e^88.4 is still finite, so sigmoid(-x) = 1 / (1 + e^x) goes smoothly to 0).
 inline vf vexp(vf x) {
-  const vf lo = splat(-87.3365447504f);
+  const vf lo = splat(-87.3365447504f), hi = splat(88.3762626647f);
   x = x < lo ? lo : x;
+  x = x > hi ? hi : x;
   const vf t = x * splat(1.44269504089f);
   typedef int32_t vi __attribute__((vector_size(ASFT_VBYTES)));
   const vi n = __builtin_convertvector(t + (t < splat(0.f) ? splat(-0.5f) : splat(0.5f)), vi);
@@ -495,12 +498,85 @@ void attn_group_backward(const float *qb, int64_t qs, const float *kb, const flo
     }
   }
 }
+
+// ---- SwiGLU and the cross-entropy of the training loop -------------------------------------
+// act = silu(g) * u, silu(g) = g sigmoid(g), over [i0, i1).
+void swiglu_forward(const float *g, const float *u, float *act, int64_t i0, int64_t i1) {
+  int64_t i = i0;
+  const vf one = splat(1.f);
+  for (; i + W <= i1; i += W) {
+    const vf gv = load(g + i);
+    const vf a = gv / (one + vexp(-gv)) * load(u + i);
+    std::memcpy(act + i, &a, sizeof a);
+  }
+  for (; i < i1; i++) act[i] = g[i] / (1.f + sexp(-g[i])) * u[i];
+}
+
+// du = dact silu(g), dg = dact u sigmoid(g) (1 + g (1 - sigmoid(g))), over [i0, i1).
+void swiglu_backward(const float *g, const float *u, const float *dact, float *dg, float *du, int64_t i0,
+                     int64_t i1) {
+  int64_t i = i0;
+  const vf one = splat(1.f);
+  for (; i + W <= i1; i += W) {
+    const vf gv = load(g + i), da = load(dact + i);
+    const vf sg = one / (one + vexp(-gv));
+    const vf dul = da * gv * sg, dgl = da * load(u + i) * sg * (one + gv * (one - sg));
+    std::memcpy(du + i, &dul, sizeof dul);
+    std::memcpy(dg + i, &dgl, sizeof dgl);
+  }
+  for (; i < i1; i++) {
+    const float sg = 1.f / (1.f + sexp(-g[i]));
+    du[i] = dact[i] * g[i] * sg;
+    dg[i] = dact[i] * u[i] * sg * (1.f + g[i] * (1.f - sg));
+  }
+}
+
+// One row of logits with target t: d[j] = (softmax_j - [j == t]) * inv_den; returns the loss
+// log(sum e^(x - max)) + max - x_t. The target's entry is formed in double from e^(x_t - max)
+// / z - 1, which keeps its digits when the softmax is close to 1.
+double xent_row(const float *x, int64_t vocab, int64_t t, double inv_den, float *d) {
+  vf mv = splat(-__builtin_inff());
+  int64_t j = 0;
+  for (; j + W <= vocab; j += W) {
+    const vf v = load(x + j);
+    mv = v > mv ? v : mv;
+  }
+  float mx = -__builtin_inff();
+  for (int l = 0; l < W; l++) mx = mv[l] > mx ? mv[l] : mx;
+  for (; j < vocab; j++) mx = x[j] > mx ? x[j] : mx;
+  const vf m = splat(mx);
+  double z = 0.0;
+  for (j = 0; j + W <= vocab;) { // f32 partial sums of 16 vectors, then into double
+    vf zv{};
+    const int64_t end = j + 16 * W < vocab ? j + 16 * W : vocab;
+    for (; j + W <= end; j += W) {
+      const vf e = vexp(load(x + j) - m);
+      zv += e;
+      std::memcpy(d + j, &e, sizeof e);
+    }
+    z += double(hsum(zv));
+  }
+  for (; j < vocab; j++) {
+    d[j] = sexp(x[j] - mx);
+    z += d[j];
+  }
+  const vf sc = splat(float(inv_den / z));
+  for (j = 0; j + W <= vocab; j += W) {
+    const vf e = load(d + j) * sc;
+    std::memcpy(d + j, &e, sizeof e);
+  }
+  for (; j < vocab; j++) d[j] = float(d[j] * (inv_den / z));
+  const double et = std::exp(double(x[t]) - mx);
+  d[t] = float((et / z - 1.0) * inv_den);
+  return std::log(z) + mx - x[t];
+}
 } // namespace
 
 const KernelTable &kernels() {
   static const KernelTable table{ASFT_ISA_NAME, skinny_f32, skinny_bf16, sum_f32, dot_f32, axpy_f32,
                                  gram_rows, rows_times, outer_acc,
-                                 attn_head_forward, attn_group_backward};
+                                 attn_head_forward, attn_group_backward, swiglu_forward,
+                                 swiglu_backward, xent_row};
   return table;
 }
 

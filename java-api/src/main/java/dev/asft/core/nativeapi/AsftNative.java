@@ -75,4 +75,13 @@ public final class AsftNative {
                                                      @Const float[] dout, @Const int[] mask, long batch, long len,
                                                      long heads, long kvHeads, long dim, @Const FloatPointer probs,
                                                      float[] dq, float[] dk, float[] dv);
+
+    public static native int asft_swiglu_forward(@Const float[] g, @Const float[] u, float[] act, long n);
+
+    public static native int asft_swiglu_backward(@Const float[] g, @Const float[] u, @Const float[] dact, float[] dg,
+                                                  float[] du, long n);
+
+    public static native int asft_cross_entropy(@Const float[] logits, @Const int[] targets, long rows, long vocab,
+                                                double denominator, float[] dlogits, double[] lossSum,
+                                                @Cast("int64_t*") long[] count);
 }

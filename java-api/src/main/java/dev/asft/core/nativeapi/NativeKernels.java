@@ -220,7 +220,7 @@ public final class NativeKernels {
                                         int dim, float[] out, Tensor probs) {
         ensureLoaded();
         checkAttention(q, k, v, mask, batch, len, heads, kvHeads, dim, probs);
-        need(out, q.length, "out");
+        need(out, q.length, "attention: out");
         check(AsftNative.asft_attention_forward(q, k, v, mask, batch, len, heads, kvHeads, dim, out,
                 probs == null ? null : probs.floatPointer()), "asft_attention_forward");
     }
@@ -230,10 +230,10 @@ public final class NativeKernels {
                                          int kvHeads, int dim, Tensor probs, float[] dq, float[] dk, float[] dv) {
         ensureLoaded();
         checkAttention(q, k, v, mask, batch, len, heads, kvHeads, dim, probs);
-        need(dout, q.length, "dout");
-        need(dq, q.length, "dq");
-        need(dk, k.length, "dk");
-        need(dv, v.length, "dv");
+        need(dout, q.length, "attention: dout");
+        need(dq, q.length, "attention: dq");
+        need(dk, k.length, "attention: dk");
+        need(dv, v.length, "attention: dv");
         check(AsftNative.asft_attention_backward(q, k, v, dout, mask, batch, len, heads, kvHeads, dim,
                 probs == null ? null : probs.floatPointer(), dq, dk, dv), "asft_attention_backward");
     }
@@ -244,9 +244,9 @@ public final class NativeKernels {
             throw new IllegalArgumentException("attention: batch " + batch + ", len " + len + ", heads " + heads + ", kv heads "
                     + kvHeads + ", head dim " + dim + " (heads must be a positive multiple of kv heads)");
         long tokens = (long) batch * len;
-        need(q, tokens * heads * dim, "q");
-        need(k, tokens * kvHeads * dim, "k");
-        need(v, tokens * kvHeads * dim, "v");
+        need(q, tokens * heads * dim, "attention: q");
+        need(k, tokens * kvHeads * dim, "attention: k");
+        need(v, tokens * kvHeads * dim, "attention: v");
         if (mask == null || mask.length != tokens)
             throw new IllegalArgumentException("attention: mask must have " + tokens + " entries, got " + (mask == null ? null : mask.length));
         if (probs != null) {
@@ -258,6 +258,42 @@ public final class NativeKernels {
 
     private static void need(float[] a, long n, String what) {
         if (a == null || a.length != n)
-            throw new IllegalArgumentException("attention: " + what + " must have " + n + " values, got " + (a == null ? null : a.length));
+            throw new IllegalArgumentException(what + " must have " + n + " values, got " + (a == null ? null : a.length));
+    }
+
+    /** act = silu(g) * u elementwise (the SwiGLU MLP). */
+    public static void swigluForward(float[] g, float[] u, float[] act) {
+        ensureLoaded();
+        need(u, g.length, "swiglu: u");
+        need(act, g.length, "swiglu: act");
+        check(AsftNative.asft_swiglu_forward(g, u, act, g.length), "asft_swiglu_forward");
+    }
+
+    /** The SwiGLU backward: dg and du from dact (all of g's length). */
+    public static void swigluBackward(float[] g, float[] u, float[] dact, float[] dg, float[] du) {
+        ensureLoaded();
+        for (float[] a : new float[][] {u, dact, dg, du}) need(a, g.length, "swiglu backward: operand");
+        check(AsftNative.asft_swiglu_backward(g, u, dact, dg, du, g.length), "asft_swiglu_backward");
+    }
+
+    /**
+     * Cross-entropy over rows of logits [rows x vocab] with targets (-1: no supervised token);
+     * fills dlogits = (softmax - onehot) / denominator and returns {sum of row losses, rows counted}.
+     */
+    public static double[] crossEntropy(float[] logits, int[] targets, int vocab, double denominator, float[] dlogits) {
+        ensureLoaded();
+        if (vocab <= 0 || targets == null || (long) targets.length * vocab != logits.length)
+            throw new IllegalArgumentException("cross-entropy: " + (targets == null ? null : targets.length) + " targets x vocab "
+                    + vocab + " must match " + logits.length + " logits");
+        if (!(denominator > 0)) throw new IllegalArgumentException("cross-entropy: denominator must be > 0, got " + denominator);
+        for (int r = 0; r < targets.length; r++)
+            if (targets[r] < -1 || targets[r] >= vocab)
+                throw new IllegalArgumentException("cross-entropy: target " + targets[r] + " of row " + r + " outside the vocabulary of " + vocab);
+        need(dlogits, logits.length, "cross-entropy: dlogits");
+        double[] sum = new double[1];
+        long[] count = new long[1];
+        check(AsftNative.asft_cross_entropy(logits, targets, targets.length, vocab, denominator, dlogits, sum, count),
+                "asft_cross_entropy");
+        return new double[] {sum[0], count[0]};
     }
 }

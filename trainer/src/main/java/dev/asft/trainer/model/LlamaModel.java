@@ -242,8 +242,7 @@ public final class LlamaModel implements AutoCloseable {
             float[] xMid = caches == null ? null : x.clone();
             float[] hp = Ops.rmsNorm(x, l.postNorm(), h, eps);
             float[] g = l.gate().apply(backend, hp, n, dropout, rnd), u = l.up().apply(backend, hp, n, dropout, rnd);
-            float[] act = new float[g.length];
-            for (int i = 0; i < g.length; i++) act[i] = Ops.silu(g[i]) * u[i];
+            float[] act = StepOps.swiglu(backend, g, u);
             Ops.addInPlace(x, l.down().apply(backend, act, n, dropout, rnd));
             if (caches != null) caches.add(new Cache(x0, hn, q, k, v, att, xMid, hp, g, u, act, probs));
         }
@@ -320,8 +319,7 @@ public final class LlamaModel implements AutoCloseable {
             Ops.addInPlace(x, l.o().apply(backend, attention.apply(li, q, k, v), n));
             float[] hp = Ops.rmsNorm(x, l.postNorm(), h, eps);
             float[] g = l.gate().apply(backend, hp, n), u = l.up().apply(backend, hp, n);
-            for (int i = 0; i < g.length; i++) g[i] = Ops.silu(g[i]) * u[i];
-            Ops.addInPlace(x, l.down().apply(backend, g, n));
+            Ops.addInPlace(x, l.down().apply(backend, StepOps.swiglu(backend, g, u), n));
         }
         return x;
     }
@@ -489,29 +487,18 @@ public final class LlamaModel implements AutoCloseable {
         float[] logits = headLin.apply(backend, xf, n);
         // The loss and d loss / d logits = (softmax - onehot) / denominator at supervised positions,
         // in one pass with one exp per logit (the loss used to be a second pass over the logits).
-        float[] dlogits = new float[logits.length];
-        double lossSum = 0;
-        long count = 0;
+        int[] targets = new int[n];
         for (int r = 0; r < n; r++) {
             int t = r % len;
-            if (t + 1 >= len) continue;
-            int target = labels[r + 1];
-            if (target == -100) continue;
-            if (target < 0 || target >= vocab) throw new IllegalArgumentException("label " + target + " outside the vocabulary");
-            int off = r * vocab;
-            double max = Double.NEGATIVE_INFINITY, z = 0;
-            for (int j = 0; j < vocab; j++) max = Math.max(max, logits[off + j]);
-            for (int j = 0; j < vocab; j++) { // exp once per logit, kept in dlogits until z is known
-                double e = Math.exp(logits[off + j] - max);
-                dlogits[off + j] = (float) e;
-                z += e;
-            }
-            double scale = 1.0 / (z * denominator);
-            for (int j = 0; j < vocab; j++) dlogits[off + j] = (float) (dlogits[off + j] * scale);
-            dlogits[off + target] = (float) ((Math.exp(logits[off + target] - max) / z - 1) / denominator); // no cancellation in f32
-            lossSum += Math.log(z) + max - logits[off + target];
-            count++;
+            int target = t + 1 >= len ? -100 : labels[r + 1];
+            if (target != -100 && (target < 0 || target >= vocab))
+                throw new IllegalArgumentException("label " + target + " outside the vocabulary");
+            targets[r] = target == -100 ? -1 : target;
         }
+        float[] dlogits = new float[logits.length];
+        double[] sumCount = StepOps.crossEntropy(backend, logits, targets, vocab, denominator, dlogits);
+        double lossSum = sumCount[0];
+        long count = (long) sumCount[1];
         if (count == 0) return Double.NaN;
         double[] lossCount = {lossSum / count, count};
         Tensor headGrad = full == null ? null : full.get(head == embed ? "model.embed_tokens.weight" : "lm_head.weight");
@@ -522,13 +509,8 @@ public final class LlamaModel implements AutoCloseable {
             Cache c = caches.get(li);
             // MLP: x_out = x_mid + down(silu(gate(hp)) * up(hp)), hp = norm(x_mid)
             float[] dact = l.down().backward(backend, c.act(), dx, n, grad(grads, l.down(), 0), grad(grads, l.down(), 1), wgrad(full, l.down()), bgrad(full, l.down()));
-            float[] dg = new float[dact.length], du = new float[dact.length];
-            float[] gv = c.g(), uv = c.u();
-            for (int i = 0; i < dact.length; i++) { // one exp: silu(g) = g s, silu'(g) = s (1 + g (1 - s)), s = sigmoid(g)
-                double sg = 1.0 / (1.0 + Math.exp(-gv[i]));
-                du[i] = (float) (dact[i] * gv[i] * sg);
-                dg[i] = (float) (dact[i] * uv[i] * sg * (1 + gv[i] * (1 - sg)));
-            }
+            float[][] dgu = StepOps.swigluBackward(backend, c.g(), c.u(), dact);
+            float[] dg = dgu[0], du = dgu[1];
             float[] dhp = l.gate().backward(backend, c.hp(), dg, n, grad(grads, l.gate(), 0), grad(grads, l.gate(), 1), wgrad(full, l.gate()), bgrad(full, l.gate()));
             Ops.addInPlace(dhp, l.up().backward(backend, c.hp(), du, n, grad(grads, l.up(), 0), grad(grads, l.up(), 1), wgrad(full, l.up()), bgrad(full, l.up())));
             float[] dxMid = dx.clone();

@@ -1,0 +1,67 @@
+package dev.asft.trainer.model;
+
+import dev.asft.core.backend.Backend;
+import dev.asft.core.nativeapi.NativeKernels;
+
+/**
+ * The elementwise and per-row steps between the GEMMs: SwiGLU and the token cross-entropy.
+ * libasft's vectorized, threaded kernels on native backends; on the plain-Java backend these
+ * loops (exp in double), which the tests use as the reference.
+ */
+final class StepOps {
+    private StepOps() {}
+
+    /** act = silu(g) * u. */
+    static float[] swiglu(Backend be, float[] g, float[] u) {
+        float[] act = new float[g.length];
+        if (Attention.usesNative(be)) {
+            NativeKernels.swigluForward(g, u, act);
+            return act;
+        }
+        for (int i = 0; i < g.length; i++) act[i] = Ops.silu(g[i]) * u[i];
+        return act;
+    }
+
+    /** {dg, du} of act = silu(g) * u given dact. */
+    static float[][] swigluBackward(Backend be, float[] g, float[] u, float[] dact) {
+        float[] dg = new float[dact.length], du = new float[dact.length];
+        if (Attention.usesNative(be)) {
+            NativeKernels.swigluBackward(g, u, dact, dg, du);
+            return new float[][] {dg, du};
+        }
+        for (int i = 0; i < dact.length; i++) { // one exp: silu(g) = g s, silu'(g) = s (1 + g (1 - s)), s = sigmoid(g)
+            double sg = 1.0 / (1.0 + Math.exp(-g[i]));
+            du[i] = (float) (dact[i] * g[i] * sg);
+            dg[i] = (float) (dact[i] * u[i] * sg * (1 + g[i] * (1 - sg)));
+        }
+        return new float[][] {dg, du};
+    }
+
+    /**
+     * Cross-entropy over rows of logits [rows x vocab] with targets (-1: not supervised): fills
+     * dlogits = (softmax - onehot) / denominator, returns {sum of row losses, rows counted}.
+     */
+    static double[] crossEntropy(Backend be, float[] logits, int[] targets, int vocab, long denominator, float[] dlogits) {
+        if (Attention.usesNative(be)) return NativeKernels.crossEntropy(logits, targets, vocab, denominator, dlogits);
+        double lossSum = 0;
+        long count = 0;
+        for (int r = 0; r < targets.length; r++) {
+            int target = targets[r];
+            if (target < 0) continue;
+            int off = r * vocab;
+            double max = Double.NEGATIVE_INFINITY, z = 0;
+            for (int j = 0; j < vocab; j++) max = Math.max(max, logits[off + j]);
+            for (int j = 0; j < vocab; j++) { // exp once per logit, kept in dlogits until z is known
+                double e = Math.exp(logits[off + j] - max);
+                dlogits[off + j] = (float) e;
+                z += e;
+            }
+            double scale = 1.0 / (z * denominator);
+            for (int j = 0; j < vocab; j++) dlogits[off + j] = (float) (dlogits[off + j] * scale);
+            dlogits[off + target] = (float) ((Math.exp(logits[off + target] - max) / z - 1) / denominator); // no cancellation in f32
+            lossSum += Math.log(z) + max - logits[off + target];
+            count++;
+        }
+        return new double[] {lossSum, count};
+    }
+}

@@ -1,0 +1,115 @@
+package dev.asft.trainer.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.asft.core.backend.CpuBackend;
+import dev.asft.core.backend.JavaBackend;
+import dev.asft.core.nativeapi.NativeKernels;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/** libasft's SwiGLU and cross-entropy against the plain-Java loops (exp in double). */
+class StepOpsTest {
+    private final CpuBackend cpu = new CpuBackend();
+    private final JavaBackend plain = new JavaBackend();
+
+    @Test
+    void swigluMatchesTheJavaLoops() {
+        long seed = System.nanoTime();
+        Random rnd = new Random(seed);
+        for (int n : new int[] {1, 7, 8, 100, 1 << 16, 300_001}) {
+            float[] g = new float[n], u = new float[n], dact = new float[n];
+            for (int i = 0; i < n; i++) {
+                g[i] = (float) (rnd.nextGaussian() * 4); // tails where the sigmoid saturates
+                u[i] = (float) rnd.nextGaussian();
+                dact[i] = (float) rnd.nextGaussian();
+            }
+            if (n > 4) { // the clamp of the exp: far outside [-88, 88]
+                g[0] = 120f;
+                g[1] = -120f;
+                g[2] = 0f;
+            }
+            float[] want = StepOps.swiglu(plain, g, u), got = StepOps.swiglu(cpu, g, u);
+            assertTrue(scaledErr(got, want) < 4e-6, "forward n=" + n + ": " + scaledErr(got, want) + " (seed " + seed + ")");
+            float[][] wb = StepOps.swigluBackward(plain, g, u, dact), gb = StepOps.swigluBackward(cpu, g, u, dact);
+            for (int i = 0; i < 2; i++)
+                assertTrue(scaledErr(gb[i], wb[i]) < 4e-6, "backward " + i + " n=" + n + ": " + scaledErr(gb[i], wb[i]) + " (seed " + seed + ")");
+        }
+    }
+
+    @Test
+    void crossEntropyMatchesTheJavaLoops() {
+        long seed = System.nanoTime();
+        Random rnd = new Random(seed);
+        for (int vocab : new int[] {1, 5, 8, 33, 8000}) {
+            int rows = 37;
+            float[] logits = new float[rows * vocab];
+            for (int i = 0; i < logits.length; i++) logits[i] = (float) (rnd.nextGaussian() * 6);
+            int[] targets = new int[rows];
+            for (int r = 0; r < rows; r++) targets[r] = r % 5 == 0 ? -1 : rnd.nextInt(vocab);
+            if (vocab > 3) logits[vocab + targets[1]] = 80f; // a confident row: softmax of the target ~ 1
+            float[] dw = new float[logits.length], dg = new float[logits.length];
+            java.util.Arrays.fill(dg, Float.NaN); // skipped rows must be written (zeros)
+            double[] w = StepOps.crossEntropy(plain, logits, targets, vocab, 101, dw);
+            double[] g = StepOps.crossEntropy(cpu, logits, targets, vocab, 101, dg);
+            assertEquals(w[1], g[1], "rows counted");
+            assertEquals(w[0], g[0], 1e-6 * Math.abs(w[0]) + 1e-9, "loss sum vocab=" + vocab + " (seed " + seed + ")");
+            assertTrue(maxAbsErr(dg, dw) < 1e-7 / 101 * 10, "dlogits vocab=" + vocab + ": " + maxAbsErr(dg, dw) + " (seed " + seed + ")");
+            if (vocab > 3) // the confident row's target gradient keeps its digits (no 1 - 1 cancellation)
+                assertEquals(dw[vocab + targets[1]], dg[vocab + targets[1]], 1e-3 * Math.abs(dw[vocab + targets[1]]));
+        }
+    }
+
+    @Test
+    void targetsOutsideTheVocabularyAreClearErrors() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> NativeKernels.crossEntropy(new float[6], new int[] {0, 3}, 3, 1, new float[6]));
+        assertTrue(e.getMessage().contains("target 3 of row 1"), e.getMessage());
+    }
+
+    @Test
+    void resultsDoNotDependOnTheThreadCount() {
+        Random rnd = new Random(5);
+        float[] g = new float[200_000], u = new float[g.length];
+        for (int i = 0; i < g.length; i++) {
+            g[i] = (float) rnd.nextGaussian();
+            u[i] = (float) rnd.nextGaussian();
+        }
+        float[] two = StepOps.swiglu(cpu, g, u);
+        int before = NativeKernels.numThreads();
+        try {
+            NativeKernels.setNumThreads(1);
+            assertArrayEquals(two, StepOps.swiglu(cpu, g, u));
+        } finally {
+            NativeKernels.setNumThreads(before);
+        }
+    }
+
+    /**
+     * Each element's error relative to the larger of its own size and the array's mean size:
+     * silu'(g) crosses zero near g = -1.28, where the f32 kernel keeps only the array's scale of
+     * accuracy (as any f32 formulation does), not a tiny value's relative digits.
+     */
+    private static double scaledErr(float[] got, float[] want) {
+        double mean = 0;
+        for (float w : want) mean += Math.abs(w) / want.length;
+        double m = 0;
+        for (int i = 0; i < got.length; i++) {
+            if (Float.isNaN(got[i])) return Double.POSITIVE_INFINITY;
+            m = Math.max(m, Math.abs(got[i] - want[i]) / Math.max(Math.abs(want[i]), mean));
+        }
+        return m;
+    }
+
+    private static double maxAbsErr(float[] got, float[] want) {
+        double m = 0;
+        for (int i = 0; i < got.length; i++) {
+            if (Float.isNaN(got[i])) return Double.POSITIVE_INFINITY;
+            m = Math.max(m, Math.abs(got[i] - want[i]));
+        }
+        return m;
+    }
+}
