@@ -39,7 +39,7 @@ import java.util.stream.Stream;
  */
 public final class WorldBuilder {
     /** Bumped whenever a change alters the built bytes (the cache is keyed by it): 2 = one-pass loss, bulk copies. */
-    public static final int FORMAT = 2;
+    public static final int FORMAT = 3;
     private static final ObjectMapper JSON = new ObjectMapper();
     private final WorldSpec spec;
     private final long seed;

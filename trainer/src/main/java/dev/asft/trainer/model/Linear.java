@@ -153,7 +153,8 @@ final class Linear implements AutoCloseable {
             xl = new float[x.length];
             for (int i = 0; i < x.length; i++) xl[i] = x[i] * loraMask[i];
         }
-        try (Tensor xt = Tensor.of(DType.F32, xl, n, in); Tensor dyt = Tensor.of(DType.F32, dy, n, out);
+        // the input is only needed for the adapter's gradients: a frozen projection skips the copy
+        try (Tensor xt = loraA == null ? null : Tensor.of(DType.F32, xl, n, in); Tensor dyt = Tensor.of(DType.F32, dy, n, out);
              Tensor dx = Tensor.allocate(DType.F32, n, in)) {
             backend.gemm(false, false, 1f, dyt, w32(), 0f, dx);
             float[] dxv;
