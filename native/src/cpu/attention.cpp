@@ -23,7 +23,7 @@ extern "C" int asft_attention_forward(const float *q, const float *k, const floa
   if (!q || !k || !v || !mask || !out || bad_shape(batch, len, heads, kv_heads, dim)) return ASFT_EINVAL;
   const KernelTable &kt = active();
   const int64_t group = heads / kv_heads, qs = heads * dim, ks = kv_heads * dim, tasks = batch * heads;
-  const int nt = threads_for(double(tasks) * double(len) * double(len) * double(dim));
+  const int nt = threads_for_step(double(tasks) * double(len) * double(len) * double(dim));
   int rc = ASFT_OK;
 #pragma omp parallel num_threads(nt)
   {
@@ -52,7 +52,7 @@ extern "C" int asft_attention_backward(const float *q, const float *k, const flo
     return ASFT_EINVAL;
   const KernelTable &kt = active();
   const int64_t group = heads / kv_heads, qs = heads * dim, ks = kv_heads * dim, tasks = batch * kv_heads;
-  const int nt = threads_for(2.0 * double(batch * heads) * double(len) * double(len) * double(dim));
+  const int nt = threads_for_step(2.0 * double(batch * heads) * double(len) * double(len) * double(dim));
   int rc = ASFT_OK;
 #pragma omp parallel num_threads(nt)
   {

@@ -72,6 +72,8 @@ int threads() { return g_threads > 0 ? g_threads : omp_get_max_threads(); }
 
 int threads_for(double work) { return work < double(1 << 18) ? 1 : threads(); }
 
+int threads_for_step(double work) { return work < double(1 << 22) ? 1 : threads(); }
+
 } // namespace asft::cpu
 
 using namespace asft::cpu;

@@ -18,6 +18,12 @@ int threads();
 // OpenBLAS's spinning workers on a small machine, can cost milliseconds), else threads().
 int threads_for(double work);
 
+// The same for the model kernels of the training step (attention, SwiGLU, cross-entropy), with a
+// higher bar (2^22): they run many times per step next to OpenBLAS, whose spinning workers hold
+// the second core after each GEMM, so a thread team can wait milliseconds for it; measured on
+// the demo's 2-layer model (hidden 64): 2^18 made LoRA steps ~6x slower than one thread.
+int threads_for_step(double work);
+
 // Splits [0, n) into `parts` contiguous ranges; range p is [begin, end).
 inline void split(int64_t n, int parts, int p, int64_t *begin, int64_t *end) {
   int64_t base = n / parts, extra = n % parts;

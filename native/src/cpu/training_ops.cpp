@@ -12,7 +12,7 @@ using namespace asft::cpu;
 extern "C" int asft_swiglu_forward(const float *g, const float *u, float *act, int64_t n) {
   if (!g || !u || !act || n < 0) return ASFT_EINVAL;
   const KernelTable &kt = active();
-  const int nt = threads_for(16.0 * double(n));
+  const int nt = threads_for_step(16.0 * double(n));
 #pragma omp parallel num_threads(nt)
   {
     int64_t b, e;
@@ -26,7 +26,7 @@ extern "C" int asft_swiglu_backward(const float *g, const float *u, const float 
                                     int64_t n) {
   if (!g || !u || !dact || !dg || !du || n < 0) return ASFT_EINVAL;
   const KernelTable &kt = active();
-  const int nt = threads_for(16.0 * double(n));
+  const int nt = threads_for_step(16.0 * double(n));
 #pragma omp parallel num_threads(nt)
   {
     int64_t b, e;
@@ -43,7 +43,7 @@ extern "C" int asft_cross_entropy(const float *logits, const int32_t *targets, i
   for (int64_t r = 0; r < rows; r++)
     if (targets[r] >= vocab || targets[r] < -1) return ASFT_EINVAL;
   const KernelTable &kt = active();
-  const int nt = threads_for(16.0 * double(rows) * double(vocab));
+  const int nt = threads_for_step(16.0 * double(rows) * double(vocab));
   const double inv_den = 1.0 / denominator;
   double total = 0.0;
   int64_t counted = 0;
