@@ -6,6 +6,7 @@ import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Const;
+import org.bytedeco.javacpp.annotation.CriticalRegion;
 import org.bytedeco.javacpp.annotation.Platform;
 
 /**
@@ -67,20 +68,25 @@ public final class AsftNative {
                                                       FloatPointer gradA, FloatPointer gradB, float gradScale,
                                                       DoublePointer value);
 
+    @CriticalRegion // Java arrays without a copy in and out (Get/ReleasePrimitiveArrayCritical)
     public static native int asft_attention_forward(@Const float[] q, @Const float[] k, @Const float[] v, @Const int[] mask,
                                                     long batch, long len, long heads, long kvHeads, long dim,
                                                     float[] out, FloatPointer probs);
 
+    @CriticalRegion // Java arrays without a copy in and out (Get/ReleasePrimitiveArrayCritical)
     public static native int asft_attention_backward(@Const float[] q, @Const float[] k, @Const float[] v,
                                                      @Const float[] dout, @Const int[] mask, long batch, long len,
                                                      long heads, long kvHeads, long dim, @Const FloatPointer probs,
                                                      float[] dq, float[] dk, float[] dv);
 
+    @CriticalRegion // Java arrays without a copy in and out (Get/ReleasePrimitiveArrayCritical)
     public static native int asft_swiglu_forward(@Const float[] g, @Const float[] u, float[] act, long n);
 
+    @CriticalRegion // Java arrays without a copy in and out (Get/ReleasePrimitiveArrayCritical)
     public static native int asft_swiglu_backward(@Const float[] g, @Const float[] u, @Const float[] dact, float[] dg,
                                                   float[] du, long n);
 
+    @CriticalRegion // Java arrays without a copy in and out (Get/ReleasePrimitiveArrayCritical)
     public static native int asft_cross_entropy(@Const float[] logits, @Const int[] targets, long rows, long vocab,
                                                 double denominator, float[] dlogits, double[] lossSum,
                                                 @Cast("int64_t*") long[] count);
