@@ -122,6 +122,12 @@ int asft_attention_backward(const float *q, const float *k, const float *v, cons
                             int64_t kv_heads, int64_t dim, const float *probs, float *dq, float *dk,
                             float *dv);
 
+/* RMSNorm over rows of x [rows x dim]: y = w * x / sqrt(mean(x^2) + eps). The backward fills dx
+ * (weight frozen) and, unless inv_rms is NULL, the rows' 1 / rms (for a weight gradient). */
+int asft_rmsnorm_forward(const float *x, const float *w, int64_t rows, int64_t dim, float eps, float *y);
+int asft_rmsnorm_backward(const float *x, const float *w, const float *dy, int64_t rows, int64_t dim,
+                          float eps, float *dx, double *inv_rms);
+
 /* act = silu(g) * u over n elements (the SwiGLU MLP), and its backward from dact. */
 int asft_swiglu_forward(const float *g, const float *u, float *act, int64_t n);
 int asft_swiglu_backward(const float *g, const float *u, const float *dact, float *dg, float *du,

@@ -51,6 +51,12 @@ struct KernelTable {
                           int64_t i0, int64_t i1);
   // One row of the cross-entropy: d = (softmax(x) - onehot(t)) * inv_den; returns the row's loss.
   double (*xent_row)(const float *x, int64_t vocab, int64_t t, double inv_den, float *d);
+  // RMSNorm of rows [r0, r1) of x [rows x dim] with weight w, and its backward (dx; the rows'
+  // 1 / rms into inv_out unless null).
+  void (*rms_forward_rows)(const float *x, const float *w, int64_t r0, int64_t r1, int64_t dim, float eps,
+                           float *y);
+  void (*rms_backward_rows)(const float *x, const float *w, const float *dy, int64_t r0, int64_t r1,
+                            int64_t dim, float eps, float *dx, double *inv_out);
 };
 
 const KernelTable &generic_kernels();

@@ -570,13 +570,59 @@ double xent_row(const float *x, int64_t vocab, int64_t t, double inv_den, float 
   d[t] = float((et / z - 1.0) * inv_den);
   return std::log(z) + mx - x[t];
 }
+
+// ---- RMSNorm ---------------------------------------------------------------------------------
+// y = w * (x * inv) per row, inv = 1 / sqrt(mean(x^2) + eps): the mean of squares in double
+// (f32 vector partial sums folded every 1024 elements), inv rounded to f32, as in the Java loops.
+void rms_forward_rows(const float *x, const float *w, int64_t r0, int64_t r1, int64_t dim, float eps, float *y) {
+  for (int64_t t = r0; t < r1; t++) {
+    const float *xr = x + t * dim;
+    float *yr = y + t * dim;
+    const float inv = float(1.0 / std::sqrt(dot_f32(xr, xr, dim) / double(dim) + double(eps)));
+    const vf iv = splat(inv);
+    int64_t i = 0;
+    for (; i + W <= dim; i += W) {
+      const vf v = load(w + i) * (load(xr + i) * iv);
+      std::memcpy(yr + i, &v, sizeof v);
+    }
+    for (; i < dim; i++) yr[i] = w[i] * (xr[i] * inv);
+  }
+}
+
+// dx = inv w dy - k x per row with k = inv^3 <w dy, x> / dim (inv and k in double, the products
+// in f32); inv_out[t] = inv for the weight gradient, which the caller sums in row order.
+void rms_backward_rows(const float *x, const float *w, const float *dy, int64_t r0, int64_t r1, int64_t dim,
+                       float eps, float *dx, double *inv_out) {
+  for (int64_t t = r0; t < r1; t++) {
+    const float *xr = x + t * dim, *dr = dy + t * dim;
+    float *o = dx + t * dim;
+    const double inv = 1.0 / std::sqrt(dot_f32(xr, xr, dim) / double(dim) + double(eps));
+    double gx = 0.0;
+    int64_t i = 0;
+    while (i + W <= dim) { // <w dy, x>: f32 partials folded into double every 1024 elements
+      vf acc{};
+      const int64_t end = i + 1024 < dim ? i + 1024 : dim;
+      for (; i + W <= end; i += W) acc += load(w + i) * load(dr + i) * load(xr + i);
+      gx += double(hsum(acc));
+    }
+    for (; i < dim; i++) gx += double(w[i]) * dr[i] * xr[i];
+    const float fi = float(inv), fk = float(inv * inv * inv * gx / double(dim));
+    const vf iv = splat(fi), kv = splat(fk);
+    for (i = 0; i + W <= dim; i += W) {
+      const vf v = iv * load(w + i) * load(dr + i) - kv * load(xr + i);
+      std::memcpy(o + i, &v, sizeof v);
+    }
+    for (; i < dim; i++) o[i] = fi * w[i] * dr[i] - fk * xr[i];
+    if (inv_out) inv_out[t] = inv;
+  }
+}
 } // namespace
 
 const KernelTable &kernels() {
   static const KernelTable table{ASFT_ISA_NAME, skinny_f32, skinny_bf16, sum_f32, dot_f32, axpy_f32,
                                  gram_rows, rows_times, outer_acc,
                                  attn_head_forward, attn_group_backward, swiglu_forward,
-                                 swiglu_backward, xent_row};
+                                 swiglu_backward, xent_row, rms_forward_rows, rms_backward_rows};
   return table;
 }
 

@@ -1,5 +1,5 @@
 // The elementwise and per-row operations of the training step that sit between the GEMMs:
-// SwiGLU (forward and backward) and the cross-entropy with its gradient. Per-ISA kernels with a
+// RMSNorm and SwiGLU (forward and backward) and the cross-entropy with its gradient. Per-ISA kernels with a
 // vectorized exp (kernels_impl.h), split over threads by element or row ranges: each output
 // element is computed by one thread in a fixed order, so results do not depend on the count.
 #include <omp.h>
@@ -67,5 +67,33 @@ extern "C" int asft_cross_entropy(const float *logits, const int32_t *targets, i
     }
   *loss_sum = total;
   *count = counted;
+  return ASFT_OK;
+}
+
+extern "C" int asft_rmsnorm_forward(const float *x, const float *w, int64_t rows, int64_t dim, float eps,
+                                    float *y) {
+  if (!x || !w || !y || rows < 0 || dim <= 0 || !(eps >= 0)) return ASFT_EINVAL;
+  const KernelTable &kt = active();
+  const int nt = threads_for_step(4.0 * double(rows) * double(dim));
+#pragma omp parallel num_threads(nt)
+  {
+    int64_t b, e;
+    split(rows, omp_get_num_threads(), omp_get_thread_num(), &b, &e);
+    if (b < e) kt.rms_forward_rows(x, w, b, e, dim, eps, y);
+  }
+  return ASFT_OK;
+}
+
+extern "C" int asft_rmsnorm_backward(const float *x, const float *w, const float *dy, int64_t rows, int64_t dim,
+                                     float eps, float *dx, double *inv_rms) {
+  if (!x || !w || !dy || !dx || rows < 0 || dim <= 0 || !(eps >= 0)) return ASFT_EINVAL;
+  const KernelTable &kt = active();
+  const int nt = threads_for_step(8.0 * double(rows) * double(dim));
+#pragma omp parallel num_threads(nt)
+  {
+    int64_t b, e;
+    split(rows, omp_get_num_threads(), omp_get_thread_num(), &b, &e);
+    if (b < e) kt.rms_backward_rows(x, w, dy, b, e, dim, eps, dx, inv_rms);
+  }
   return ASFT_OK;
 }

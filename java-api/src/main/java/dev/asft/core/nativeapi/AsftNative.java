@@ -90,4 +90,11 @@ public final class AsftNative {
     public static native int asft_cross_entropy(@Const float[] logits, @Const int[] targets, long rows, long vocab,
                                                 double denominator, float[] dlogits, double[] lossSum,
                                                 @Cast("int64_t*") long[] count);
+
+    @CriticalRegion
+    public static native int asft_rmsnorm_forward(@Const float[] x, @Const float[] w, long rows, long dim, float eps, float[] y);
+
+    @CriticalRegion
+    public static native int asft_rmsnorm_backward(@Const float[] x, @Const float[] w, @Const float[] dy, long rows, long dim,
+                                                   float eps, float[] dx, double[] invRms);
 }

@@ -296,4 +296,30 @@ public final class NativeKernels {
                 "asft_cross_entropy");
         return new double[] {sum[0], count[0]};
     }
+
+    /** RMSNorm over rows of x [rows x dim] with weight w [dim]: y = w * x / sqrt(mean(x^2) + eps). */
+    public static void rmsNormForward(float[] x, float[] w, int dim, float eps, float[] y) {
+        ensureLoaded();
+        checkRms(x, w, dim, eps);
+        need(y, x.length, "rmsnorm: y");
+        check(AsftNative.asft_rmsnorm_forward(x, w, x.length / dim, dim, eps, y), "asft_rmsnorm_forward");
+    }
+
+    /** Its backward (weight frozen): fills dx; with invRms (one per row) also the rows' 1 / rms. */
+    public static void rmsNormBackward(float[] x, float[] w, float[] dy, int dim, float eps, float[] dx, double[] invRms) {
+        ensureLoaded();
+        checkRms(x, w, dim, eps);
+        need(dy, x.length, "rmsnorm backward: dy");
+        need(dx, x.length, "rmsnorm backward: dx");
+        if (invRms != null && invRms.length != x.length / dim)
+            throw new IllegalArgumentException("rmsnorm backward: invRms must have one value per row (" + x.length / dim + ")");
+        check(AsftNative.asft_rmsnorm_backward(x, w, dy, x.length / dim, dim, eps, dx, invRms), "asft_rmsnorm_backward");
+    }
+
+    private static void checkRms(float[] x, float[] w, int dim, float eps) {
+        if (dim <= 0 || w == null || w.length != dim || x == null || x.length % dim != 0)
+            throw new IllegalArgumentException("rmsnorm: weight of " + (w == null ? null : w.length) + " values and input of "
+                    + (x == null ? null : x.length) + " values do not fit dim " + dim);
+        if (!(eps >= 0)) throw new IllegalArgumentException("rmsnorm: eps must be >= 0, got " + eps);
+    }
 }

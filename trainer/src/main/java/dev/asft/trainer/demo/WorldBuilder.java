@@ -38,8 +38,11 @@ import java.util.stream.Stream;
  * seed and a SHA-256 of every file (a rebuild with the same seed gives the same checksums).
  */
 public final class WorldBuilder {
-    /** Bumped whenever a change alters the built bytes (the cache is keyed by it): 2 = one-pass loss, bulk copies. */
-    public static final int FORMAT = 3;
+    /**
+     * Bumped whenever a change alters the built bytes (the cache is keyed by it): 2 = one-pass loss,
+     * bulk copies; 3 = attention, SwiGLU and cross-entropy in libasft; 4 = RMSNorm in libasft.
+     */
+    public static final int FORMAT = 4;
     private static final ObjectMapper JSON = new ObjectMapper();
     private final WorldSpec spec;
     private final long seed;

@@ -230,7 +230,7 @@ public final class LlamaModel implements AutoCloseable {
         Rope rope = new Rope(hd, cfg.ropeTheta(), len, cfg.ropeScaling());
         for (Layer l : layers) {
             float[] x0 = caches == null ? null : x.clone();
-            float[] hn = Ops.rmsNorm(x, l.inNorm(), h, eps);
+            float[] hn = StepOps.rmsNorm(backend, x, l.inNorm(), h, eps);
             float[] q = l.q().apply(backend, hn, n, dropout, rnd), k = l.k().apply(backend, hn, n, dropout, rnd),
                     v = l.v().apply(backend, hn, n, dropout, rnd);
             rope.apply(q, n, len, heads);
@@ -240,7 +240,7 @@ public final class LlamaModel implements AutoCloseable {
             float[] att = Attention.forward(backend, q, k, v, mask, batch, len, heads, kv, hd, probs);
             Ops.addInPlace(x, l.o().apply(backend, att, n, dropout, rnd));
             float[] xMid = caches == null ? null : x.clone();
-            float[] hp = Ops.rmsNorm(x, l.postNorm(), h, eps);
+            float[] hp = StepOps.rmsNorm(backend, x, l.postNorm(), h, eps);
             float[] g = l.gate().apply(backend, hp, n, dropout, rnd), u = l.up().apply(backend, hp, n, dropout, rnd);
             float[] act = StepOps.swiglu(backend, g, u);
             Ops.addInPlace(x, l.down().apply(backend, act, n, dropout, rnd));
@@ -254,7 +254,7 @@ public final class LlamaModel implements AutoCloseable {
      * real tokens and 0 for padding (right padding: positions count from the sequence start).
      */
     public float[] forward(int[] ids, int[] mask, int batch, int len) {
-        float[] xf = Ops.rmsNorm(decoder(ids, mask, batch, len, 0f, null, null), finalNorm, cfg.hiddenSize(), (float) cfg.rmsNormEps());
+        float[] xf = StepOps.rmsNorm(backend, decoder(ids, mask, batch, len, 0f, null, null), finalNorm, cfg.hiddenSize(), (float) cfg.rmsNormEps());
         return new Linear("lm_head", head, null, scratch).apply(backend, xf, batch * len);
     }
 
@@ -299,7 +299,7 @@ public final class LlamaModel implements AutoCloseable {
         });
         cache.length = start + n;
         float[] last = java.util.Arrays.copyOfRange(x, (n - 1) * h, n * h);
-        return new Linear("lm_head", head, null, scratch).apply(backend, Ops.rmsNorm(last, finalNorm, h, (float) cfg.rmsNormEps()), 1);
+        return new Linear("lm_head", head, null, scratch).apply(backend, StepOps.rmsNorm(backend, last, finalNorm, h, (float) cfg.rmsNormEps()), 1);
     }
 
     /** Attention of one layer during cached decoding: q, k, v of the new tokens in, attention output out. */
@@ -314,10 +314,10 @@ public final class LlamaModel implements AutoCloseable {
         float eps = (float) cfg.rmsNormEps();
         for (int li = 0; li < layers.size(); li++) {
             Layer l = layers.get(li);
-            float[] hn = Ops.rmsNorm(x, l.inNorm(), h, eps);
+            float[] hn = StepOps.rmsNorm(backend, x, l.inNorm(), h, eps);
             float[] q = l.q().apply(backend, hn, n), k = l.k().apply(backend, hn, n), v = l.v().apply(backend, hn, n);
             Ops.addInPlace(x, l.o().apply(backend, attention.apply(li, q, k, v), n));
-            float[] hp = Ops.rmsNorm(x, l.postNorm(), h, eps);
+            float[] hp = StepOps.rmsNorm(backend, x, l.postNorm(), h, eps);
             float[] g = l.gate().apply(backend, hp, n), u = l.up().apply(backend, hp, n);
             Ops.addInPlace(x, l.down().apply(backend, StepOps.swiglu(backend, g, u), n));
         }
@@ -353,7 +353,7 @@ public final class LlamaModel implements AutoCloseable {
             return att;
         });
         for (KvCache c : caches) c.length++;
-        return new Linear("lm_head", head, null, scratch).apply(backend, Ops.rmsNorm(x, finalNorm, h, (float) cfg.rmsNormEps()), n);
+        return new Linear("lm_head", head, null, scratch).apply(backend, StepOps.rmsNorm(backend, x, finalNorm, h, (float) cfg.rmsNormEps()), n);
     }
 
     /**
@@ -482,7 +482,7 @@ public final class LlamaModel implements AutoCloseable {
         List<Cache> caches = new ArrayList<>();
         float[] x = decoder(ids, mask, batch, len, dropout, rnd, caches);
         Rope rope = new Rope(hd, cfg.ropeTheta(), len, cfg.ropeScaling());
-        float[] xf = Ops.rmsNorm(x, finalNorm, h, eps);
+        float[] xf = StepOps.rmsNorm(backend, x, finalNorm, h, eps);
         Linear headLin = new Linear("lm_head", head, null, scratch);
         float[] logits = headLin.apply(backend, xf, n);
         // The loss and d loss / d logits = (softmax - onehot) / denominator at supervised positions,
@@ -502,7 +502,7 @@ public final class LlamaModel implements AutoCloseable {
         if (count == 0) return Double.NaN;
         double[] lossCount = {lossSum / count, count};
         Tensor headGrad = full == null ? null : full.get(head == embed ? "model.embed_tokens.weight" : "lm_head.weight");
-        float[] dx = Ops.rmsNormBackward(x, finalNorm, headLin.backward(backend, xf, dlogits, n, null, null, headGrad, null), h, eps,
+        float[] dx = StepOps.rmsNormBackward(backend, x, finalNorm, headLin.backward(backend, xf, dlogits, n, null, null, headGrad, null), h, eps,
                 fullVec(full, "model.norm.weight"));
         for (int li = layers.size() - 1; li >= 0; li--) {
             Layer l = layers.get(li);
@@ -515,7 +515,7 @@ public final class LlamaModel implements AutoCloseable {
             Ops.addInPlace(dhp, l.up().backward(backend, c.hp(), du, n, grad(grads, l.up(), 0), grad(grads, l.up(), 1), wgrad(full, l.up()), bgrad(full, l.up())));
             float[] dxMid = dx.clone();
             String p = "model.layers." + li + ".";
-            Ops.addInPlace(dxMid, Ops.rmsNormBackward(c.xMid(), l.postNorm(), dhp, h, eps, fullVec(full, p + "post_attention_layernorm.weight")));
+            Ops.addInPlace(dxMid, StepOps.rmsNormBackward(backend, c.xMid(), l.postNorm(), dhp, h, eps, fullVec(full, p + "post_attention_layernorm.weight")));
             // Attention: x_mid = x + o(attn(rope(q(hn)), rope(k(hn)), v(hn))), hn = norm(x)
             float[] datt = l.o().backward(backend, c.att(), dxMid, n, grad(grads, l.o(), 0), grad(grads, l.o(), 1), wgrad(full, l.o()), bgrad(full, l.o()));
             float[][] dqkv = Attention.backward(backend, c.q(), c.k(), c.v(), datt, mask, batch, len, heads, kv, hd, c.probs());
@@ -525,7 +525,7 @@ public final class LlamaModel implements AutoCloseable {
             Ops.addInPlace(dhn, l.k().backward(backend, c.hn(), dqkv[1], n, grad(grads, l.k(), 0), grad(grads, l.k(), 1), wgrad(full, l.k()), bgrad(full, l.k())));
             Ops.addInPlace(dhn, l.v().backward(backend, c.hn(), dqkv[2], n, grad(grads, l.v(), 0), grad(grads, l.v(), 1), wgrad(full, l.v()), bgrad(full, l.v())));
             dx = dxMid;
-            Ops.addInPlace(dx, Ops.rmsNormBackward(c.x(), l.inNorm(), dhn, h, eps, fullVec(full, p + "input_layernorm.weight")));
+            Ops.addInPlace(dx, StepOps.rmsNormBackward(backend, c.x(), l.inNorm(), dhn, h, eps, fullVec(full, p + "input_layernorm.weight")));
         }
         if (full != null) { // the embedding rows of the batch's tokens receive dx
             java.nio.FloatBuffer ge = full.get("model.embed_tokens.weight").floats();

@@ -4,7 +4,7 @@ import dev.asft.core.backend.Backend;
 import dev.asft.core.nativeapi.NativeKernels;
 
 /**
- * The elementwise and per-row steps between the GEMMs: SwiGLU and the token cross-entropy.
+ * The elementwise and per-row steps between the GEMMs: RMSNorm, SwiGLU and the token cross-entropy.
  * libasft's vectorized, threaded kernels on native backends; on the plain-Java backend these
  * loops (exp in double), which the tests use as the reference.
  */
@@ -63,5 +63,28 @@ final class StepOps {
             count++;
         }
         return new double[] {lossSum, count};
+    }
+
+    /** RMSNorm of every row of x [rows x dim]. */
+    static float[] rmsNorm(Backend be, float[] x, float[] w, int dim, float eps) {
+        if (!Attention.usesNative(be)) return Ops.rmsNorm(x, w, dim, eps);
+        float[] y = new float[x.length];
+        NativeKernels.rmsNormForward(x, w, dim, eps, y);
+        return y;
+    }
+
+    /** Its backward: dx, and dw_i += sum_t dy_ti x_ti / rms_t (in row order) when dw is given. */
+    static float[] rmsNormBackward(Backend be, float[] x, float[] w, float[] dy, int dim, float eps, java.nio.FloatBuffer dw) {
+        if (!Attention.usesNative(be)) return Ops.rmsNormBackward(x, w, dy, dim, eps, dw);
+        float[] dx = new float[x.length];
+        double[] inv = dw == null ? null : new double[x.length / dim];
+        NativeKernels.rmsNormBackward(x, w, dy, dim, eps, dx, inv);
+        if (dw != null) {
+            double[] acc = new double[dim];
+            for (int t = 0; t < inv.length; t++)
+                for (int i = 0; i < dim; i++) acc[i] += inv[t] * dy[t * dim + i] * x[t * dim + i];
+            for (int i = 0; i < dim; i++) dw.put(i, (float) (dw.get(i) + acc[i]));
+        }
+        return dx;
     }
 }

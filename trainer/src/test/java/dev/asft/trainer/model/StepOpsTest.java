@@ -11,7 +11,7 @@ import dev.asft.core.nativeapi.NativeKernels;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-/** libasft's SwiGLU and cross-entropy against the plain-Java loops (exp in double). */
+/** libasft's RMSNorm, SwiGLU and cross-entropy against the plain-Java loops (in double). */
 class StepOpsTest {
     private final CpuBackend cpu = new CpuBackend();
     private final JavaBackend plain = new JavaBackend();
@@ -60,6 +60,34 @@ class StepOpsTest {
             assertTrue(maxAbsErr(dg, dw) < 1e-7 / 101 * 10, "dlogits vocab=" + vocab + ": " + maxAbsErr(dg, dw) + " (seed " + seed + ")");
             if (vocab > 3) // the confident row's target gradient keeps its digits (no 1 - 1 cancellation)
                 assertEquals(dw[vocab + targets[1]], dg[vocab + targets[1]], 1e-3 * Math.abs(dw[vocab + targets[1]]));
+        }
+    }
+
+    @Test
+    void rmsNormMatchesTheJavaLoops() {
+        long seed = System.nanoTime();
+        Random rnd = new Random(seed);
+        for (int dim : new int[] {3, 5, 8, 64, 517, 2048}) { // (dim 1: dx is pure cancellation, eps / (x^2 + eps))
+            int rows = 23;
+            float[] x = new float[rows * dim], w = new float[dim], dy = new float[x.length];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (float) (rnd.nextGaussian() * (1 + i % 7)); // rows of different scales
+                dy[i] = (float) rnd.nextGaussian();
+            }
+            for (int i = 0; i < dim; i++) w[i] = (float) (1 + 0.3 * rnd.nextGaussian());
+            float eps = 1e-5f;
+            float[] want = StepOps.rmsNorm(plain, x, w, dim, eps), got = StepOps.rmsNorm(cpu, x, w, dim, eps);
+            assertTrue(scaledErr(got, want) < 1e-6, "forward dim=" + dim + ": " + scaledErr(got, want) + " (seed " + seed + ")");
+            try (dev.asft.core.tensor.Tensor dw1 = dev.asft.core.tensor.Tensor.zeros(dev.asft.core.tensor.DType.F32, dim);
+                 dev.asft.core.tensor.Tensor dw2 = dev.asft.core.tensor.Tensor.zeros(dev.asft.core.tensor.DType.F32, dim)) {
+                dw1.fill(0.5f);
+                dw2.fill(0.5f); // the weight gradient accumulates
+                float[] wb = StepOps.rmsNormBackward(plain, x, w, dy, dim, eps, dw1.floats());
+                float[] gb = StepOps.rmsNormBackward(cpu, x, w, dy, dim, eps, dw2.floats());
+                assertTrue(scaledErr(gb, wb) < 4e-6, "backward dim=" + dim + ": " + scaledErr(gb, wb) + " (seed " + seed + ")");
+                assertTrue(scaledErr(dw2.toFloatArray(), dw1.toFloatArray()) < 1e-6, "weight gradient dim=" + dim + " (seed " + seed + ")");
+                assertArrayEquals(gb, StepOps.rmsNormBackward(cpu, x, w, dy, dim, eps, null), "dx without the weight gradient");
+            }
         }
     }
 
