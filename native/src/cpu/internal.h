@@ -52,6 +52,11 @@ inline uint16_t f32_to_bf16(float f) {
 // fresh-memory faults cost more than the arithmetic of the r x r algebra). 64-byte aligned.
 float *scratch(int slot, size_t n);
 
+// P = A A^T (r x r, symmetric, in double) for A [r x d_in], its r (r + 1) / 2 dot products
+// shared among the threads of the enclosing parallel region (an orphaned omp for without a
+// barrier at its end: the caller synchronizes before reading P).
+void aat_shared(const KernelTable &k, const float *a, int64_t r, int64_t d_in, double *p);
+
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);
 

@@ -13,6 +13,21 @@
 
 using namespace asft::cpu;
 
+namespace asft::cpu {
+
+void aat_shared(const KernelTable &k, const float *a, int64_t r, int64_t d_in, double *p) {
+#pragma omp for schedule(dynamic, 1) nowait
+  for (int64_t ij = 0; ij < r * r; ij++) {
+    const int64_t i = ij / r, j = ij % r;
+    if (j < i) continue;
+    const double v = k.dot_f32(a + i * d_in, a + j * d_in, d_in);
+    p[i * r + j] = v;
+    p[j * r + i] = v;
+  }
+}
+
+} // namespace asft::cpu
+
 namespace {
 
 // Everything after G = Q B: S = B^T G, P = A A^T, R = <S, P>, and the gradients, in
@@ -30,14 +45,7 @@ int finish(const float *g, int64_t d_out, int64_t d_in, int64_t r, const float *
     int64_t rb, re; // S over a range of rows of B and G per thread
     split(d_out, n_threads, tid, &rb, &re);
     if (rb < re) k.gram_rows(b + rb * r, g + rb * r, re - rb, r, s_part[size_t(tid)].data());
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t ij = 0; ij < r * r; ij++) { // P = A A^T (symmetric)
-      const int64_t i = ij / r, j = ij % r;
-      if (j < i) continue;
-      const double v = k.dot_f32(a + i * d_in, a + j * d_in, d_in);
-      p[size_t(i * r + j)] = v;
-      p[size_t(j * r + i)] = v;
-    }
+    aat_shared(k, a, r, d_in, p.data()); // P = A A^T
   }
   for (const auto &part : s_part)
     for (size_t q = 0; q < s.size(); q++) s[q] += part[q];

@@ -44,14 +44,7 @@ extern "C" int asft_regularizer_lowrank(const float *ut, const float *w, int64_t
     split(d_out, n_threads, tid, &rb, &re);
     for (int64_t i = rb; i < re; i++) // B^T, each thread its column range
       for (int64_t c = 0; c < r; c++) bt[c * d_out + i] = b[i * r + c];
-#pragma omp for schedule(dynamic, 1) nowait
-    for (int64_t ij = 0; ij < r * r; ij++) { // P = A A^T (symmetric)
-      const int64_t i = ij / r, j = ij % r;
-      if (j < i) continue;
-      const double v = kt.dot_f32(a + i * d_in, a + j * d_in, d_in);
-      p[size_t(i * r + j)] = v;
-      p[size_t(j * r + i)] = v;
-    }
+    aat_shared(kt, a, r, d_in, p.data()); // P = A A^T
 #pragma omp barrier
     int64_t hb, he; // H = U^T B over a range of the k rows of U^T
     split(k, n_threads, tid, &hb, &he);
