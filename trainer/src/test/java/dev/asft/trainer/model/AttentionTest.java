@@ -20,6 +20,10 @@ class AttentionTest {
     @ParameterizedTest(name = "batch {0} len {1} heads {2}/{3} dim {4}")
     @CsvSource({"3, 13, 6, 2, 8", "2, 37, 4, 4, 64", "1, 70, 8, 2, 20", "2, 5, 2, 1, 3", "4, 64, 8, 8, 32"})
     void nativeKernelsMatchThePlainLoops(int batch, int len, int heads, int kv, int dim) {
+        assertTrue(EveryIsa.run(() -> check(batch, len, heads, kv, dim)).contains("generic"), "the generic path ran");
+    }
+
+    private void check(int batch, int len, int heads, int kv, int dim) {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
         float[] q = new float[batch * len * heads * dim], k = new float[batch * len * kv * dim], v = new float[k.length],
