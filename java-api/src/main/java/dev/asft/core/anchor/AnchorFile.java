@@ -34,13 +34,16 @@ public final class AnchorFile {
 
     private AnchorFile() {}
 
-    /** Summary of one module, as the file's metadata and {@code asft anchor --json} report it. */
-    public static ObjectNode summary(ModuleAnchor m, DType storage) {
+    /**
+     * Summary of one module, as the file's metadata and {@code asft anchor --json} report it;
+     * {@code fileTensors} is what {@link ModuleAnchor#fileTensors} gave for writing it.
+     */
+    public static ObjectNode summary(ModuleAnchor m, DType storage, Map<String, Tensor> fileTensors) {
         ObjectNode n = JSON.createObjectNode();
         n.putArray("shape").add(m.dOut()).add(m.dIn());
         n.put("norm_v", m.normV());
         long bytes = 0; // as stored in the file (eigenvalues aside)
-        for (Map.Entry<String, Tensor> t : m.fileTensors().entrySet())
+        for (Map.Entry<String, Tensor> t : fileTensors.entrySet())
             if (!t.getKey().equals("lambda")) bytes += t.getValue().numel() * storage.bytes();
         n.put("anchor_bytes", bytes);
         if (m instanceof LowRankAnchor lr) {
@@ -98,16 +101,21 @@ public final class AnchorFile {
             for (String m : modules) {
                 if (progress != null) progress.accept(m);
                 try (ModuleAnchor a = builder.buildModule(base, aligned, m)) {
-                    for (Map.Entry<String, Tensor> t : a.fileTensors().entrySet()) {
-                        String name = m + "." + t.getKey();
-                        Tensor stored = toStored(t.getKey(), t.getValue(), info.storage());
-                        try {
-                            w.put(name, stored);
-                        } finally {
-                            if (stored != t.getValue()) stored.close();
+                    Map<String, Tensor> tensors = a.fileTensors();
+                    try {
+                        for (Map.Entry<String, Tensor> t : tensors.entrySet()) {
+                            String name = m + "." + t.getKey();
+                            Tensor stored = toStored(t.getKey(), t.getValue(), info.storage());
+                            try {
+                                w.put(name, stored);
+                            } finally {
+                                if (stored != t.getValue()) stored.close();
+                            }
                         }
+                        summaries.set(m, summary(a, info.storage(), tensors));
+                    } finally {
+                        tensors.values().forEach(Tensor::close);
                     }
-                    summaries.set(m, summary(a, info.storage()));
                 }
             }
             w.finish(metadata(info, summaries));

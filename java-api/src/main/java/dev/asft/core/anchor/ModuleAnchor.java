@@ -26,7 +26,12 @@ public sealed interface ModuleAnchor extends AutoCloseable permits DenseAnchor, 
     /** out = C . b (d_out x r), for Safe LoRA's projection; only anchors that hold C support it. */
     void applyC(Backend backend, Tensor b, Tensor out);
 
-    /** The tensors that represent it in an anchor file, by suffix (e.g. "c" -> module + ".c"). */
+    /**
+     * The tensors that represent it in an anchor file, by suffix (e.g. "c" -> module + ".c"):
+     * some are the anchor's own storage, some are made for the file (a low-rank anchor's U, from
+     * the U^T it holds). For writing the anchor out as its last use: the caller closes every one
+     * of them, then the anchor.
+     */
     Map<String, Tensor> fileTensors();
 
     /** Bytes of anchor data the regularizer reads per call. */

@@ -27,15 +27,11 @@ final class Attention {
         }
     }
 
-    static boolean usesNative(Backend be) {
-        return !be.name().equals("java") && NativeKernels.available();
-    }
-
     /** Attention output; keeps the probabilities in {@code kept} when it is given and they fit. */
     static float[] forward(Backend be, float[] q, float[] k, float[] v, int[] mask, int batch, int len, int heads, int kvHeads,
                            int dim, Kept kept) {
         boolean keep = kept != null && 4L * batch * heads * len * len <= GemmAttention.KEEP_PROBS_BYTES;
-        if (!usesNative(be)) {
+        if (!StepOps.usesNative(be)) {
             float[][] probs = keep ? new float[batch * heads][] : null;
             if (keep) kept.javaProbs = probs;
             return GemmAttention.forward(be, q, k, v, mask, batch, len, heads, kvHeads, dim, probs);
@@ -51,7 +47,7 @@ final class Attention {
     static float[][] backward(Backend be, float[] q, float[] k, float[] v, float[] dout, int[] mask, int batch, int len, int heads,
                               int kvHeads, int dim, Kept kept) {
         try {
-            if (!usesNative(be))
+            if (!StepOps.usesNative(be))
                 return GemmAttention.backward(be, q, k, v, dout, mask, batch, len, heads, kvHeads, dim,
                         kept == null ? null : kept.javaProbs);
             float[] dq = new float[q.length], dk = new float[k.length], dv = new float[v.length];

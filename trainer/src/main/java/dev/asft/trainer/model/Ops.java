@@ -85,21 +85,26 @@ final class Ops {
 
     /** As above, also adding dw_i += sum_t dy_ti x_ti / rms_t to dw when it is given (full fine-tuning). */
     static float[] rmsNormBackward(float[] x, float[] w, float[] dy, int dim, float eps, java.nio.FloatBuffer dw) {
-        double[] acc = dw == null ? null : new double[dim];
+        double[] inv = new double[x.length / dim];
         float[] dx = new float[x.length];
-        for (int t = 0; t < x.length / dim; t++) {
+        for (int t = 0; t < inv.length; t++) {
             double ss = 0, gx = 0;
             for (int i = 0; i < dim; i++) ss += (double) x[t * dim + i] * x[t * dim + i];
-            double inv = 1.0 / Math.sqrt(ss / dim + eps);
+            inv[t] = 1.0 / Math.sqrt(ss / dim + eps);
             for (int i = 0; i < dim; i++) gx += (double) w[i] * dy[t * dim + i] * x[t * dim + i];
-            double k = inv * inv * inv * gx / dim;
-            for (int i = 0; i < dim; i++) dx[t * dim + i] = (float) (inv * w[i] * dy[t * dim + i] - k * x[t * dim + i]);
-            if (acc != null)
-                for (int i = 0; i < dim; i++) acc[i] += inv * dy[t * dim + i] * x[t * dim + i];
+            double k = inv[t] * inv[t] * inv[t] * gx / dim;
+            for (int i = 0; i < dim; i++) dx[t * dim + i] = (float) (inv[t] * w[i] * dy[t * dim + i] - k * x[t * dim + i]);
         }
-        if (acc != null)
-            for (int i = 0; i < dim; i++) dw.put(i, (float) (dw.get(i) + acc[i]));
+        if (dw != null) addRmsNormWeightGrad(x, dy, inv, dim, dw);
         return dx;
+    }
+
+    /** dw_i += sum_t dy_ti x_ti inv_t (inv_t = 1 / rms of row t), summed in double in row order. */
+    static void addRmsNormWeightGrad(float[] x, float[] dy, double[] inv, int dim, java.nio.FloatBuffer dw) {
+        double[] acc = new double[dim];
+        for (int t = 0; t < inv.length; t++)
+            for (int i = 0; i < dim; i++) acc[i] += inv[t] * dy[t * dim + i] * x[t * dim + i];
+        for (int i = 0; i < dim; i++) dw.put(i, (float) (dw.get(i) + acc[i]));
     }
 
     /**

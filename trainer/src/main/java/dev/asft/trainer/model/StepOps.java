@@ -11,10 +11,15 @@ import dev.asft.core.nativeapi.NativeKernels;
 final class StepOps {
     private StepOps() {}
 
+    /** Whether the model's step kernels run in libasft for this backend (every backend but java). */
+    static boolean usesNative(Backend be) {
+        return !be.name().equals("java") && NativeKernels.available();
+    }
+
     /** act = silu(g) * u. */
     static float[] swiglu(Backend be, float[] g, float[] u) {
         float[] act = new float[g.length];
-        if (Attention.usesNative(be)) {
+        if (usesNative(be)) {
             NativeKernels.swigluForward(g, u, act);
             return act;
         }
@@ -25,7 +30,7 @@ final class StepOps {
     /** {dg, du} of act = silu(g) * u given dact. */
     static float[][] swigluBackward(Backend be, float[] g, float[] u, float[] dact) {
         float[] dg = new float[dact.length], du = new float[dact.length];
-        if (Attention.usesNative(be)) {
+        if (usesNative(be)) {
             NativeKernels.swigluBackward(g, u, dact, dg, du);
             return new float[][] {dg, du};
         }
@@ -42,7 +47,7 @@ final class StepOps {
      * dlogits = (softmax - onehot) / denominator, returns {sum of row losses, rows counted}.
      */
     static double[] crossEntropy(Backend be, float[] logits, int[] targets, int vocab, long denominator, float[] dlogits) {
-        if (Attention.usesNative(be)) return NativeKernels.crossEntropy(logits, targets, vocab, denominator, dlogits);
+        if (usesNative(be)) return NativeKernels.crossEntropy(logits, targets, vocab, denominator, dlogits);
         double lossSum = 0;
         long count = 0;
         for (int r = 0; r < targets.length; r++) {
@@ -67,7 +72,7 @@ final class StepOps {
 
     /** RMSNorm of every row of x [rows x dim]. */
     static float[] rmsNorm(Backend be, float[] x, float[] w, int dim, float eps) {
-        if (!Attention.usesNative(be)) return Ops.rmsNorm(x, w, dim, eps);
+        if (!usesNative(be)) return Ops.rmsNorm(x, w, dim, eps);
         float[] y = new float[x.length];
         NativeKernels.rmsNormForward(x, w, dim, eps, y);
         return y;
@@ -75,16 +80,11 @@ final class StepOps {
 
     /** Its backward: dx, and dw_i += sum_t dy_ti x_ti / rms_t (in row order) when dw is given. */
     static float[] rmsNormBackward(Backend be, float[] x, float[] w, float[] dy, int dim, float eps, java.nio.FloatBuffer dw) {
-        if (!Attention.usesNative(be)) return Ops.rmsNormBackward(x, w, dy, dim, eps, dw);
+        if (!usesNative(be)) return Ops.rmsNormBackward(x, w, dy, dim, eps, dw);
         float[] dx = new float[x.length];
         double[] inv = dw == null ? null : new double[x.length / dim];
         NativeKernels.rmsNormBackward(x, w, dy, dim, eps, dx, inv);
-        if (dw != null) {
-            double[] acc = new double[dim];
-            for (int t = 0; t < inv.length; t++)
-                for (int i = 0; i < dim; i++) acc[i] += inv[t] * dy[t * dim + i] * x[t * dim + i];
-            for (int i = 0; i < dim; i++) dw.put(i, (float) (dw.get(i) + acc[i]));
-        }
+        if (dw != null) Ops.addRmsNormWeightGrad(x, dy, inv, dim, dw);
         return dx;
     }
 }

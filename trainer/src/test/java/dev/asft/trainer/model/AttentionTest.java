@@ -36,7 +36,7 @@ class AttentionTest {
         if (batch > 1) for (int t = 0; t < Math.min(3, len - 1); t++) mask[len + t] = 0; // left padding: rows with no key
         if (batch > 2) for (int t = 1; t < len; t += 4) mask[2 * len + t] = 0; // holes
         CpuBackend cpu = new CpuBackend();
-        assertTrue(Attention.usesNative(cpu), "the cpu backend takes the native kernels");
+        assertTrue(StepOps.usesNative(cpu), "the cpu backend takes the native kernels");
         String ctx = " (seed " + seed + ")";
 
         float[] want = Ops.attention(q, k, v, mask, batch, len, heads, kv, dim);
