@@ -147,26 +147,26 @@ void test_regularizer(int64_t d_out, int64_t d_in, int64_t r, int form) {
         asft_cpu_isa(), form, (long long)d_out, (long long)d_in, (long long)r, ea, eb);
 }
 
-// The low-rank anchor Q = I - U diag(w) U^T (U^T given, k x d_out, any U: the algebra does not
+// The low-rank anchor Q = I - U diag(w) U^T (U given, d_out x k, any U: the algebra does not
 // need it orthonormal) against G = Q B, S = B^T G, P = A A^T and the gradients in double.
 void test_lowrank(int64_t d_out, int64_t d_in, int64_t r, int64_t k) {
-  auto ut = randn(size_t(k * d_out), 0.2f), w = randn(size_t(k)), a = randn(size_t(r * d_in));
+  auto u = randn(size_t(d_out * k), 0.2f), w = randn(size_t(k)), a = randn(size_t(r * d_in));
   auto b = randn(size_t(d_out * r));
   auto ga0 = randn(a.size()), gb0 = randn(b.size());
   auto ga = ga0, gb = gb0;
   const float scale = 0.75f;
   double value = std::nan("");
-  CHECK(asft_regularizer_lowrank(ut.data(), w.data(), k, d_out, d_in, r, a.data(), b.data(), ga.data(),
+  CHECK(asft_regularizer_lowrank(u.data(), w.data(), k, d_out, d_in, r, a.data(), b.data(), ga.data(),
                                  gb.data(), scale, &value) == 0,
         "lowrank status");
   std::vector<double> h(size_t(k * r), 0.0), g(size_t(d_out * r)), sm(size_t(r * r), 0.0), pm(sm.size(), 0.0);
   for (int64_t j = 0; j < k; j++)
     for (int64_t i = 0; i < d_out; i++)
-      for (int64_t c = 0; c < r; c++) h[j * r + c] += double(ut[j * d_out + i]) * b[i * r + c];
+      for (int64_t c = 0; c < r; c++) h[j * r + c] += double(u[i * k + j]) * b[i * r + c];
   for (int64_t i = 0; i < d_out; i++)
     for (int64_t c = 0; c < r; c++) {
       double x = b[i * r + c];
-      for (int64_t j = 0; j < k; j++) x -= double(ut[j * d_out + i]) * w[j] * h[j * r + c];
+      for (int64_t j = 0; j < k; j++) x -= double(u[i * k + j]) * w[j] * h[j * r + c];
       g[i * r + c] = x;
     }
   for (int64_t x = 0; x < r; x++)
@@ -239,9 +239,11 @@ int main() {
         test_regularizer(70, 50, 65, form); // r above one register block, odd sizes
       }
       test_lowrank(24, 30, 3, 5);
-      test_lowrank(257, 129, 9, 65); // tails of the 4 x 3-vector tile and of the row blocks
+      test_lowrank(257, 129, 9, 65); // a padded second column group; a tail of one row
       test_lowrank(100, 70, 8, 1);
       test_lowrank(1031, 300, 8, 130);
+      test_lowrank(64, 40, 16, 33);  // two column groups of 8
+      test_lowrank(19, 11, 21, 7);   // three groups, the last padded; fewer rows than two blocks
     }
     asft_set_num_threads(0);
     std::printf("ok %s\n", isa);

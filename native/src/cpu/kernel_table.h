@@ -30,10 +30,18 @@ struct KernelTable {
   void (*gram_rows)(const float *x, const float *y, int64_t n, int64_t r, double *out);
   // out[t] += s * (g[t] . P) for every row t of the n x r matrix g, P r x r (grad_b += 2s G P).
   void (*rows_times)(const float *g, const float *p, int64_t n, int64_t r, float s, float *out);
-  // ct[c][0..n) += sum_j y[j][c] m[j][0..n) for m k x n (row stride ldm), y k x r, ct r x n
-  // (row stride ldc): U Y for a low-rank anchor stored as U^T.
-  void (*outer_acc)(const float *m, int64_t ldm, int64_t k, int64_t n, const float *y, int64_t r,
-                    float *ct, int64_t ldc);
+  // The two products of a low-rank anchor U [d x k] (row-major) over its rows [d0, d1), with
+  // b, h, y, g row-major of row stride r8 (a multiple of 8, pad columns zero):
+  // h[k x r8] += U[d0..d1)^T b[d0..d1), and g[d0..d1) = b[d0..d1) + U[d0..d1) y.
+  void (*lowrank_uth)(const float *u, int64_t k, const float *b, int64_t r8, int64_t d0, int64_t d1,
+                      float *h);
+  void (*lowrank_uy)(const float *u, int64_t k, const float *y, int64_t r8, const float *b, int64_t d0,
+                     int64_t d1, float *g);
+  // s[r8 x r8] += b^T g over n rows (f32 partial sums), and out[t][0..r) += scale (g[t] . P)
+  // for P r8 x r8 and out of row stride r: S = B^T G and grad_b += 2 s G P on padded rows.
+  void (*lowrank_gram)(const float *b, const float *g, int64_t n, int64_t r8, float *s);
+  void (*lowrank_times)(const float *g, const float *p, int64_t n, int64_t r8, int64_t r, float scale,
+                        float *out);
   // Causal attention of one (sequence, head): rows of q (stride qs), k and v (stride ks), the
   // sequence's key mask; out rows (stride os) = P V; P kept in probs (len x len) unless null.
   void (*attn_head_forward)(const float *qb, int64_t qs, const float *kb, const float *vb, int64_t ks,

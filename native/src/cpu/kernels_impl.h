@@ -12,6 +12,10 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+
 #include "kernel_table.h"
 
 #ifndef ASFT_ISA_NS
@@ -217,63 +221,149 @@ void rows_times(const float *g, const float *p, int64_t n, int64_t r, float s, f
   }
 }
 
-// ct[c][0..n) += sum over j < k of y[j*r + c] * m[j*ldm + 0..n): the product (Y^T M) of a
-// k x n row-major block of M (row stride ldm) with Y [k x r], accumulated into ct [r x n]
-// (row stride ldc). It is the U Y of a low-rank anchor stored as U^T: GEMM-style blocking,
-// a 4 x 3-vector tile of ct in registers (12 accumulators, 7 loads per 12 FMAs), the rows of M
-// taken KB = 64 at a time. Measured on the 2-core dev VM (one thread, k = 256, d = 4096):
-// ~56 GFLOP/s in L1 but ~35 from L3, where the KB rows of a tile sit 4 d bytes apart (4 KiB
-// aliasing, no sequential prefetch). Tried and slower there: KB 4-32, packing each 64 x 24
-// panel, a padded leading dimension, one pass that interleaves the dot products and this
-// update per block of rows; OpenBLAS sgemm on the same shape (through PyTorch) gets ~32.
-template <int CB, int NV>
-inline void outer_tile(const float *m, int64_t ldm, int64_t j0, int64_t j1, const float *y, int64_t r,
-                       int64_t c0, float *ct, int64_t ldc) {
-  vf acc[CB][NV];
-  for (int c = 0; c < CB; c++)
-    for (int v = 0; v < NV; v++) acc[c][v] = load(ct + (c0 + c) * ldc + v * W);
+// ---- products of a low-rank anchor U [d x k] (row-major, as in the anchor file) ------------
+// Both run along the rows of U, RB = 8 rows (8 KiB at k = 256: one contiguous block) at a time,
+// with the columns of B, H, Y and G in groups of 8 (one 256-bit vector; callers pad r to r8, a
+// multiple of 8): every element of U is broadcast once per group and meets one vector of the
+// other operand, 9 loads per 8 FMAs. The next block is prefetched while this one is used (the
+// hardware prefetcher does not keep up with 8 interleaved row streams: measured 24 -> 48
+// GFLOP/s on one core, U from L3). Layouts tried and slower: U^T with dot products along d for
+// H and a GEMM-style 4 x 3-vector tile for U Y (~35 GFLOP/s from L3: its 64 rows 16 KiB apart
+// thrash one L1 set), and OpenBLAS on the same shape (~32).
+#pragma GCC diagnostic ignored "-Wpsabi" // v8 by value in the SSE build: internal inline functions only
+typedef float v8 __attribute__((vector_size(32)));
+constexpr int64_t LR_RB = 8;
+
+inline v8 load8(const float *p) {
+  v8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store8(float *p, v8 v) { std::memcpy(p, &v, sizeof v); }
+inline v8 bcast8(const float *p) {
+#if defined(__AVX__)
+  return (v8)_mm256_broadcast_ss(p); // one load micro-op (GCC makes shuffles of the lane loop)
+#else
+  v8 v;
+  for (int l = 0; l < 8; l++) v[l] = *p;
+  return v;
+#endif
+}
+inline void prefetch_rows(const float *next, int64_t rows, int64_t k, int64_t j) {
+  for (int64_t t = 0; t < rows; t++) __builtin_prefetch(next + t * k + j, 0, 3);
+}
+
+// h[j][0..r8) += sum over the RB rows t of u[t][j] b[t][0..r8): two partial sums per vector, so
+// that a row block's FMA chain is RB / 2 long.
+template <int RB>
+inline void uth_rows(const float *u, int64_t k, const v8 *bv, float *h, int64_t r8, int64_t j0, int64_t j1) {
   for (int64_t j = j0; j < j1; j++) {
-    vf mv[NV];
-    for (int v = 0; v < NV; v++) mv[v] = load(m + j * ldm + v * W);
-    for (int c = 0; c < CB; c++) {
-      const vf yb = splat(y[j * r + c0 + c]);
-      for (int v = 0; v < NV; v++) acc[c][v] += yb * mv[v];
+    v8 p0 = bcast8(u + j) * bv[0], p1{};
+    for (int t = 1; t < RB; t++) {
+      if (t % 2) p1 += bcast8(u + t * k + j) * bv[t];
+      else p0 += bcast8(u + t * k + j) * bv[t];
+    }
+    store8(h + j * r8, load8(h + j * r8) + (p0 + p1));
+  }
+}
+
+template <int RB>
+inline void uth_block(const float *u, int64_t k, const float *b, int64_t r8, float *h, const float *next) {
+  for (int64_t c = 0; c < r8; c += 8) {
+    v8 bv[RB];
+    for (int t = 0; t < RB; t++) bv[t] = load8(b + t * r8 + c);
+    int64_t j = 0;
+    if (c == 0 && next) // a cache line of each next row per 16 columns
+      for (; j + 16 <= k; j += 16) {
+        prefetch_rows(next, RB, k, j);
+        uth_rows<RB>(u, k, bv, h + c, r8, j, j + 16);
+      }
+    uth_rows<RB>(u, k, bv, h + c, r8, j, k);
+  }
+}
+
+// g[t][0..r8) = b[t][0..r8) + sum over j of u[t][j] y[j][0..r8) for the RB rows t.
+template <int RB>
+inline void uy_rows(const float *u, int64_t k, const float *y, int64_t r8, v8 *acc, int64_t j0, int64_t j1) {
+  for (int64_t j = j0; j < j1; j++) {
+    const v8 yv = load8(y + j * r8);
+    for (int t = 0; t < RB; t++) acc[t] += bcast8(u + t * k + j) * yv;
+  }
+}
+
+template <int RB>
+inline void uy_block(const float *u, int64_t k, const float *y, int64_t r8, const float *b, float *g,
+                     const float *next) {
+  for (int64_t c = 0; c < r8; c += 8) {
+    v8 acc[RB];
+    for (int t = 0; t < RB; t++) acc[t] = load8(b + t * r8 + c);
+    int64_t j = 0;
+    if (c == 0 && next)
+      for (; j + 16 <= k; j += 16) {
+        prefetch_rows(next, RB, k, j);
+        uy_rows<RB>(u, k, y + c, r8, acc, j, j + 16);
+      }
+    uy_rows<RB>(u, k, y + c, r8, acc, j, k);
+    for (int t = 0; t < RB; t++) store8(g + t * r8 + c, acc[t]);
+  }
+}
+
+void lowrank_uth(const float *u, int64_t k, const float *b, int64_t r8, int64_t d0, int64_t d1, float *h) {
+  int64_t d = d0;
+  for (; d + LR_RB <= d1; d += LR_RB)
+    uth_block<LR_RB>(u + d * k, k, b + d * r8, r8, h, d + 2 * LR_RB <= d1 ? u + (d + LR_RB) * k : nullptr);
+  for (; d < d1; d++) uth_block<1>(u + d * k, k, b + d * r8, r8, h, nullptr);
+}
+
+// Backwards over the row blocks: right after lowrank_uth over the same rows, the last rows it
+// read are still in L2.
+void lowrank_uy(const float *u, int64_t k, const float *y, int64_t r8, const float *b, int64_t d0, int64_t d1,
+                float *g) {
+  const int64_t nb = (d1 - d0) / LR_RB;
+  for (int64_t d = d0 + nb * LR_RB; d < d1; d++) uy_block<1>(u + d * k, k, y, r8, b + d * r8, g + d * r8, nullptr);
+  for (int64_t q = nb - 1; q >= 0; q--) {
+    const int64_t d = d0 + q * LR_RB;
+    uy_block<LR_RB>(u + d * k, k, y, r8, b + d * r8, g + d * r8, q > 0 ? u + (d - LR_RB) * k : nullptr);
+  }
+}
+
+// The r x r tail on rows of G (n x r8, pad columns zero), with vectors along the columns:
+// s[x][0..r8) += sum over rows t of b[t][x] g[t][0..r8) for x < r8 (f32: callers fold it into
+// double every few hundred rows), and out[t][0..r) += scale * (g[t] . P) for P r8 x r8 (zero
+// pad). The row-wise gram_rows / rows_times run one dependent chain per row (~4 GFLOP/s).
+void lowrank_gram(const float *b, const float *g, int64_t n, int64_t r8, float *s) {
+  for (int64_t c = 0; c < r8; c += 8)
+    for (int64_t x0 = 0; x0 < r8; x0 += 8) {
+      v8 acc[8];
+      for (int x = 0; x < 8; x++) acc[x] = load8(s + (x0 + x) * r8 + c);
+      for (int64_t t = 0; t < n; t++) {
+        const v8 gv = load8(g + t * r8 + c);
+        for (int x = 0; x < 8; x++) acc[x] += bcast8(b + t * r8 + x0 + x) * gv;
+      }
+      for (int x = 0; x < 8; x++) store8(s + (x0 + x) * r8 + c, acc[x]);
+    }
+}
+
+void lowrank_times(const float *g, const float *p, int64_t n, int64_t r8, int64_t r, float scale, float *out) {
+  const v8 sv = bcast8(&scale);
+  for (int64_t c = 0; c < r8; c += 8) {
+    const int64_t m = r - c < 8 ? r - c : 8; // output columns in this group
+    for (int64_t t = 0; t < n; t++) {
+      v8 a0{}, a1{};
+      for (int64_t y = 0; y < r8; y += 2) {
+        a0 += bcast8(g + t * r8 + y) * load8(p + y * r8 + c);
+        a1 += bcast8(g + t * r8 + y + 1) * load8(p + (y + 1) * r8 + c);
+      }
+      float *o = out + t * r + c;
+      if (m == 8) {
+        store8(o, load8(o) + sv * (a0 + a1));
+      } else {
+        const v8 v = sv * (a0 + a1);
+        for (int64_t l = 0; l < m; l++) o[l] += v[l];
+      }
     }
   }
-  for (int c = 0; c < CB; c++)
-    for (int v = 0; v < NV; v++) std::memcpy(ct + (c0 + c) * ldc + v * W, &acc[c][v], sizeof(vf));
 }
-
-template <int NV>
-inline void outer_cols(const float *m, int64_t ldm, int64_t j0, int64_t j1, const float *y, int64_t r,
-                       float *ct, int64_t ldc) {
-  int64_t c0 = 0;
-  for (; c0 + 4 <= r; c0 += 4) outer_tile<4, NV>(m, ldm, j0, j1, y, r, c0, ct, ldc);
-  switch (r - c0) {
-  case 3: outer_tile<3, NV>(m, ldm, j0, j1, y, r, c0, ct, ldc); break;
-  case 2: outer_tile<2, NV>(m, ldm, j0, j1, y, r, c0, ct, ldc); break;
-  case 1: outer_tile<1, NV>(m, ldm, j0, j1, y, r, c0, ct, ldc); break;
-  default: break;
-  }
-}
-
-void outer_acc(const float *m, int64_t ldm, int64_t k, int64_t n, const float *y, int64_t r, float *ct,
-               int64_t ldc) {
-  constexpr int64_t KB = 64;
-  for (int64_t j0 = 0; j0 < k; j0 += KB) {
-    const int64_t j1 = j0 + KB < k ? j0 + KB : k;
-    int64_t n0 = 0;
-    for (; n0 + 3 * W <= n; n0 += 3 * W) outer_cols<3>(m + n0, ldm, j0, j1, y, r, ct + n0, ldc);
-    for (; n0 + W <= n; n0 += W) outer_cols<1>(m + n0, ldm, j0, j1, y, r, ct + n0, ldc);
-    for (; n0 < n; n0++) // columns past the last full vector
-      for (int64_t c = 0; c < r; c++) {
-        float acc = ct[c * ldc + n0];
-        for (int64_t j = j0; j < j1; j++) acc += y[j * r + c] * m[j * ldm + n0];
-        ct[c * ldc + n0] = acc;
-      }
-  }
-}
-
 
 // ---- causal attention (the training forward and backward) ---------------------------------
 // e^x: n = round(x / ln 2),
@@ -620,7 +710,7 @@ void rms_backward_rows(const float *x, const float *w, const float *dy, int64_t 
 
 const KernelTable &kernels() {
   static const KernelTable table{ASFT_ISA_NAME, skinny_f32, skinny_bf16, sum_f32, dot_f32, axpy_f32,
-                                 gram_rows, rows_times, outer_acc,
+                                 gram_rows, rows_times, lowrank_uth, lowrank_uy, lowrank_gram, lowrank_times,
                                  attn_head_forward, attn_group_backward, swiglu_forward,
                                  swiglu_backward, xent_row, rms_forward_rows, rms_backward_rows};
   return table;

@@ -1,15 +1,17 @@
 // The fused AsFT regularizer of one module with a low-rank anchor C = U diag(lambda) U^T
 // (compressed:k and subspace:k, ASFT.md section 3): Q = I - U diag(w) U^T, w = 2 lambda - lambda^2.
-//   H = U^T B                      (k x r: dot products along the rows of U^T)
-//   G = B - U (w o H)              (d_out x r: the rows of U^T scaled and accumulated into G^T)
+//   H = U^T B                      (k x r: each thread sums over its rows of U, then reduced)
+//   G = B - U (w o H)              (d_out x r: each thread its rows)
 //   S = B^T G, P = A A^T, R = <S, P>, grad_b += 2 s G P, grad_a += 2 s sym(S) A.
-// Only U^T [k x d_out] is stored: the second pass reads it again right after the first, mostly
-// from L3, where a separate copy of U would double both the memory and the bytes per step.
+// U [d_out x k] is stored row-major, as in the anchor file: both products stream its rows, the
+// second (backwards) right after the first, partly from L2. The columns of B, H and G are padded
+// to r8, a multiple of 8, so that the products work on whole vectors (lowrank_uth/uy).
 // Everything in one OpenMP region: at k = 256 the two products are ~0.1 ms each on two cores,
-// so separate calls (each with a thread-team wake-up, a transposed copy and, from Java, the
-// allocations of its temporaries) cost as much as the arithmetic.
+// so separate calls (each with a thread-team wake-up and, from Java, the allocations of its
+// temporaries) cost as much as the arithmetic.
 #include <omp.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "asft/asft.h"
@@ -17,72 +19,93 @@
 
 using namespace asft::cpu;
 
-extern "C" int asft_regularizer_lowrank(const float *ut, const float *w, int64_t k,
-                                        int64_t d_out, int64_t d_in, int64_t r, const float *a,
-                                        const float *b, float *grad_a, float *grad_b,
-                                        float grad_scale, double *value) {
-  if (!ut || !w || !a || !b || !value || k <= 0 || d_out <= 0 || d_in <= 0 || r <= 0)
+extern "C" int asft_regularizer_lowrank(const float *u, const float *w, int64_t k, int64_t d_out,
+                                        int64_t d_in, int64_t r, const float *a, const float *b,
+                                        float *grad_a, float *grad_b, float grad_scale, double *value) {
+  if (!u || !w || !a || !b || !value || k <= 0 || d_out <= 0 || d_in <= 0 || r <= 0)
     return ASFT_EINVAL;
-  // Scratch slots 6 and 7 (0-5 belong to the skinny product and the dense regularizer).
-  float *bt = scratch(6, size_t(r * d_out + 2 * k * r));
-  float *g = scratch(7, size_t(d_out * r));
-  if (!bt || !g) return ASFT_ENOMEM;
-  float *h = bt + r * d_out; // k x r
-  float *ny = h + k * r;     // k x r: -(w o H), so that accumulating U (-w o H) into B^T gives G^T
-
   const KernelTable &kt = active();
   const int nt = threads_for(2.0 * double(d_out) * double(k) * double(r));
+  const int64_t r8 = (r + 7) / 8 * 8;
+  const bool padded = r8 != r;
+  // Rows go to the threads in chunks, as each is free: on the 2-core dev VM one core ran the
+  // same half of the rows ~30% slower than the other (measured inside this call), so a static
+  // split left the faster one waiting at each barrier.
+  const int64_t chunk = 256, chunks = (d_out + chunk - 1) / chunk;
+  // Scratch slots 6 and 7 (0-5 belong to the skinny product and the dense regularizer): the
+  // per-thread partial H, then Y = -(w o H), G, and for r8 > r the padded B.
+  float *hy = scratch(6, size_t((nt + 1) * k * r8 + r8 * r8));
+  float *g = scratch(7, size_t(d_out * r8 * (padded ? 2 : 1)));
+  if (!hy || !g) return ASFT_ENOMEM;
+  float *y = hy + nt * k * r8;
+  float *pp = y + k * r8;                          // P = A A^T, r8 x r8 with zero pad
+  float *bp = padded ? g + d_out * r8 : nullptr; // B with zero pad columns
+  const float *bs = padded ? bp : b;               // B with row stride r8
+
   std::vector<double> p(size_t(r * r), 0.0), s(size_t(r * r), 0.0);
-  std::vector<std::vector<double>> s_part(size_t(nt), std::vector<double>(size_t(r * r), 0.0));
-  std::vector<float> pf(size_t(r * r)), sf(size_t(r * r));
+  std::vector<std::vector<double>> s_part(size_t(nt), std::vector<double>(size_t(r8 * r8), 0.0));
+  std::vector<float> sf(size_t(r * r));
   const float two_s = 2.0f * grad_scale;
 
 #pragma omp parallel num_threads(nt)
   {
     const int tid = omp_get_thread_num(), n_threads = omp_get_num_threads();
-    int64_t rb, re; // this thread's rows of B, G and grad_b
-    split(d_out, n_threads, tid, &rb, &re);
-    for (int64_t i = rb; i < re; i++) // B^T, each thread its column range
-      for (int64_t c = 0; c < r; c++) bt[c * d_out + i] = b[i * r + c];
+    if (padded) {
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < d_out; i++)
+        for (int64_t c = 0; c < r8; c++) bp[i * r8 + c] = c < r ? b[i * r + c] : 0.f;
+    } // (implicit barrier: chunks below read rows that other threads padded)
     aat_shared(kt, a, r, d_in, p.data()); // P = A A^T
+    float *h = hy + tid * k * r8;         // this thread's part of H
+    std::memset(h, 0, sizeof(float) * size_t(k * r8));
+#pragma omp for schedule(dynamic, 1) nowait
+    for (int64_t q = 0; q < chunks; q++)
+      kt.lowrank_uth(u, k, bs, r8, q * chunk, std::min(d_out, (q + 1) * chunk), h);
 #pragma omp barrier
-    int64_t hb, he; // H = U^T B over a range of the k rows of U^T
-    split(k, n_threads, tid, &hb, &he);
-    if (hb < he) kt.skinny_f32(ut + hb * d_out, 0, he - hb, d_out, bt, r, h + hb * r);
+    int64_t jb, je; // Y = -(w o H) over a range of the k rows, the partial H summed
+    split(k, n_threads, tid, &jb, &je);
+    for (int64_t j = jb; j < je; j++)
+      for (int64_t c = 0; c < r8; c++) {
+        float sum = 0.f;
+        for (int t = 0; t < n_threads; t++) sum += hy[(t * k + j) * r8 + c];
+        y[j * r8 + c] = -w[j] * sum;
+      }
+    if (tid == 0)
+      for (int64_t x = 0; x < r8; x++)
+        for (int64_t c = 0; c < r8; c++) pp[x * r8 + c] = x < r && c < r ? float(p[size_t(x * r + c)]) : 0.f;
 #pragma omp barrier
-#pragma omp single
-    {
-      for (int64_t j = 0; j < k; j++)
-        for (int64_t c = 0; c < r; c++) ny[j * r + c] = -w[j] * h[j * r + c];
-      for (size_t q = 0; q < pf.size(); q++) pf[q] = float(p[q]);
-    } // implicit barrier
-    if (rb < re) {
-      // G^T = B^T - (w o H)^T U^T over this thread's columns (B^T is no longer needed there),
-      // then G row-major for S and grad_b on the same rows.
-      kt.outer_acc(ut + rb, d_out, k, re - rb, ny, r, bt + rb, d_out);
-      for (int64_t i = rb; i < re; i++)
-        for (int64_t c = 0; c < r; c++) g[i * r + c] = bt[c * d_out + i];
-      kt.gram_rows(b + rb * r, g + rb * r, re - rb, r, s_part[size_t(tid)].data());
-      if (grad_b) kt.rows_times(g + rb * r, pf.data(), re - rb, r, two_s, grad_b + rb * r);
+    // G = B + U Y, then S = B^T G and grad_b += 2 s G P on the same rows while they are in L1.
+    // The chunks go backwards: the last rows the first pass read are still in L2.
+    std::vector<float> s_chunk(size_t(r8 * r8));
+    double *sp = s_part[size_t(tid)].data();
+#pragma omp for schedule(dynamic, 1) nowait
+    for (int64_t q = chunks - 1; q >= 0; q--) {
+      const int64_t c0 = q * chunk, c1 = std::min(d_out, c0 + chunk);
+      kt.lowrank_uy(u, k, y, r8, bs, c0, c1, g);
+      std::fill(s_chunk.begin(), s_chunk.end(), 0.f);
+      kt.lowrank_gram(bs + c0 * r8, g + c0 * r8, c1 - c0, r8, s_chunk.data());
+      for (size_t e = 0; e < s_chunk.size(); e++) sp[e] += s_chunk[e];
+      if (grad_b) kt.lowrank_times(g + c0 * r8, pp, c1 - c0, r8, r, two_s, grad_b + c0 * r);
     }
 #pragma omp barrier
 #pragma omp single
     {
       for (const auto &part : s_part)
-        for (size_t q = 0; q < s.size(); q++) s[q] += part[q];
+        for (int64_t x = 0; x < r; x++)
+          for (int64_t c = 0; c < r; c++) s[size_t(x * r + c)] += part[size_t(x * r8 + c)];
       double v = 0.0;
-      for (size_t q = 0; q < s.size(); q++) v += s[q] * p[q];
+      for (size_t e = 0; e < s.size(); e++) v += s[e] * p[e];
       *value = v;
       for (int64_t i = 0; i < r; i++)
-        for (int64_t q = 0; q < r; q++)
-          sf[size_t(i * r + q)] = float(0.5 * (s[size_t(i * r + q)] + s[size_t(q * r + i)])) * two_s;
+        for (int64_t e = 0; e < r; e++)
+          sf[size_t(i * r + e)] = float(0.5 * (s[size_t(i * r + e)] + s[size_t(e * r + i)])) * two_s;
     } // implicit barrier
     if (grad_a) { // grad_a += 2 s sym(S) A, each thread a column range of grad_a
       int64_t cb, ce;
       split(d_in, n_threads, tid, &cb, &ce);
       for (int64_t i = 0; i < r && cb < ce; i++)
-        for (int64_t q = 0; q < r; q++)
-          kt.axpy_f32(sf[size_t(i * r + q)], a + q * d_in + cb, grad_a + i * d_in + cb, ce - cb);
+        for (int64_t e = 0; e < r; e++)
+          kt.axpy_f32(sf[size_t(i * r + e)], a + e * d_in + cb, grad_a + i * d_in + cb, ce - cb);
     }
   }
   return ASFT_OK;

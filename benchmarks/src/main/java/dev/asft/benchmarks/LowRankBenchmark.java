@@ -59,8 +59,7 @@ public class LowRankBenchmark {
             TopEigen.orthonormalize(u, d, k);
             double[] lambda = new double[k];
             for (int j = 0; j < k; j++) lambda[j] = 2.0 * Math.pow(0.98, j);
-            anchors[i] = LowRankAnchor.of("m", d, d, u, lambda, AnchorMode.parse("compressed:" + k), 1, Double.NaN);
-            u.close();
+            anchors[i] = LowRankAnchor.of("m", d, d, u, lambda, AnchorMode.parse("compressed:" + k), 1, Double.NaN); // owns u
         }
         a = RegularizerBenchmark.random(rnd, 1.0 / Math.sqrt(d), r, d);
         b = RegularizerBenchmark.random(rnd, 1.0, d, r);

@@ -147,16 +147,15 @@ public final class AnchorBuilder {
                 Backend.CodeAnchorMatrix c = backend.codeAnchor(aligned, base, AnchorForm.C, DType.F32);
                 try (Tensor cm = c.matrix()) {
                     TopEigen.Result e = TopEigen.compute(backend, cm, k, oversample, powerIterations, seed);
-                    try (Tensor u = roundTrip(e.u())) {
-                        if (mode.kind() == AnchorMode.Kind.SUBSPACE) {
-                            double[] ones = new double[k];
-                            Arrays.fill(ones, 1.0);
-                            return LowRankAnchor.of(module, dOut, dIn, u, ones, new AnchorMode(mode.kind(), k), c.normV(), Double.NaN);
-                        }
-                        // A bf16 U perturbs the anchor beyond the subspace error: the bound covers f32 storage.
-                        double bound = storage == DType.F32 ? e.penaltyBound() : Double.NaN;
-                        return LowRankAnchor.of(module, dOut, dIn, u, e.lambda(), new AnchorMode(mode.kind(), k), c.normV(), bound);
+                    Tensor u = roundTrip(e.u()); // the anchor takes it over
+                    if (mode.kind() == AnchorMode.Kind.SUBSPACE) {
+                        double[] ones = new double[k];
+                        Arrays.fill(ones, 1.0);
+                        return LowRankAnchor.of(module, dOut, dIn, u, ones, new AnchorMode(mode.kind(), k), c.normV(), Double.NaN);
                     }
+                    // A bf16 U perturbs the anchor beyond the subspace error: the bound covers f32 storage.
+                    double bound = storage == DType.F32 ? e.penaltyBound() : Double.NaN;
+                    return LowRankAnchor.of(module, dOut, dIn, u, e.lambda(), new AnchorMode(mode.kind(), k), c.normV(), bound);
                 }
             }
         }

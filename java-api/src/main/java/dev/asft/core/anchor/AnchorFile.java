@@ -225,9 +225,7 @@ public final class AnchorFile {
                 double[] lambda = new double[k];
                 for (int i = 0; i < k; i++) lambda[i] = l.dtype() == DType.F64 ? l.buffer().getDouble(8 * i) : l.getFloat(i);
                 double bound = s.has("error_bound") ? s.get("error_bound").asDouble() : Double.NaN;
-                try (Tensor uf = u.to(DType.F32)) {
-                    return LowRankAnchor.of(module, dOut, dIn, uf, lambda, new AnchorMode(mode.kind(), k), norm, bound);
-                }
+                return LowRankAnchor.of(module, dOut, dIn, u.to(DType.F32), lambda, new AnchorMode(mode.kind(), k), norm, bound);
             }
         }
     }

@@ -28,9 +28,9 @@ public sealed interface ModuleAnchor extends AutoCloseable permits DenseAnchor, 
 
     /**
      * The tensors that represent it in an anchor file, by suffix (e.g. "c" -> module + ".c"):
-     * some are the anchor's own storage, some are made for the file (a low-rank anchor's U, from
-     * the U^T it holds). For writing the anchor out as its last use: the caller closes every one
-     * of them, then the anchor.
+     * some are the anchor's own storage (closing them twice is harmless), some are made for the
+     * file (a low-rank anchor's lambda). For writing the anchor out as its last use: the caller
+     * closes every one of them, then the anchor.
      */
     Map<String, Tensor> fileTensors();
 

@@ -46,9 +46,9 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public double regularizerLowRank(Tensor ut, Tensor w, Tensor a, Tensor b, Tensor gradA, Tensor gradB,
+    public double regularizerLowRank(Tensor u, Tensor w, Tensor a, Tensor b, Tensor gradA, Tensor gradB,
                                      float gradScale) {
-        return NativeKernels.regularizerLowRank(ut, w, a, b, gradA, gradB, gradScale);
+        return NativeKernels.regularizerLowRank(u, w, a, b, gradA, gradB, gradScale);
     }
 
     @Override

@@ -195,17 +195,17 @@ public final class NativeKernels {
     }
 
     /**
-     * The fused low-rank regularizer; see {@code asft_regularizer_lowrank} in asft.h. ut = U^T
-     * [k x d_out], w [k] (w = 2 lambda - lambda^2), all f32. Grad tensors may be null.
+     * The fused low-rank regularizer; see {@code asft_regularizer_lowrank} in asft.h. u = U
+     * [d_out x k], w [k] (w = 2 lambda - lambda^2), all f32. Grad tensors may be null.
      */
-    public static double regularizerLowRank(Tensor ut, Tensor w, Tensor a, Tensor b, Tensor gradA, Tensor gradB,
+    public static double regularizerLowRank(Tensor u, Tensor w, Tensor a, Tensor b, Tensor gradA, Tensor gradB,
                                             float gradScale) {
         ensureLoaded();
-        Shapes.checkLowRank(ut, w, a, b, gradA, gradB);
+        Shapes.checkLowRank(u, w, a, b, gradA, gradB);
         FloatPointer ga = gradA == null ? null : gradA.floatPointer();
         FloatPointer gb = gradB == null ? null : gradB.floatPointer();
         try (DoublePointer v = new DoublePointer(1)) {
-            check(AsftNative.asft_regularizer_lowrank(ut.floatPointer(), w.floatPointer(), w.numel(), b.dim(0), a.dim(1),
+            check(AsftNative.asft_regularizer_lowrank(u.floatPointer(), w.floatPointer(), w.numel(), b.dim(0), a.dim(1),
                     a.dim(0), a.floatPointer(), b.floatPointer(), ga, gb, gradScale, v), "asft_regularizer_lowrank");
             return v.get();
         }

@@ -41,14 +41,14 @@ public final class Shapes {
     }
 
     /** LoRA factors (and gradients) of a module whose weight is [dOut x dIn]. */
-    /** A low-rank anchor's U^T [k x d_out] and weights w [k] (f32) for lora_A / lora_B. */
-    public static void checkLowRank(Tensor ut, Tensor w, Tensor a, Tensor b, Tensor gradA, Tensor gradB) {
+    /** A low-rank anchor's U [d_out x k] and weights w [k] (f32) for lora_A / lora_B. */
+    public static void checkLowRank(Tensor u, Tensor w, Tensor a, Tensor b, Tensor gradA, Tensor gradB) {
         checkLora(b.dim(0), a.dim(1), a, b, gradA, gradB);
-        ut.requireDType(DType.F32);
+        u.requireDType(DType.F32);
         w.requireDType(DType.F32);
-        if (ut.rank() != 2 || ut.dim(1) != b.dim(0) || w.rank() != 1 || w.dim(0) != ut.dim(0))
-            throw new IllegalArgumentException("low-rank anchor: U^T " + ut + " must be [k x " + b.dim(0)
-                    + "] for lora_B " + b + ", with k weights, got " + w);
+        if (u.rank() != 2 || u.dim(0) != b.dim(0) || w.rank() != 1 || w.dim(0) != u.dim(1))
+            throw new IllegalArgumentException("low-rank anchor: U " + u + " must be [" + b.dim(0) + " x k]"
+                    + " for lora_B " + b + ", with k weights, got " + w);
     }
 
     public static void checkLora(long dOut, long dIn, Tensor a, Tensor b, Tensor gradA, Tensor gradB) {

@@ -29,20 +29,20 @@ class LowRankRegularizerTest {
     static List<Arguments> shapes() {
         return List.of(Arguments.of(24, 30, 3, 5), Arguments.of(100, 70, 1, 7), Arguments.of(257, 129, 9, 65),
                 Arguments.of(96, 96, 8, 96), Arguments.of(1031, 517, 8, 256), Arguments.of(2048, 1024, 16, 130),
-                Arguments.of(40, 4096, 4, 3));
+                Arguments.of(40, 4096, 4, 3), Arguments.of(300, 50, 24, 40), Arguments.of(13, 9, 17, 5));
     }
 
     /** value, dR/dA, dR/dB of R = <B^T Q B, A A^T> in double. */
-    static double[][] reference(float[] ut, float[] w, float[] a, float[] b, int dOut, int dIn, int r, int k) {
+    static double[][] reference(float[] u, float[] w, float[] a, float[] b, int dOut, int dIn, int r, int k) {
         double[] h = new double[k * r]; // H = U^T B
         for (int j = 0; j < k; j++)
             for (int i = 0; i < dOut; i++)
-                for (int c = 0; c < r; c++) h[j * r + c] += (double) ut[j * dOut + i] * b[i * r + c];
+                for (int c = 0; c < r; c++) h[j * r + c] += (double) u[i * k + j] * b[i * r + c];
         double[] g = new double[dOut * r]; // G = B - U (w o H)
         for (int i = 0; i < dOut; i++)
             for (int c = 0; c < r; c++) {
                 double s = b[i * r + c];
-                for (int j = 0; j < k; j++) s -= (double) ut[j * dOut + i] * w[j] * h[j * r + c];
+                for (int j = 0; j < k; j++) s -= (double) u[i * k + j] * w[j] * h[j * r + c];
                 g[i * r + c] = s;
             }
         double[] s = new double[r * r], p = new double[r * r];
@@ -66,12 +66,11 @@ class LowRankRegularizerTest {
     }
 
     static LowRankAnchor randomAnchor(int dOut, int dIn, int k) {
-        try (Tensor u = TestData.randn(DType.F32, 1, dOut, k)) {
-            TopEigen.orthonormalize(u, dOut, k);
-            double[] lambda = new double[k];
-            for (int j = 0; j < k; j++) lambda[j] = 1.9 * TestData.rnd().nextDouble(); // w = 2l - l^2 in (-0.1, 1]
-            return LowRankAnchor.of("m", dOut, dIn, u, lambda, AnchorMode.parse("compressed:" + k), 1, Double.NaN);
-        }
+        Tensor u = TestData.randn(DType.F32, 1, dOut, k);
+        TopEigen.orthonormalize(u, dOut, k);
+        double[] lambda = new double[k];
+        for (int j = 0; j < k; j++) lambda[j] = 1.9 * TestData.rnd().nextDouble(); // w = 2l - l^2 in (-0.1, 1]
+        return LowRankAnchor.of("m", dOut, dIn, u, lambda, AnchorMode.parse("compressed:" + k), 1, Double.NaN);
     }
 
     @ParameterizedTest(name = "{0}x{1} r={2} k={3}")
@@ -80,7 +79,7 @@ class LowRankRegularizerTest {
         try (LowRankAnchor an = randomAnchor(dOut, dIn, k);
              Tensor a = TestData.randn(DType.F32, 1.0 / Math.sqrt(dIn), r, dIn); Tensor b = TestData.randn(DType.F32, 0.5, dOut, r)) {
             float[] ga0 = randArray(r * dIn), gb0 = randArray(dOut * r); // gradients accumulate onto these
-            double[][] ref = reference(an.ut().toFloatArray(), an.w().toFloatArray(), a.toFloatArray(), b.toFloatArray(),
+            double[][] ref = reference(an.u().toFloatArray(), an.w().toFloatArray(), a.toFloatArray(), b.toFloatArray(),
                     dOut, dIn, r, k);
             for (Backend be : List.of(cpu, java)) {
                 try (Tensor ga = Tensor.of(DType.F32, ga0, r, dIn); Tensor gb = Tensor.of(DType.F32, gb0, dOut, r)) {
@@ -122,8 +121,8 @@ class LowRankRegularizerTest {
              Tensor b = Tensor.zeros(DType.F32, 48, 2)) {
             for (Backend be : List.of(cpu, java)) {
                 IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                        () -> be.regularizerLowRank(an.ut(), an.w(), a, b, null, null, 1f));
-                assertTrue(e.getMessage().contains("U^T"), e.getMessage());
+                        () -> be.regularizerLowRank(an.u(), an.w(), a, b, null, null, 1f));
+                assertTrue(e.getMessage().contains("low-rank anchor: U"), e.getMessage());
             }
         }
     }

@@ -55,7 +55,7 @@ public final class RegularizerBench {
             });
             double msStreamLowRank = lowRank.isEmpty() ? 0 : medianMs(() -> {
                 LowRankAnchor m = (LowRankAnchor) lowRank.get(k[0]++ % modules);
-                backend.streamRead(m.ut());
+                backend.streamRead(m.u());
             });
             lowRank.forEach(ModuleAnchor::close);
             double msStream = !lowRank.isEmpty() ? msStreamLowRank : medianMs(() -> backend.streamRead(anchors.get(k[0]++ % modules)));
@@ -129,11 +129,7 @@ public final class RegularizerBench {
         dev.asft.core.anchor.TopEigen.orthonormalize(u, dOut, k);
         double[] lambda = new double[k];
         for (int i = 0; i < k; i++) lambda[i] = mode.kind() == AnchorMode.Kind.SUBSPACE ? 1 : 2.0 * Math.pow(0.98, i);
-        try {
-            return LowRankAnchor.of("bench", dOut, dIn, u, lambda, mode, 1.0, Double.NaN);
-        } finally {
-            u.close();
-        }
+        return LowRankAnchor.of("bench", dOut, dIn, u, lambda, mode, 1.0, Double.NaN); // the anchor owns u
     }
 
     /** The machine's practical FMA limit: OpenBLAS sgemm at 2048^3, median of 5, in the same run. */
