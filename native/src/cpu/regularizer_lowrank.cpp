@@ -30,20 +30,21 @@ extern "C" int asft_regularizer_lowrank(const float *u, const float *w, int64_t 
   const bool padded = r8 != r;
   // Rows go to the threads in chunks, as each is free: on the 2-core dev VM one core ran the
   // same half of the rows ~30% slower than the other (measured inside this call), so a static
-  // split left the faster one waiting at each barrier.
+  // split left the faster one waiting at each barrier. Each chunk has its own partial sums of H
+  // and S, added in chunk order: the result does not depend on which thread took which chunk.
   const int64_t chunk = 256, chunks = (d_out + chunk - 1) / chunk;
   // Scratch slots 6 and 7 (0-5 belong to the skinny product and the dense regularizer): the
-  // per-thread partial H, then Y = -(w o H), G, and for r8 > r the padded B.
-  float *hy = scratch(6, size_t((nt + 1) * k * r8 + r8 * r8));
+  // per-chunk partial H, then Y = -(w o H), G, and for r8 > r the padded B.
+  float *hy = scratch(6, size_t((chunks + 1) * k * r8 + r8 * r8));
   float *g = scratch(7, size_t(d_out * r8 * (padded ? 2 : 1)));
   if (!hy || !g) return ASFT_ENOMEM;
-  float *y = hy + nt * k * r8;
+  float *y = hy + chunks * k * r8;
   float *pp = y + k * r8;                          // P = A A^T, r8 x r8 with zero pad
   float *bp = padded ? g + d_out * r8 : nullptr; // B with zero pad columns
   const float *bs = padded ? bp : b;               // B with row stride r8
 
   std::vector<double> p(size_t(r * r), 0.0), s(size_t(r * r), 0.0);
-  std::vector<std::vector<double>> s_part(size_t(nt), std::vector<double>(size_t(r8 * r8), 0.0));
+  std::vector<double> s_part(size_t(chunks * r8 * r8)); // per chunk
   std::vector<float> sf(size_t(r * r));
   const float two_s = 2.0f * grad_scale;
 
@@ -56,20 +57,22 @@ extern "C" int asft_regularizer_lowrank(const float *u, const float *w, int64_t 
         for (int64_t c = 0; c < r8; c++) bp[i * r8 + c] = c < r ? b[i * r + c] : 0.f;
     } // (implicit barrier: chunks below read rows that other threads padded)
     aat_shared(kt, a, r, d_in, p.data()); // P = A A^T
-    float *h = hy + tid * k * r8;         // this thread's part of H
-    std::memset(h, 0, sizeof(float) * size_t(k * r8));
 #pragma omp for schedule(dynamic, 1) nowait
-    for (int64_t q = 0; q < chunks; q++)
+    for (int64_t q = 0; q < chunks; q++) {
+      float *h = hy + q * k * r8; // this chunk's part of H
+      std::memset(h, 0, sizeof(float) * size_t(k * r8));
       kt.lowrank_uth(u, k, bs, r8, q * chunk, std::min(d_out, (q + 1) * chunk), h);
+    }
 #pragma omp barrier
     int64_t jb, je; // Y = -(w o H) over a range of the k rows, the partial H summed
     split(k, n_threads, tid, &jb, &je);
-    for (int64_t j = jb; j < je; j++)
-      for (int64_t c = 0; c < r8; c++) {
-        float sum = 0.f;
-        for (int t = 0; t < n_threads; t++) sum += hy[(t * k + j) * r8 + c];
-        y[j * r8 + c] = -w[j] * sum;
-      }
+    for (int64_t j = jb; j < je; j++) {
+      float *yj = y + j * r8;
+      std::fill(yj, yj + r8, 0.f);
+      for (int64_t q = 0; q < chunks; q++) // chunk order, a row of H at a time (vectorized)
+        for (int64_t c = 0; c < r8; c++) yj[c] += hy[(q * k + j) * r8 + c];
+      for (int64_t c = 0; c < r8; c++) yj[c] *= -w[j];
+    }
     if (tid == 0)
       for (int64_t x = 0; x < r8; x++)
         for (int64_t c = 0; c < r8; c++) pp[x * r8 + c] = x < r && c < r ? float(p[size_t(x * r + c)]) : 0.f;
@@ -77,22 +80,21 @@ extern "C" int asft_regularizer_lowrank(const float *u, const float *w, int64_t 
     // G = B + U Y, then S = B^T G and grad_b += 2 s G P on the same rows while they are in L1.
     // The chunks go backwards: the last rows the first pass read are still in L2.
     std::vector<float> s_chunk(size_t(r8 * r8));
-    double *sp = s_part[size_t(tid)].data();
 #pragma omp for schedule(dynamic, 1) nowait
     for (int64_t q = chunks - 1; q >= 0; q--) {
       const int64_t c0 = q * chunk, c1 = std::min(d_out, c0 + chunk);
       kt.lowrank_uy(u, k, y, r8, bs, c0, c1, g);
       std::fill(s_chunk.begin(), s_chunk.end(), 0.f);
       kt.lowrank_gram(bs + c0 * r8, g + c0 * r8, c1 - c0, r8, s_chunk.data());
-      for (size_t e = 0; e < s_chunk.size(); e++) sp[e] += s_chunk[e];
+      for (size_t e = 0; e < s_chunk.size(); e++) s_part[size_t(q * r8 * r8) + e] = s_chunk[e];
       if (grad_b) kt.lowrank_times(g + c0 * r8, pp, c1 - c0, r8, r, two_s, grad_b + c0 * r);
     }
 #pragma omp barrier
 #pragma omp single
     {
-      for (const auto &part : s_part)
+      for (int64_t q = 0; q < chunks; q++)
         for (int64_t x = 0; x < r; x++)
-          for (int64_t c = 0; c < r; c++) s[size_t(x * r + c)] += part[size_t(x * r8 + c)];
+          for (int64_t c = 0; c < r; c++) s[size_t(x * r + c)] += s_part[size_t((q * r8 + x) * r8 + c)];
       double v = 0.0;
       for (size_t e = 0; e < s.size(); e++) v += s[e] * p[e];
       *value = v;
