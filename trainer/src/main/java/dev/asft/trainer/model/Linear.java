@@ -125,14 +125,16 @@ final class Linear implements AutoCloseable {
      * LoRA, adds dA += s (dy B)^T x and dB += s dy^T (x A^T) to gradA / gradB. W and b are frozen.
      */
     float[] backward(Backend backend, float[] x, float[] dy, int n, Tensor gradA, Tensor gradB) {
-        return backward(backend, x, dy, n, gradA, gradB, null, null);
+        return backward(backend, x, dy, n, gradA, gradB, null, null, true);
     }
 
     /**
      * As above; for full fine-tuning also adds dW += dy^T x to gradW and db += sum_t dy_t to
-     * gradBias when they are given (x is the layer's input, before any LoRA dropout).
+     * gradBias when they are given (x is the layer's input, before any LoRA dropout). Without
+     * needDx (nothing below the layer trains) only the parameter gradients are made: returns null.
      */
-    float[] backward(Backend backend, float[] x, float[] dy, int n, Tensor gradA, Tensor gradB, Tensor gradW, Tensor gradBias) {
+    float[] backward(Backend backend, float[] x, float[] dy, int n, Tensor gradA, Tensor gradB, Tensor gradW, Tensor gradBias,
+                     boolean needDx) {
         if (gradW != null) {
             try (Tensor x0 = Tensor.of(DType.F32, x, n, (int) weight.dim(1)); Tensor dy0 = Tensor.of(DType.F32, dy, n, (int) weight.dim(0))) {
                 backend.gemm(true, false, 1f, dy0, x0, 1f, gradW);
@@ -153,25 +155,28 @@ final class Linear implements AutoCloseable {
             xl = new float[x.length];
             for (int i = 0; i < x.length; i++) xl[i] = x[i] * loraMask[i];
         }
+        if (!needDx && loraA == null) return null; // a frozen projection with nothing to pass down
         // the input is only needed for the adapter's gradients: a frozen projection skips the copy
         try (Tensor xt = loraA == null ? null : Tensor.of(DType.F32, xl, n, in); Tensor dyt = Tensor.of(DType.F32, dy, n, out);
-             Tensor dx = Tensor.allocate(DType.F32, n, in)) {
-            backend.gemm(false, false, 1f, dyt, w32(), 0f, dx);
-            float[] dxv;
+             Tensor dx = needDx ? Tensor.allocate(DType.F32, n, in) : null) {
+            if (needDx) backend.gemm(false, false, 1f, dyt, w32(), 0f, dx);
+            float[] dxv = null;
             if (loraA != null) {
                 int r = (int) loraA.dim(0);
                 try (Tensor dyb = Tensor.allocate(DType.F32, n, r); Tensor xa = Tensor.allocate(DType.F32, n, r);
-                     Tensor dxl = Tensor.zeros(DType.F32, n, in)) {
+                     Tensor dxl = needDx ? Tensor.zeros(DType.F32, n, in) : null) {
                     backend.gemm(false, false, 1f, dyt, loraB, 0f, dyb); // dy B
-                    backend.gemm(false, false, loraScale, dyb, loraA, 0f, dxl); // s (dy B) A, w.r.t. the LoRA input
+                    if (needDx) backend.gemm(false, false, loraScale, dyb, loraA, 0f, dxl); // s (dy B) A, w.r.t. the LoRA input
                     if (gradA != null) backend.gemm(true, false, loraScale, dyb, xt, 1f, gradA); // s (dy B)^T x_l
                     if (gradB != null) {
                         backend.gemm(false, true, 1f, xt, loraA, 0f, xa); // x_l A^T
                         backend.gemm(true, false, loraScale, dyt, xa, 1f, gradB); // s dy^T (x_l A^T)
                     }
-                    dxv = dx.toFloatArray();
-                    float[] d = dxl.toFloatArray();
-                    for (int i = 0; i < dxv.length; i++) dxv[i] += loraMask == null ? d[i] : d[i] * loraMask[i];
+                    if (needDx) {
+                        dxv = dx.toFloatArray();
+                        float[] d = dxl.toFloatArray();
+                        for (int i = 0; i < dxv.length; i++) dxv[i] += loraMask == null ? d[i] : d[i] * loraMask[i];
+                    }
                 }
             } else {
                 dxv = dx.toFloatArray();
