@@ -156,10 +156,13 @@ final class BenchCommand implements Runnable {
                     double tps = tokens / timed;
                     // Model FLOPs per token for LoRA training: forward 2N plus the backward through the frozen
                     // weights 2N (no weight gradients), N = the projection and head parameters; plus attention.
-                    double n = (double) layers * (hidden * (double) heads * (hidden / heads) * 2 + 2.0 * hidden * kvHeads * (hidden / heads)
-                            + 3.0 * hidden * intermediate) + (double) vocab * hidden;
+                    // Not counted: the input gradient of layer 0's q, k, v (nothing below them trains, so
+                    // neither this engine nor autograd computes it).
+                    double qkv = hidden * (double) heads * (hidden / heads) + 2.0 * hidden * kvHeads * (hidden / heads);
+                    double n = (double) layers * (qkv + hidden * (double) heads * (hidden / heads) + 3.0 * hidden * intermediate)
+                            + (double) vocab * hidden;
                     double attn = (double) layers * 2 * 2 * seq * hidden; // QK^T and PV, forward; doubled for backward below
-                    double flopsPerToken = 4 * n + 3 * attn;
+                    double flopsPerToken = 4 * n - 2 * qkv + 3 * attn;
                     double peak = dev.asft.trainer.bench.RegularizerBench.sgemmGflops(rnd);
                     double mfu = tps * flopsPerToken / 1e9 / peak;
                     System.out.printf("%s  random Llama %dx%d (vocab %d), batch %d x %d, LoRA r=%d on q,v, lambda %.1f%n", backend.describe(),
