@@ -12,7 +12,7 @@
 #include <cstring>
 #include <vector>
 
-#if defined(__AVX__)
+#if defined(__SSE__)
 #include <immintrin.h>
 #endif
 
@@ -52,12 +52,23 @@ inline float to_f32(uint16_t h) {
   return f;
 }
 
-// A scalar broadcast to every lane. (Not vf{} + x: with signed zeros 0 + x is not x, so GCC
-// keeps a scalar add in front of every broadcast; measured 38 -> 56 GFLOP/s in outer_acc.)
+// A scalar broadcast to every lane, by the ISA's broadcast instruction. (Not vf{} + x: with
+// signed zeros 0 + x is not x, so GCC keeps a scalar add in front of every broadcast. Not the
+// lane loop either: in some loops GCC turned it into 4 vinsertps + vinsertf128, five shuffle
+// micro-ops per broadcast, in the attention's score and weighted-sum loops among others: 278
+// vinsertps in the AVX2 build before, 8 after; no difference measurable in JMH at the bench shape.)
 inline vf splat(float x) {
+#if ASFT_VBYTES == 64 && defined(__AVX512F__)
+  return (vf)_mm512_set1_ps(x);
+#elif ASFT_VBYTES == 32 && defined(__AVX__)
+  return (vf)_mm256_set1_ps(x);
+#elif ASFT_VBYTES == 16 && defined(__SSE__)
+  return (vf)_mm_set1_ps(x);
+#else
   vf v;
   for (int l = 0; l < W; l++) v[l] = x;
   return v;
+#endif
 }
 
 inline float hsum(vf v) {
