@@ -141,6 +141,16 @@ int asft_swiglu_backward(const float *g, const float *u, const float *dact, floa
 int asft_cross_entropy(const float *logits, const int32_t *targets, int64_t rows, int64_t vocab,
                        double denominator, float *dlogits, double *loss_sum, int64_t *count);
 
+/*
+ * The projections' GEMMs on caller memory (the JNI binding passes pinned Java arrays):
+ * C = alpha op(A) op(B) + beta C, row-major, through the process's OpenBLAS cblas_sgemm, whose
+ * address asft_set_sgemm takes once (libasft links no BLAS). ASFT_EINVAL before that, or for
+ * sizes beyond OpenBLAS's 32-bit ints.
+ */
+int asft_set_sgemm(const void *cblas_sgemm);
+int asft_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+               int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
 #ifdef __cplusplus
 }
 #endif

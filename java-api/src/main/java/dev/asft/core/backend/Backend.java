@@ -68,6 +68,21 @@ public interface Backend {
     double literalRegularizer(Tensor c, Tensor a, Tensor b, Tensor gradA, Tensor gradB, float gradScale);
 
     /**
+     * c[m x n] = alpha a[m x k] op(b) + beta c for Java arrays a and c (row-major) and a 2-D f32
+     * tensor b ([n x k] when transB, else [k x n]): a model projection's GEMM on activations held in
+     * Java arrays. This default copies them through tensors; the cpu backend runs OpenBLAS on the
+     * arrays in place.
+     */
+    default void gemm(boolean transB, float alpha, float[] a, int m, int k, Tensor b, float beta, float[] c) {
+        int n = Math.toIntExact(transB ? b.dim(0) : b.dim(1));
+        try (Tensor at = Tensor.of(DType.F32, a, m, k);
+             Tensor ct = beta == 0f ? Tensor.allocate(DType.F32, m, n) : Tensor.of(DType.F32, c, m, n)) {
+            gemm(false, transB, alpha, at, b, beta, ct);
+            ct.floats().get(0, c, 0, m * n);
+        }
+    }
+
+    /**
      * c = alpha * op(a) * op(b) + beta * c for 2-D f32 tensors, op = transpose when asked: the
      * small products of the low-rank and direction anchors and of Safe LoRA.
      */

@@ -136,6 +136,11 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void gemm(boolean transB, float alpha, float[] a, int m, int k, Tensor b, float beta, float[] c) {
+        NativeKernels.sgemm(transB, alpha, a, m, k, b, beta, c);
+    }
+
+    @Override
     public Tensor difference(Tensor aligned, Tensor base) {
         AnchorChecks.checkPair(aligned, base, DType.F32);
         Tensor v = Tensor.allocate(DType.F32, aligned.shape());

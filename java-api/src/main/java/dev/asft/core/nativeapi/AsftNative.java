@@ -79,6 +79,12 @@ public final class AsftNative {
                                                      long heads, long kvHeads, long dim, @Const FloatPointer probs,
                                                      float[] dq, float[] dk, float[] dv);
 
+    public static native int asft_set_sgemm(@Const Pointer cblasSgemm);
+
+    @CriticalRegion // Java arrays without a copy in and out (Get/ReleasePrimitiveArrayCritical)
+    public static native int asft_sgemm(int transA, int transB, long m, long n, long k, float alpha, @Const float[] a,
+                                        long lda, @Const FloatPointer b, long ldb, float beta, float[] c, long ldc);
+
     @CriticalRegion // Java arrays without a copy in and out (Get/ReleasePrimitiveArrayCritical)
     public static native int asft_swiglu_forward(@Const float[] g, @Const float[] u, float[] act, long n);
 

@@ -4,6 +4,8 @@ import dev.asft.core.tensor.DType;
 import dev.asft.core.tensor.Tensor;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.Pointer;
 
 /**
  * Safe entry points to libasft: every argument is validated here, in Java, before the native
@@ -259,6 +261,35 @@ public final class NativeKernels {
     private static void need(float[] a, long n, String what) {
         if (a == null || a.length != n)
             throw new IllegalArgumentException(what + " must have " + n + " values, got " + (a == null ? null : a.length));
+    }
+
+    private static volatile boolean sgemmSet;
+
+    /**
+     * c[m x n] = alpha a[m x k] op(b) + beta c for Java arrays a and c (row-major) and an f32 tensor
+     * b ([n x k] when transB, else [k x n]): OpenBLAS on the pinned arrays, no copies.
+     */
+    public static void sgemm(boolean transB, float alpha, float[] a, int m, int k, Tensor b, float beta, float[] c) {
+        ensureLoaded();
+        if (!sgemmSet) {
+            synchronized (NativeKernels.class) {
+                if (!sgemmSet) {
+                    Loader.load(org.bytedeco.openblas.global.openblas.class);
+                    Pointer f = Loader.addressof("cblas_sgemm");
+                    if (f == null || f.isNull()) throw new IllegalStateException("OpenBLAS's cblas_sgemm was not found in the process");
+                    check(AsftNative.asft_set_sgemm(f), "asft_set_sgemm");
+                    sgemmSet = true;
+                }
+            }
+        }
+        b.requireDType(DType.F32);
+        if (b.rank() != 2) throw new IllegalArgumentException("sgemm: b must be 2-D, got " + b);
+        long bk = transB ? b.dim(1) : b.dim(0), n = transB ? b.dim(0) : b.dim(1);
+        if (bk != k) throw new IllegalArgumentException("sgemm: a is [" + m + " x " + k + "] but b is " + b + (transB ? " (transposed)" : ""));
+        need(a, (long) m * k, "sgemm: a");
+        need(c, m * n, "sgemm: c");
+        check(AsftNative.asft_sgemm(0, transB ? 1 : 0, m, n, k, alpha, a, k, b.floatPointer(), b.dim(1), beta, c, n),
+                "asft_sgemm");
     }
 
     /** act = silu(g) * u elementwise (the SwiGLU MLP). */

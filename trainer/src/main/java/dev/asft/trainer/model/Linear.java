@@ -88,32 +88,30 @@ final class Linear implements AutoCloseable {
         int out = (int) weight.dim(0), in = (int) weight.dim(1);
         if (x.length != n * in) throw new IllegalArgumentException(name + ": input has " + x.length + " values, expected " + n + " x " + in);
         loraMask = null;
-        try (Tensor xt = Tensor.of(DType.F32, x, n, in); Tensor y = Tensor.allocate(DType.F32, n, out)) {
-            backend.gemm(false, true, 1f, xt, w32(), 0f, y);
-            if (loraA != null) {
-                float[] xl = x;
-                if (p > 0 && rnd != null) {
-                    loraMask = new float[x.length];
-                    xl = new float[x.length];
-                    float keep = 1f / (1f - p);
-                    for (int i = 0; i < x.length; i++) {
-                        loraMask[i] = rnd.nextDouble() < p ? 0f : keep;
-                        xl[i] = x[i] * loraMask[i];
-                    }
-                }
-                try (Tensor xlt = xl == x ? null : Tensor.of(DType.F32, xl, n, in); Tensor xa = Tensor.allocate(DType.F32, n, loraA.dim(0))) {
-                    backend.gemm(false, true, 1f, xlt == null ? xt : xlt, loraA, 0f, xa);
-                    backend.gemm(false, true, loraScale, xa, loraB, 1f, y);
+        float[] r = new float[n * out];
+        backend.gemm(true, 1f, x, n, in, w32(), 0f, r); // y = x W^T on the Java arrays (no copies on the cpu backend)
+        if (loraA != null) {
+            float[] xl = x;
+            if (p > 0 && rnd != null) {
+                loraMask = new float[x.length];
+                xl = new float[x.length];
+                float keep = 1f / (1f - p);
+                for (int i = 0; i < x.length; i++) {
+                    loraMask[i] = rnd.nextDouble() < p ? 0f : keep;
+                    xl[i] = x[i] * loraMask[i];
                 }
             }
-            float[] r = y.toFloatArray();
-            if (bias != null) {
-                float[] b = bias.toFloatArray();
-                for (int t = 0; t < n; t++)
-                    for (int j = 0; j < out; j++) r[t * out + j] += b[j];
-            }
-            return r;
+            int rank = (int) loraA.dim(0);
+            float[] xa = new float[n * rank];
+            backend.gemm(true, 1f, xl, n, in, loraA, 0f, xa); // x_l A^T
+            backend.gemm(true, loraScale, xa, n, rank, loraB, 1f, r); // y += s (x_l A^T) B^T
         }
+        if (bias != null) {
+            float[] b = bias.toFloatArray();
+            for (int t = 0; t < n; t++)
+                for (int j = 0; j < out; j++) r[t * out + j] += b[j];
+        }
+        return r;
     }
 
     boolean hasLora() {
@@ -156,33 +154,35 @@ final class Linear implements AutoCloseable {
             for (int i = 0; i < x.length; i++) xl[i] = x[i] * loraMask[i];
         }
         if (!needDx && loraA == null) return null; // a frozen projection with nothing to pass down
-        // the input is only needed for the adapter's gradients: a frozen projection skips the copy
-        try (Tensor xt = loraA == null ? null : Tensor.of(DType.F32, xl, n, in); Tensor dyt = Tensor.of(DType.F32, dy, n, out);
-             Tensor dx = needDx ? Tensor.allocate(DType.F32, n, in) : null) {
-            if (needDx) backend.gemm(false, false, 1f, dyt, w32(), 0f, dx);
-            float[] dxv = null;
-            if (loraA != null) {
-                int r = (int) loraA.dim(0);
-                try (Tensor dyb = Tensor.allocate(DType.F32, n, r); Tensor xa = Tensor.allocate(DType.F32, n, r);
-                     Tensor dxl = needDx ? Tensor.zeros(DType.F32, n, in) : null) {
-                    backend.gemm(false, false, 1f, dyt, loraB, 0f, dyb); // dy B
-                    if (needDx) backend.gemm(false, false, loraScale, dyb, loraA, 0f, dxl); // s (dy B) A, w.r.t. the LoRA input
-                    if (gradA != null) backend.gemm(true, false, loraScale, dyb, xt, 1f, gradA); // s (dy B)^T x_l
-                    if (gradB != null) {
-                        backend.gemm(false, true, 1f, xt, loraA, 0f, xa); // x_l A^T
-                        backend.gemm(true, false, loraScale, dyt, xa, 1f, gradB); // s dy^T (x_l A^T)
-                    }
-                    if (needDx) {
-                        dxv = dx.toFloatArray();
-                        float[] d = dxl.toFloatArray();
-                        for (int i = 0; i < dxv.length; i++) dxv[i] += loraMask == null ? d[i] : d[i] * loraMask[i];
-                    }
-                }
-            } else {
-                dxv = dx.toFloatArray();
-            }
-            return dxv;
+        float[] dx = null;
+        if (needDx) {
+            dx = new float[n * in];
+            backend.gemm(false, 1f, dy, n, out, w32(), 0f, dx); // dx = dy W on the Java arrays
         }
+        if (loraA != null) {
+            int r = (int) loraA.dim(0);
+            float[] dyb = new float[n * r];
+            backend.gemm(false, 1f, dy, n, out, loraB, 0f, dyb); // dy B
+            if (needDx) {
+                float[] d = new float[n * in];
+                backend.gemm(false, loraScale, dyb, n, r, loraA, 0f, d); // s (dy B) A, w.r.t. the LoRA input
+                for (int i = 0; i < dx.length; i++) dx[i] += loraMask == null ? d[i] : d[i] * loraMask[i];
+            }
+            // the factors' gradients (a transposed left operand) go through tensors: the layer's
+            // input is copied only for the adapter's modules
+            if (gradA != null)
+                try (Tensor dybt = Tensor.of(DType.F32, dyb, n, r); Tensor xt = Tensor.of(DType.F32, xl, n, in)) {
+                    backend.gemm(true, false, loraScale, dybt, xt, 1f, gradA); // s (dy B)^T x_l
+                }
+            if (gradB != null) {
+                float[] xa = new float[n * r];
+                backend.gemm(true, 1f, xl, n, in, loraA, 0f, xa); // x_l A^T
+                try (Tensor dyt = Tensor.of(DType.F32, dy, n, out); Tensor xat = Tensor.of(DType.F32, xa, n, r)) {
+                    backend.gemm(true, false, loraScale, dyt, xat, 1f, gradB); // s dy^T (x_l A^T)
+                }
+            }
+        }
+        return dx;
     }
 
     @Override

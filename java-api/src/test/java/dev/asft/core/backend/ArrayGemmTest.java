@@ -1,0 +1,72 @@
+package dev.asft.core.backend;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.asft.core.TestData;
+import dev.asft.core.tensor.DType;
+import dev.asft.core.tensor.Tensor;
+import java.util.List;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The projections' GEMM on Java arrays (c = alpha a op(b) + beta c): the cpu backend's pinned-array
+ * OpenBLAS call and the default copy-through-tensors path against a double-precision reference,
+ * and the cpu path bit for bit against the same OpenBLAS call on tensors (the training step's
+ * results must not change with the route).
+ */
+class ArrayGemmTest {
+    @ParameterizedTest(name = "{0}x{1}x{2} transB={3} alpha={4} beta={5}")
+    @CsvSource({"1,1,1,true,1,0", "7,5,3,true,1,0", "64,48,33,false,1,0", "37,129,70,true,0.5,1", "300,8,64,false,2,1",
+            "256,96,80,true,1,0.25"})
+    void matchesTheReference(int m, int n, int k, boolean transB, float alpha, float beta) {
+        float[] a = randArray(m * k), c0 = randArray(m * n);
+        try (Tensor b = transB ? TestData.randn(DType.F32, 1, n, k) : TestData.randn(DType.F32, 1, k, n);
+             Tensor at = Tensor.of(DType.F32, a, m, k); Tensor ct = Tensor.of(DType.F32, c0, m, n)) {
+            float[] bv = b.toFloatArray();
+            double[] ref = new double[m * n];
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++) {
+                    double s = 0;
+                    for (int t = 0; t < k; t++) s += (double) a[i * k + t] * (transB ? bv[j * k + t] : bv[t * n + j]);
+                    ref[i * n + j] = alpha * s + beta * c0[i * n + j];
+                }
+            CpuBackend cpu = new CpuBackend();
+            for (Backend be : List.of(cpu, new JavaBackend())) {
+                float[] c = c0.clone();
+                be.gemm(transB, alpha, a, m, k, b, beta, c);
+                double err = 0, scale = 0;
+                for (int i = 0; i < c.length; i++) {
+                    err = Math.max(err, Math.abs(c[i] - ref[i]));
+                    scale = Math.max(scale, Math.abs(ref[i]));
+                }
+                assertTrue(err <= 1e-5 * (1 + scale) * Math.sqrt(k), be.name() + " max err " + err + TestData.seedInfo());
+            }
+            float[] c = c0.clone();
+            cpu.gemm(transB, alpha, a, m, k, b, beta, c);
+            cpu.gemm(false, transB, alpha, at, b, beta, ct);
+            assertArrayEquals(ct.toFloatArray(), c, "arrays and tensors take the same OpenBLAS call");
+        }
+    }
+
+    @Test
+    void badShapesAreClearErrors() {
+        CpuBackend cpu = new CpuBackend();
+        try (Tensor b = Tensor.zeros(DType.F32, 4, 6)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> cpu.gemm(true, 1f, new float[3 * 5], 3, 5, b, 0f, new float[3 * 4]));
+            assertTrue(e.getMessage().contains("sgemm"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> cpu.gemm(true, 1f, new float[3 * 6], 3, 6, b, 0f, new float[5]));
+            assertTrue(e.getMessage().contains("c"), e.getMessage());
+        }
+    }
+
+    private static float[] randArray(int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float) TestData.rnd().nextGaussian();
+        return v;
+    }
+}
