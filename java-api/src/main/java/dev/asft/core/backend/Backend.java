@@ -83,6 +83,17 @@ public interface Backend {
     }
 
     /**
+     * c[m x n] = alpha a^T b + beta c for Java arrays a [k x m] and b [k x n] (row-major) and a 2-D
+     * f32 tensor c: a weight gradient (dy^T x) from activations held in Java arrays. This default
+     * copies them through tensors; the cpu backend runs OpenBLAS on the arrays in place.
+     */
+    default void gemmTN(float alpha, float[] a, float[] b, int k, int m, int n, float beta, Tensor c) {
+        try (Tensor at = Tensor.of(DType.F32, a, k, m); Tensor bt = Tensor.of(DType.F32, b, k, n)) {
+            gemm(true, false, alpha, at, bt, beta, c);
+        }
+    }
+
+    /**
      * c = alpha * op(a) * op(b) + beta * c for 2-D f32 tensors, op = transpose when asked: the
      * small products of the low-rank and direction anchors and of Safe LoRA.
      */

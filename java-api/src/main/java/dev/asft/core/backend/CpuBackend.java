@@ -141,6 +141,11 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void gemmTN(float alpha, float[] a, float[] b, int k, int m, int n, float beta, Tensor c) {
+        NativeKernels.sgemmTN(alpha, a, b, k, m, n, beta, c);
+    }
+
+    @Override
     public Tensor difference(Tensor aligned, Tensor base) {
         AnchorChecks.checkPair(aligned, base, DType.F32);
         Tensor v = Tensor.allocate(DType.F32, aligned.shape());

@@ -85,6 +85,10 @@ public final class AsftNative {
     public static native int asft_sgemm(int transA, int transB, long m, long n, long k, float alpha, @Const float[] a,
                                         long lda, @Const FloatPointer b, long ldb, float beta, float[] c, long ldc);
 
+    @CriticalRegion // the same with both factors in Java arrays and the result off-heap (weight gradients)
+    public static native int asft_sgemm(int transA, int transB, long m, long n, long k, float alpha, @Const float[] a,
+                                        long lda, @Const float[] b, long ldb, float beta, FloatPointer c, long ldc);
+
     @CriticalRegion // Java arrays without a copy in and out (Get/ReleasePrimitiveArrayCritical)
     public static native int asft_swiglu_forward(@Const float[] g, @Const float[] u, float[] act, long n);
 

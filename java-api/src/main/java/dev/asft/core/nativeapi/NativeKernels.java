@@ -270,18 +270,7 @@ public final class NativeKernels {
      * b ([n x k] when transB, else [k x n]): OpenBLAS on the pinned arrays, no copies.
      */
     public static void sgemm(boolean transB, float alpha, float[] a, int m, int k, Tensor b, float beta, float[] c) {
-        ensureLoaded();
-        if (!sgemmSet) {
-            synchronized (NativeKernels.class) {
-                if (!sgemmSet) {
-                    Loader.load(org.bytedeco.openblas.global.openblas.class);
-                    Pointer f = Loader.addressof("cblas_sgemm");
-                    if (f == null || f.isNull()) throw new IllegalStateException("OpenBLAS's cblas_sgemm was not found in the process");
-                    check(AsftNative.asft_set_sgemm(f), "asft_set_sgemm");
-                    sgemmSet = true;
-                }
-            }
-        }
+        ensureSgemm();
         b.requireDType(DType.F32);
         if (b.rank() != 2) throw new IllegalArgumentException("sgemm: b must be 2-D, got " + b);
         long bk = transB ? b.dim(1) : b.dim(0), n = transB ? b.dim(0) : b.dim(1);
@@ -290,6 +279,34 @@ public final class NativeKernels {
         need(c, m * n, "sgemm: c");
         check(AsftNative.asft_sgemm(0, transB ? 1 : 0, m, n, k, alpha, a, k, b.floatPointer(), b.dim(1), beta, c, n),
                 "asft_sgemm");
+    }
+
+    /**
+     * c[m x n] = alpha a^T b + beta c for Java arrays a [k x m] and b [k x n] (row-major) and an f32
+     * tensor c: a weight gradient (dy^T x) from activations held in Java arrays, without copies.
+     */
+    public static void sgemmTN(float alpha, float[] a, float[] b, int k, int m, int n, float beta, Tensor c) {
+        ensureSgemm();
+        c.requireDType(DType.F32);
+        if (c.rank() != 2 || c.dim(0) != m || c.dim(1) != n)
+            throw new IllegalArgumentException("sgemm: c " + c + " must be [" + m + " x " + n + "]");
+        need(a, (long) k * m, "sgemm: a");
+        need(b, (long) k * n, "sgemm: b");
+        check(AsftNative.asft_sgemm(1, 0, m, n, k, alpha, a, m, b, n, beta, c.floatPointer(), n), "asft_sgemm");
+    }
+
+    /** Hands OpenBLAS's cblas_sgemm (bytedeco's, already in the process) to libasft, once. */
+    private static void ensureSgemm() {
+        ensureLoaded();
+        if (sgemmSet) return;
+        synchronized (NativeKernels.class) {
+            if (sgemmSet) return;
+            Loader.load(org.bytedeco.openblas.global.openblas.class);
+            Pointer f = Loader.addressof("cblas_sgemm");
+            if (f == null || f.isNull()) throw new IllegalStateException("OpenBLAS's cblas_sgemm was not found in the process");
+            check(AsftNative.asft_set_sgemm(f), "asft_set_sgemm");
+            sgemmSet = true;
+        }
     }
 
     /** act = silu(g) * u elementwise (the SwiGLU MLP). */

@@ -13,8 +13,9 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.Test;
 
 /**
- * The projections' GEMM on Java arrays (c = alpha a op(b) + beta c): the cpu backend's pinned-array
- * OpenBLAS call and the default copy-through-tensors path against a double-precision reference,
+ * The projections' GEMMs on Java arrays (c = alpha a op(b) + beta c, and the weight gradients'
+ * c += alpha a^T b into a tensor): the cpu backend's pinned-array OpenBLAS calls and the default
+ * copy-through-tensors path against a double-precision reference,
  * and the cpu path bit for bit against the same OpenBLAS call on tensors (the training step's
  * results must not change with the route).
  */
@@ -52,6 +53,38 @@ class ArrayGemmTest {
         }
     }
 
+    @ParameterizedTest(name = "k={0} m={1} n={2} alpha={3} beta={4}")
+    @CsvSource({"1,1,1,1,0", "9,5,3,1,1", "256,8,64,0.5,1", "100,48,33,2,0.25"})
+    void transposedLeftIntoATensorMatchesTheReference(int k, int m, int n, float alpha, float beta) {
+        float[] a = randArray(k * m), b = randArray(k * n), c0 = randArray(m * n);
+        double[] ref = new double[m * n];
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) {
+                double s = 0;
+                for (int t = 0; t < k; t++) s += (double) a[t * m + i] * b[t * n + j];
+                ref[i * n + j] = alpha * s + beta * c0[i * n + j];
+            }
+        CpuBackend cpu = new CpuBackend();
+        for (Backend be : List.of(cpu, new JavaBackend())) {
+            try (Tensor c = Tensor.of(DType.F32, c0, m, n)) {
+                be.gemmTN(alpha, a, b, k, m, n, beta, c);
+                float[] got = c.toFloatArray();
+                double err = 0, scale = 0;
+                for (int i = 0; i < got.length; i++) {
+                    err = Math.max(err, Math.abs(got[i] - ref[i]));
+                    scale = Math.max(scale, Math.abs(ref[i]));
+                }
+                assertTrue(err <= 1e-5 * (1 + scale) * Math.sqrt(k), be.name() + " max err " + err + TestData.seedInfo());
+            }
+        }
+        try (Tensor c1 = Tensor.of(DType.F32, c0, m, n); Tensor c2 = Tensor.of(DType.F32, c0, m, n);
+             Tensor at = Tensor.of(DType.F32, a, k, m); Tensor bt = Tensor.of(DType.F32, b, k, n)) {
+            cpu.gemmTN(alpha, a, b, k, m, n, beta, c1);
+            cpu.gemm(true, false, alpha, at, bt, beta, c2);
+            assertArrayEquals(c2.toFloatArray(), c1.toFloatArray(), "arrays and tensors take the same OpenBLAS call");
+        }
+    }
+
     @Test
     void badShapesAreClearErrors() {
         CpuBackend cpu = new CpuBackend();
@@ -61,6 +94,8 @@ class ArrayGemmTest {
             assertTrue(e.getMessage().contains("sgemm"), e.getMessage());
             e = assertThrows(IllegalArgumentException.class, () -> cpu.gemm(true, 1f, new float[3 * 6], 3, 6, b, 0f, new float[5]));
             assertTrue(e.getMessage().contains("c"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> cpu.gemmTN(1f, new float[8 * 4], new float[8 * 6], 8, 4, 5, 1f, b));
+            assertTrue(e.getMessage().contains("must be [4 x 5]"), e.getMessage());
         }
     }
 

@@ -133,11 +133,7 @@ final class Linear implements AutoCloseable {
      */
     float[] backward(Backend backend, float[] x, float[] dy, int n, Tensor gradA, Tensor gradB, Tensor gradW, Tensor gradBias,
                      boolean needDx) {
-        if (gradW != null) {
-            try (Tensor x0 = Tensor.of(DType.F32, x, n, (int) weight.dim(1)); Tensor dy0 = Tensor.of(DType.F32, dy, n, (int) weight.dim(0))) {
-                backend.gemm(true, false, 1f, dy0, x0, 1f, gradW);
-            }
-        }
+        if (gradW != null) backend.gemmTN(1f, dy, x, n, (int) weight.dim(0), (int) weight.dim(1), 1f, gradW); // dW += dy^T x
         if (gradBias != null) {
             int out = (int) weight.dim(0);
             java.nio.FloatBuffer gb = gradBias.floats();
@@ -168,18 +164,11 @@ final class Linear implements AutoCloseable {
                 backend.gemm(false, loraScale, dyb, n, r, loraA, 0f, d); // s (dy B) A, w.r.t. the LoRA input
                 for (int i = 0; i < dx.length; i++) dx[i] += loraMask == null ? d[i] : d[i] * loraMask[i];
             }
-            // the factors' gradients (a transposed left operand) go through tensors: the layer's
-            // input is copied only for the adapter's modules
-            if (gradA != null)
-                try (Tensor dybt = Tensor.of(DType.F32, dyb, n, r); Tensor xt = Tensor.of(DType.F32, xl, n, in)) {
-                    backend.gemm(true, false, loraScale, dybt, xt, 1f, gradA); // s (dy B)^T x_l
-                }
+            if (gradA != null) backend.gemmTN(loraScale, dyb, xl, n, r, in, 1f, gradA); // s (dy B)^T x_l
             if (gradB != null) {
                 float[] xa = new float[n * r];
                 backend.gemm(true, 1f, xl, n, in, loraA, 0f, xa); // x_l A^T
-                try (Tensor dyt = Tensor.of(DType.F32, dy, n, out); Tensor xat = Tensor.of(DType.F32, xa, n, r)) {
-                    backend.gemm(true, false, loraScale, dyt, xat, 1f, gradB); // s dy^T (x_l A^T)
-                }
+                backend.gemmTN(loraScale, dy, xa, n, out, r, 1f, gradB); // s dy^T (x_l A^T)
             }
         }
         return dx;
