@@ -40,7 +40,6 @@ public final class Shapes {
         checkGrads(a, b, gradA, gradB);
     }
 
-    /** LoRA factors (and gradients) of a module whose weight is [dOut x dIn]. */
     /** A low-rank anchor's U [d_out x k] and weights w [k] (f32) for lora_A / lora_B. */
     public static void checkLowRank(Tensor u, Tensor w, Tensor a, Tensor b, Tensor gradA, Tensor gradB) {
         checkLora(b.dim(0), a.dim(1), a, b, gradA, gradB);
@@ -51,6 +50,7 @@ public final class Shapes {
                     + " for lora_B " + b + ", with k weights, got " + w);
     }
 
+    /** LoRA factors (and gradients) of a module whose weight is [dOut x dIn]. */
     public static void checkLora(long dOut, long dIn, Tensor a, Tensor b, Tensor gradA, Tensor gradB) {
         checkFactors(a, b);
         if (a.dim(1) != dIn || b.dim(0) != dOut)
