@@ -481,78 +481,83 @@ public final class LlamaModel implements AutoCloseable {
         float eps = (float) cfg.rmsNormEps();
         List<Cache> caches = new ArrayList<>();
         float[] x = decoder(ids, mask, batch, len, dropout, rnd, caches);
-        Rope rope = new Rope(hd, cfg.ropeTheta(), len, cfg.ropeScaling());
-        float[] xf = StepOps.rmsNorm(backend, x, finalNorm, h, eps);
-        Linear headLin = new Linear("lm_head", head, null, scratch);
-        float[] logits = headLin.apply(backend, xf, n);
-        // The loss and d loss / d logits = (softmax - onehot) / denominator at supervised positions,
-        // in one pass with one exp per logit (the loss used to be a second pass over the logits).
-        int[] targets = new int[n];
-        for (int r = 0; r < n; r++) {
-            int t = r % len;
-            int target = t + 1 >= len ? -100 : labels[r + 1];
-            if (target != -100 && (target < 0 || target >= vocab))
-                throw new IllegalArgumentException("label " + target + " outside the vocabulary");
-            targets[r] = target == -100 ? -1 : target;
-        }
-        float[] dlogits = new float[logits.length];
-        double[] sumCount = StepOps.crossEntropy(backend, logits, targets, vocab, denominator, dlogits);
-        double lossSum = sumCount[0];
-        long count = (long) sumCount[1];
-        if (count == 0) return Double.NaN;
-        double[] lossCount = {lossSum / count, count};
-        Tensor headGrad = full == null ? null : full.get(head == embed ? "model.embed_tokens.weight" : "lm_head.weight");
-        float[] dx = StepOps.rmsNormBackward(backend, x, finalNorm, headLin.backward(backend, xf, dlogits, n, null, null, headGrad, null, true), h, eps,
-                fullVec(full, "model.norm.weight"));
-        // Like autograd, the backward stops where nothing below trains: with LoRA on the first
-        // layer's q and v, its input gradient (three projections' dx) is never needed.
-        int lowest = full != null ? -1 : layers.size(); // the lowest layer with a trainable weight (-1: the embedding)
-        for (int li = 0; li < layers.size() && lowest == layers.size(); li++)
-            if (trains(grads, layers.get(li), true) || trains(grads, layers.get(li), false)) lowest = li;
-        for (int li = layers.size() - 1; li >= Math.max(lowest, 0); li--) {
-            Layer l = layers.get(li);
-            Cache c = caches.get(li);
-            boolean needIn = li > lowest; // a gradient at this layer's input x
-            boolean needMid = needIn || trains(grads, l, true); // ... at x_mid, below the MLP
-            boolean gateUp = trains(grads, l.gate()) || trains(grads, l.up());
-            // MLP: x_out = x_mid + down(silu(gate(hp)) * up(hp)), hp = norm(x_mid)
-            float[] dact = l.down().backward(backend, c.act(), dx, n, grad(grads, l.down(), 0), grad(grads, l.down(), 1), wgrad(full, l.down()), bgrad(full, l.down()),
-                    needMid || gateUp);
-            String p = "model.layers." + li + ".";
-            if (dact != null) {
-                float[][] dgu = StepOps.swigluBackward(backend, c.g(), c.u(), dact);
-                float[] dg = dgu[0], du = dgu[1];
-                float[] dhp = l.gate().backward(backend, c.hp(), dg, n, grad(grads, l.gate(), 0), grad(grads, l.gate(), 1), wgrad(full, l.gate()), bgrad(full, l.gate()), needMid);
-                float[] dhpUp = l.up().backward(backend, c.hp(), du, n, grad(grads, l.up(), 0), grad(grads, l.up(), 1), wgrad(full, l.up()), bgrad(full, l.up()), needMid);
-                if (!needMid) break; // only the MLP of the lowest layer trains
-                Ops.addInPlace(dhp, dhpUp);
-                float[] dxMid = dx.clone();
-                Ops.addInPlace(dxMid, StepOps.rmsNormBackward(backend, c.xMid(), l.postNorm(), dhp, h, eps, fullVec(full, p + "post_attention_layernorm.weight")));
-                dx = dxMid;
-            } else if (!needMid) {
-                break;
+        try {
+            Rope rope = new Rope(hd, cfg.ropeTheta(), len, cfg.ropeScaling());
+            float[] xf = StepOps.rmsNorm(backend, x, finalNorm, h, eps);
+            Linear headLin = new Linear("lm_head", head, null, scratch);
+            float[] logits = headLin.apply(backend, xf, n);
+            // The loss and d loss / d logits = (softmax - onehot) / denominator at supervised positions,
+            // in one pass with one exp per logit (the loss used to be a second pass over the logits).
+            int[] targets = new int[n];
+            for (int r = 0; r < n; r++) {
+                int t = r % len;
+                int target = t + 1 >= len ? -100 : labels[r + 1];
+                if (target != -100 && (target < 0 || target >= vocab))
+                    throw new IllegalArgumentException("label " + target + " outside the vocabulary");
+                targets[r] = target == -100 ? -1 : target;
             }
-            // Attention: x_mid = x + o(attn(rope(q(hn)), rope(k(hn)), v(hn))), hn = norm(x)
-            boolean qkv = needIn || trains(grads, l.q()) || trains(grads, l.k()) || trains(grads, l.v());
-            float[] datt = l.o().backward(backend, c.att(), dx, n, grad(grads, l.o(), 0), grad(grads, l.o(), 1), wgrad(full, l.o()), bgrad(full, l.o()), qkv);
-            if (!qkv) break; // only o_proj of the lowest layer trains
-            float[][] dqkv = Attention.backward(backend, c.q(), c.k(), c.v(), datt, mask, batch, len, heads, kv, hd, c.probs());
-            rope.backward(dqkv[0], n, len, heads);
-            rope.backward(dqkv[1], n, len, kv);
-            float[] dhq = l.q().backward(backend, c.hn(), dqkv[0], n, grad(grads, l.q(), 0), grad(grads, l.q(), 1), wgrad(full, l.q()), bgrad(full, l.q()), needIn);
-            float[] dhk = l.k().backward(backend, c.hn(), dqkv[1], n, grad(grads, l.k(), 0), grad(grads, l.k(), 1), wgrad(full, l.k()), bgrad(full, l.k()), needIn);
-            float[] dhv = l.v().backward(backend, c.hn(), dqkv[2], n, grad(grads, l.v(), 0), grad(grads, l.v(), 1), wgrad(full, l.v()), bgrad(full, l.v()), needIn);
-            if (!needIn) break;
-            Ops.addInPlace(dhq, dhk);
-            Ops.addInPlace(dhq, dhv);
-            Ops.addInPlace(dx, StepOps.rmsNormBackward(backend, c.x(), l.inNorm(), dhq, h, eps, fullVec(full, p + "input_layernorm.weight")));
+            float[] dlogits = new float[logits.length];
+            double[] sumCount = StepOps.crossEntropy(backend, logits, targets, vocab, denominator, dlogits);
+            double lossSum = sumCount[0];
+            long count = (long) sumCount[1];
+            if (count == 0) return Double.NaN;
+            double[] lossCount = {lossSum / count, count};
+            Tensor headGrad = full == null ? null : full.get(head == embed ? "model.embed_tokens.weight" : "lm_head.weight");
+            float[] dx = StepOps.rmsNormBackward(backend, x, finalNorm, headLin.backward(backend, xf, dlogits, n, null, null, headGrad, null, true), h, eps,
+                    fullVec(full, "model.norm.weight"));
+            // Like autograd, the backward stops where nothing below trains: with LoRA on the first
+            // layer's q and v, its input gradient (three projections' dx) is never needed.
+            int lowest = full != null ? -1 : layers.size(); // the lowest layer with a trainable weight (-1: the embedding)
+            for (int li = 0; li < layers.size() && lowest == layers.size(); li++)
+                if (trains(grads, layers.get(li), true) || trains(grads, layers.get(li), false)) lowest = li;
+            for (int li = layers.size() - 1; li >= Math.max(lowest, 0); li--) {
+                Layer l = layers.get(li);
+                Cache c = caches.get(li);
+                boolean needIn = li > lowest; // a gradient at this layer's input x
+                boolean needMid = needIn || trains(grads, l, true); // ... at x_mid, below the MLP
+                boolean gateUp = trains(grads, l.gate()) || trains(grads, l.up());
+                // MLP: x_out = x_mid + down(silu(gate(hp)) * up(hp)), hp = norm(x_mid)
+                float[] dact = l.down().backward(backend, c.act(), dx, n, grad(grads, l.down(), 0), grad(grads, l.down(), 1), wgrad(full, l.down()), bgrad(full, l.down()),
+                        needMid || gateUp);
+                String p = "model.layers." + li + ".";
+                if (dact != null) {
+                    float[][] dgu = StepOps.swigluBackward(backend, c.g(), c.u(), dact);
+                    float[] dg = dgu[0], du = dgu[1];
+                    float[] dhp = l.gate().backward(backend, c.hp(), dg, n, grad(grads, l.gate(), 0), grad(grads, l.gate(), 1), wgrad(full, l.gate()), bgrad(full, l.gate()), needMid);
+                    float[] dhpUp = l.up().backward(backend, c.hp(), du, n, grad(grads, l.up(), 0), grad(grads, l.up(), 1), wgrad(full, l.up()), bgrad(full, l.up()), needMid);
+                    if (!needMid) break; // only the MLP of the lowest layer trains
+                    Ops.addInPlace(dhp, dhpUp);
+                    float[] dxMid = dx.clone();
+                    Ops.addInPlace(dxMid, StepOps.rmsNormBackward(backend, c.xMid(), l.postNorm(), dhp, h, eps, fullVec(full, p + "post_attention_layernorm.weight")));
+                    dx = dxMid;
+                } else if (!needMid) {
+                    break;
+                }
+                // Attention: x_mid = x + o(attn(rope(q(hn)), rope(k(hn)), v(hn))), hn = norm(x)
+                boolean qkv = needIn || trains(grads, l.q()) || trains(grads, l.k()) || trains(grads, l.v());
+                float[] datt = l.o().backward(backend, c.att(), dx, n, grad(grads, l.o(), 0), grad(grads, l.o(), 1), wgrad(full, l.o()), bgrad(full, l.o()), qkv);
+                if (!qkv) break; // only o_proj of the lowest layer trains
+                float[][] dqkv = Attention.backward(backend, c.q(), c.k(), c.v(), datt, mask, batch, len, heads, kv, hd, c.probs());
+                rope.backward(dqkv[0], n, len, heads);
+                rope.backward(dqkv[1], n, len, kv);
+                float[] dhq = l.q().backward(backend, c.hn(), dqkv[0], n, grad(grads, l.q(), 0), grad(grads, l.q(), 1), wgrad(full, l.q()), bgrad(full, l.q()), needIn);
+                float[] dhk = l.k().backward(backend, c.hn(), dqkv[1], n, grad(grads, l.k(), 0), grad(grads, l.k(), 1), wgrad(full, l.k()), bgrad(full, l.k()), needIn);
+                float[] dhv = l.v().backward(backend, c.hn(), dqkv[2], n, grad(grads, l.v(), 0), grad(grads, l.v(), 1), wgrad(full, l.v()), bgrad(full, l.v()), needIn);
+                if (!needIn) break;
+                Ops.addInPlace(dhq, dhk);
+                Ops.addInPlace(dhq, dhv);
+                Ops.addInPlace(dx, StepOps.rmsNormBackward(backend, c.x(), l.inNorm(), dhq, h, eps, fullVec(full, p + "input_layernorm.weight")));
+            }
+            if (full != null) { // the embedding rows of the batch's tokens receive dx
+                java.nio.FloatBuffer ge = full.get("model.embed_tokens.weight").floats();
+                for (int t = 0; t < n; t++)
+                    for (int i = 0; i < h; i++) ge.put(ids[t] * h + i, ge.get(ids[t] * h + i) + dx[t * h + i]);
+            }
+            return lossCount[0];
+        } finally { // the attention probabilities each layer kept, also where the backward stopped early or failed
+            for (Cache c : caches)
+                if (c.probs() != null) c.probs().close();
         }
-        if (full != null) { // the embedding rows of the batch's tokens receive dx
-            java.nio.FloatBuffer ge = full.get("model.embed_tokens.weight").floats();
-            for (int t = 0; t < n; t++)
-                for (int i = 0; i < h; i++) ge.put(ids[t] * h + i, ge.get(ids[t] * h + i) + dx[t * h + i]);
-        }
-        return lossCount[0];
     }
 
     /** Whether a projection has trainable weights in this step (a LoRA adapter with gradient buffers). */
