@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include <omp.h>
+
 #include "kernel_table.h"
 
 namespace asft::cpu {
@@ -29,6 +31,19 @@ inline void split(int64_t n, int parts, int p, int64_t *begin, int64_t *end) {
   int64_t base = n / parts, extra = n % parts;
   *begin = p * base + (p < extra ? p : extra);
   *end = *begin + base + (p < extra ? 1 : 0);
+}
+
+// Runs f(begin, end) on contiguous ranges of [0, n), one per thread of an nt-thread team: every
+// element is handled by one thread in a fixed order, so results do not depend on nt.
+template <typename F> void for_ranges(int64_t n, int nt, F f) {
+#if defined(_OPENMP) // (the native tests include this header without OpenMP)
+#pragma omp parallel num_threads(nt)
+#endif
+  {
+    int64_t b, e;
+    split(n, omp_get_num_threads(), omp_get_thread_num(), &b, &e);
+    if (b < e) f(b, e);
+  }
 }
 
 inline float bf16_to_f32(uint16_t h) {

@@ -13,12 +13,7 @@ extern "C" int asft_swiglu_forward(const float *g, const float *u, float *act, i
   if (!g || !u || !act || n < 0) return ASFT_EINVAL;
   const KernelTable &kt = active();
   const int nt = threads_for_step(16.0 * double(n));
-#pragma omp parallel num_threads(nt)
-  {
-    int64_t b, e;
-    split(n, omp_get_num_threads(), omp_get_thread_num(), &b, &e);
-    if (b < e) kt.swiglu_forward(g, u, act, b, e);
-  }
+  for_ranges(n, nt, [&](int64_t b, int64_t e) { kt.swiglu_forward(g, u, act, b, e); });
   return ASFT_OK;
 }
 
@@ -27,12 +22,7 @@ extern "C" int asft_swiglu_backward(const float *g, const float *u, const float 
   if (!g || !u || !dact || !dg || !du || n < 0) return ASFT_EINVAL;
   const KernelTable &kt = active();
   const int nt = threads_for_step(16.0 * double(n));
-#pragma omp parallel num_threads(nt)
-  {
-    int64_t b, e;
-    split(n, omp_get_num_threads(), omp_get_thread_num(), &b, &e);
-    if (b < e) kt.swiglu_backward(g, u, dact, dg, du, b, e);
-  }
+  for_ranges(n, nt, [&](int64_t b, int64_t e) { kt.swiglu_backward(g, u, dact, dg, du, b, e); });
   return ASFT_OK;
 }
 
@@ -75,12 +65,7 @@ extern "C" int asft_rmsnorm_forward(const float *x, const float *w, int64_t rows
   if (!x || !w || !y || rows < 0 || dim <= 0 || !(eps >= 0)) return ASFT_EINVAL;
   const KernelTable &kt = active();
   const int nt = threads_for_step(4.0 * double(rows) * double(dim));
-#pragma omp parallel num_threads(nt)
-  {
-    int64_t b, e;
-    split(rows, omp_get_num_threads(), omp_get_thread_num(), &b, &e);
-    if (b < e) kt.rms_forward_rows(x, w, b, e, dim, eps, y);
-  }
+  for_ranges(rows, nt, [&](int64_t b, int64_t e) { kt.rms_forward_rows(x, w, b, e, dim, eps, y); });
   return ASFT_OK;
 }
 
@@ -89,11 +74,6 @@ extern "C" int asft_rmsnorm_backward(const float *x, const float *w, const float
   if (!x || !w || !dy || !dx || rows < 0 || dim <= 0 || !(eps >= 0)) return ASFT_EINVAL;
   const KernelTable &kt = active();
   const int nt = threads_for_step(8.0 * double(rows) * double(dim));
-#pragma omp parallel num_threads(nt)
-  {
-    int64_t b, e;
-    split(rows, omp_get_num_threads(), omp_get_thread_num(), &b, &e);
-    if (b < e) kt.rms_backward_rows(x, w, dy, b, e, dim, eps, dx, inv_rms);
-  }
+  for_ranges(rows, nt, [&](int64_t b, int64_t e) { kt.rms_backward_rows(x, w, dy, b, e, dim, eps, dx, inv_rms); });
   return ASFT_OK;
 }
