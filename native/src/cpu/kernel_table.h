@@ -6,11 +6,13 @@
 
 namespace asft::cpu {
 
-// Query rows per block of the attention backward, and the scratch floats each call needs.
+// Query rows per block of the attention backward, rows (queries or keys) that share each load
+// of K, V, Q or dO in the attention's inner loops, and the scratch floats each call needs.
 constexpr int64_t ATTN_RB = 64;
-inline int64_t attn_forward_scratch(int64_t len, int64_t dim) { return len * dim + len; }
+constexpr int ATTN_QR = 3;
+inline int64_t attn_forward_scratch(int64_t len, int64_t dim) { return len * dim + ATTN_QR * len; }
 inline int64_t attn_backward_scratch(int64_t len, int64_t dim) {
-  return 2 * len * dim + 2 * ATTN_RB * len + 2 * ATTN_RB;
+  return 2 * len * dim + 2 * ATTN_RB * len + 2 * ATTN_QR * ATTN_RB;
 }
 
 struct KernelTable {

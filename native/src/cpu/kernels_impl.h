@@ -424,17 +424,21 @@ inline int64_t scores_block(const float *x, const float *kt, int64_t ldk, int64_
   return j0 + NV * W;
 }
 
+// One score outside the vector lanes (GCC vectorizes the products and adds them in order:
+// not the FMA chain of the lanes, so every kernel computes these keys with this same loop).
+inline float score_tail(const float *x, const float *kt, int64_t ldk, int64_t j, int64_t dim) {
+  float a = 0.f;
+  for (int64_t d = 0; d < dim; d++) a += x[d] * kt[d * ldk + j];
+  return a;
+}
+
 void scores_row(const float *x, const float *kt, int64_t ldk, int64_t n, int64_t dim, float *s) {
   int64_t j = 0;
   while (j + 8 * W <= n) j = scores_block<8>(x, kt, ldk, j, dim, s);
   if (j + 4 * W <= n) j = scores_block<4>(x, kt, ldk, j, dim, s);
   if (j + 2 * W <= n) j = scores_block<2>(x, kt, ldk, j, dim, s);
   if (j + W <= n) j = scores_block<1>(x, kt, ldk, j, dim, s);
-  for (; j < n; j++) {
-    float a = 0.f;
-    for (int64_t d = 0; d < dim; d++) a += x[d] * kt[d * ldk + j];
-    s[j] = a;
-  }
+  for (; j < n; j++) s[j] = score_tail(x, kt, ldk, j, dim);
 }
 
 // out[d] (+)= sum_{j < n} w[j] * rows[j * stride + d]: a weighted sum of n rows (P V, dS K, ...)
@@ -466,8 +470,9 @@ inline void wsum_block(const float *w, const float *rows, int64_t stride, int64_
   }
 }
 
-void wsum(const float *w, const float *rows, int64_t stride, int64_t n, int64_t dim, float *out, bool accumulate) {
-  int64_t d = 0;
+// The columns [d, dim) of wsum.
+void wsum_range(const float *w, const float *rows, int64_t stride, int64_t n, int64_t d, int64_t dim, float *out,
+                bool accumulate) {
   for (; d + 8 * W <= dim; d += 8 * W) wsum_block<8>(w, rows, stride, n, d, out, accumulate);
   if (d + 4 * W <= dim) { wsum_block<4>(w, rows, stride, n, d, out, accumulate); d += 4 * W; }
   if (d + 2 * W <= dim) { wsum_block<2>(w, rows, stride, n, d, out, accumulate); d += 2 * W; }
@@ -479,6 +484,113 @@ void wsum(const float *w, const float *rows, int64_t stride, int64_t n, int64_t 
   }
 }
 
+void wsum(const float *w, const float *rows, int64_t stride, int64_t n, int64_t dim, float *out, bool accumulate) {
+  wsum_range(w, rows, stride, n, 0, dim, out, accumulate);
+}
+
+// ---- the same two products for ATTN_QR rows at once ----------------------------------------
+// One row at a time, scores_row and wsum load a vector of K^T (or V, K, Q, dO) for every FMA,
+// and for every row stream the whole of it (64 KiB per head at 256 x 64: from L2). With R rows
+// sharing each load, an R x 4 tile of accumulators does R times the FMAs per load and per byte
+// from L2. Every output element is still the same sequence of multiply-adds as in the one-row
+// kernels (over d for scores, over j for weighted sums, from zero): results are bit-identical.
+
+// Scores of R rows x[r] over the keys [j0, j0 + NV W): s[r][j] = sum_d x[r][d] kt[d ldk + j].
+template <int R, int NV>
+inline int64_t scores_tile(const float *const *x, const float *kt, int64_t ldk, int64_t j0, int64_t dim,
+                           float *const *s) {
+  vf acc[R][NV];
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < NV; v++) acc[r][v] = vf{};
+  for (int64_t d = 0; d < dim; d++) {
+    const float *row = kt + d * ldk + j0;
+    vf xd[R];
+    for (int r = 0; r < R; r++) xd[r] = splat(x[r][d]);
+    for (int v = 0; v < NV; v++) {
+      const vf kv = load(row + v * W);
+      for (int r = 0; r < R; r++) acc[r][v] += xd[r] * kv;
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < NV; v++) std::memcpy(s[r] + j0 + v * W, &acc[r][v], sizeof(vf));
+  return j0 + NV * W;
+}
+
+// scores_row for R rows, row r over the keys [0, n[r]): the vector tiles cover the longest
+// row's whole vectors (keys past a shorter row's n are computed and left for the caller to
+// ignore), then each row's keys past its own whole vectors go through score_tail, as in
+// scores_row.
+template <int R>
+void scores_rows(const float *const *x, const float *kt, int64_t ldk, const int64_t *n, int64_t dim,
+                 float *const *s) {
+  int64_t nmax = n[0];
+  for (int r = 1; r < R; r++) nmax = n[r] > nmax ? n[r] : nmax;
+  const int64_t vend = nmax / W * W;
+  int64_t j = 0;
+  while (j + 4 * W <= vend) j = scores_tile<R, 4>(x, kt, ldk, j, dim, s);
+  if (j + 2 * W <= vend) j = scores_tile<R, 2>(x, kt, ldk, j, dim, s);
+  if (j + W <= vend) j = scores_tile<R, 1>(x, kt, ldk, j, dim, s);
+  for (int r = 0; r < R; r++)
+    for (int64_t t = n[r] / W * W; t < n[r]; t++) s[r][t] = score_tail(x[r], kt, ldk, t, dim);
+}
+
+// Weighted sums of R rows of weights over the columns [d0, d0 + NV W): out[r][d] (+)= the sum
+// over j in [jb[r], je[r]) of w[r][j - jb[r]] rows[j stride + d], j ascending. The ranges may
+// differ at either end (causal rows, key columns below the diagonal): each row's own head and
+// tail run alone, the common middle shares the loads.
+template <int R, int NV>
+inline void wsum_tile(const float *const *w, const int64_t *jb, const int64_t *je, const float *rows,
+                      int64_t stride, int64_t d0, float *const *out, bool accumulate) {
+  vf acc[R][NV];
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < NV; v++) acc[r][v] = vf{};
+  int64_t lo = jb[0], hi = je[0];
+  for (int r = 1; r < R; r++) {
+    lo = jb[r] > lo ? jb[r] : lo;
+    hi = je[r] < hi ? je[r] : hi;
+  }
+  for (int r = 0; r < R; r++)
+    for (int64_t j = jb[r]; j < lo; j++) {
+      const vf wj = splat(w[r][j - jb[r]]);
+      for (int v = 0; v < NV; v++) acc[r][v] += wj * load(rows + j * stride + d0 + v * W);
+    }
+  for (int64_t j = lo; j < hi; j++) {
+    vf wj[R];
+    for (int r = 0; r < R; r++) wj[r] = splat(w[r][j - jb[r]]);
+    const float *row = rows + j * stride + d0;
+    for (int v = 0; v < NV; v++) {
+      const vf x = load(row + v * W);
+      for (int r = 0; r < R; r++) acc[r][v] += wj[r] * x;
+    }
+  }
+  for (int r = 0; r < R; r++) {
+    for (int64_t j = hi > jb[r] ? hi : jb[r]; j < je[r]; j++) {
+      const vf wj = splat(w[r][j - jb[r]]);
+      for (int v = 0; v < NV; v++) acc[r][v] += wj * load(rows + j * stride + d0 + v * W);
+    }
+    for (int v = 0; v < NV; v++) {
+      vf total = acc[r][v];
+      if (accumulate) total += load(out[r] + d0 + v * W);
+      std::memcpy(out[r] + d0 + v * W, &total, sizeof(vf));
+    }
+  }
+}
+
+// wsum for R rows (ranges as in wsum_tile; needs lo <= hi, i.e. overlapping ranges). The
+// 8-vector column blocks (wsum_block<8>: one FMA chain per element) go in two 4-vector tiles;
+// narrower column tails keep wsum's own two-chain blocks, one row at a time.
+template <int R>
+void wsum_rows(const float *const *w, const int64_t *jb, const int64_t *je, const float *rows, int64_t stride,
+               int64_t dim, float *const *out, bool accumulate) {
+  int64_t d = 0;
+  for (; d + 8 * W <= dim; d += 8 * W) {
+    wsum_tile<R, 4>(w, jb, je, rows, stride, d, out, accumulate);
+    wsum_tile<R, 4>(w, jb, je, rows, stride, d + 4 * W, out, accumulate);
+  }
+  if (d < dim)
+    for (int r = 0; r < R; r++) wsum_range(w[r], rows + jb[r] * stride, stride, je[r] - jb[r], d, dim, out[r], accumulate);
+}
+
 // kt[d * len + j] = rows[j * stride + d]: K^T (or V^T) of one (sequence, kv head).
 inline void transpose_rows(const float *rows, int64_t stride, int64_t len, int64_t dim, float *kt) {
   for (int64_t j = 0; j < len; j++)
@@ -487,10 +599,9 @@ inline void transpose_rows(const float *rows, int64_t stride, int64_t len, int64
 
 // Row i of P for one (sequence, head): p[j] = softmax over the unmasked keys j <= i of
 // scale * q_i . k_j, 0 elsewhere (all 0 when every key is masked). Returns false then.
-inline bool prob_row(const float *qi, const float *kt, const int32_t *mask, int64_t i, int64_t len, int64_t dim,
-                     float scale, float *p) {
+// The softmax of prob_row on a row of raw scores p[0..i].
+inline bool softmax_row(const int32_t *mask, int64_t i, int64_t len, float scale, float *p) {
   const int64_t n = i + 1;
-  scores_row(qi, kt, len, n, dim, p);
   float mx = -__builtin_inff();
   for (int64_t j = 0; j < n; j++) {
     if (mask[j] == 0) p[j] = -__builtin_inff();
@@ -529,16 +640,53 @@ inline bool prob_row(const float *qi, const float *kt, const int32_t *mask, int6
   return true;
 }
 
+inline bool prob_row(const float *qi, const float *kt, const int32_t *mask, int64_t i, int64_t len, int64_t dim,
+                     float scale, float *p) {
+  scores_row(qi, kt, len, i + 1, dim, p);
+  return softmax_row(mask, i, len, scale, p);
+}
+
 // One (sequence, head): out rows (stride os) = P V, keeping P when probs != nullptr (len x len).
+// Query rows go ATTN_QR at a time (scores_rows, wsum_rows); a row whose keys are all masked
+// gets zeros, and then its block goes one row at a time.
 // scratch: attn_forward_scratch(len, dim) floats.
 void attn_head_forward(const float *qb, int64_t qs, const float *kb, const float *vb, int64_t ks,
                        const int32_t *mask, int64_t len, int64_t dim, float *ob, int64_t os,
                        float *probs, float *scratch) {
+  constexpr int R = ATTN_QR;
   const float scale = 1.f / __builtin_sqrtf(float(dim));
-  float *kt = scratch, *row = scratch + len * dim;
+  float *kt = scratch, *rowbuf = scratch + len * dim;
   transpose_rows(kb, ks, len, dim, kt);
-  for (int64_t i = 0; i < len; i++) {
-    float *p = probs ? probs + i * len : row;
+  int64_t i = 0;
+  for (; i + R <= len; i += R) {
+    const float *x[R];
+    float *p[R], *o[R];
+    int64_t jb[R], je[R];
+    bool ok[R], all = true;
+    for (int r = 0; r < R; r++) {
+      x[r] = qb + (i + r) * qs;
+      p[r] = probs ? probs + (i + r) * len : rowbuf + r * len;
+      o[r] = ob + (i + r) * os;
+      jb[r] = 0;
+      je[r] = i + r + 1;
+    }
+    scores_rows<R>(x, kt, len, je, dim, p);
+    for (int r = 0; r < R; r++) {
+      ok[r] = softmax_row(mask, i + r, len, scale, p[r]);
+      all = all && ok[r];
+    }
+    if (all) {
+      wsum_rows<R>(p, jb, je, vb, ks, dim, o, false);
+      continue;
+    }
+    for (int r = 0; r < R; r++) {
+      if (ok[r]) wsum(p[r], vb, ks, je[r], dim, o[r], false);
+      else
+        for (int64_t d = 0; d < dim; d++) o[r][d] = 0.f;
+    }
+  }
+  for (; i < len; i++) {
+    float *p = probs ? probs + i * len : rowbuf;
     float *oi = ob + i * os;
     if (!prob_row(qb + i * qs, kt, mask, i, len, dim, scale, p)) {
       for (int64_t d = 0; d < dim; d++) oi[d] = 0.f;
@@ -548,18 +696,86 @@ void attn_head_forward(const float *qb, int64_t qs, const float *kb, const float
   }
 }
 
+// dS and dQ = dS K for the query rows [i, i + R) of a block starting at i0 (rows of dsb, and of
+// pb when the probabilities are recomputed): dP = dO V^T, dS = P (dP - <P, dP>) / sqrt(dim).
+template <int R>
+inline void attn_ds_rows(const float *qh, const float *doh, int64_t qs, const float *kb, const float *kt,
+                         const float *vt, int64_t ks, const int32_t *mask, int64_t len, int64_t dim, float scale,
+                         const float *ph, int64_t i, int64_t i0, float *dsb, float *pb, float *dqh) {
+  const float *x[R], *p[R];
+  float *ds[R], *dq[R], *pr[R];
+  int64_t jb[R], je[R];
+  for (int r = 0; r < R; r++) {
+    x[r] = qh + (i + r) * qs;
+    pr[r] = pb + (i + r - i0) * len;
+    ds[r] = dsb + (i + r - i0) * len;
+    dq[r] = dqh + (i + r) * qs;
+    jb[r] = 0;
+    je[r] = i + r + 1;
+  }
+  if (ph) {
+    for (int r = 0; r < R; r++) p[r] = ph + (i + r) * len;
+  } else {
+    scores_rows<R>(x, kt, len, je, dim, pr);
+    for (int r = 0; r < R; r++) {
+      softmax_row(mask, i + r, len, scale, pr[r]);
+      p[r] = pr[r];
+    }
+  }
+  for (int r = 0; r < R; r++) x[r] = doh + (i + r) * qs;
+  scores_rows<R>(x, vt, len, je, dim, ds); // dP = dO V^T
+  for (int r = 0; r < R; r++) {
+    const int64_t n = je[r];
+    double pdp = 0.0;
+    for (int64_t j = 0; j < n; j++) pdp += double(p[r][j]) * ds[r][j];
+    const float c = float(pdp);
+    for (int64_t j = 0; j < n; j++) ds[r][j] = p[r][j] * (ds[r][j] - c) * scale; // dS
+  }
+  const float *dsc[R];
+  for (int r = 0; r < R; r++) dsc[r] = ds[r];
+  wsum_rows<R>(dsc, jb, je, kb, ks, dim, dq, false); // dQ = dS K
+}
+
+// dK += dS^T Q and dV += P^T dO for the keys [j, j + R) over the block's query rows [i0, i1)
+// (each key from the first row that sees it): the keys' columns of dS and P gathered into wcol.
+template <int R>
+inline void attn_dkdv_keys(const float *qh, const float *doh, int64_t qs, int64_t ks, int64_t len, int64_t dim,
+                           const float *ph, const float *pb, const float *dsb, int64_t j, int64_t i0, int64_t i1,
+                           float *wcol, float *dkb, float *dvb) {
+  const float *w1[R], *w2[R];
+  float *dk[R], *dv[R];
+  int64_t jb[R], je[R];
+  for (int t = 0; t < R; t++) {
+    const int64_t key = j + t, r0 = key > i0 ? key : i0;
+    float *c1 = wcol + t * ATTN_RB, *c2 = wcol + (R + t) * ATTN_RB;
+    for (int64_t i = r0; i < i1; i++) {
+      c1[i - r0] = dsb[(i - i0) * len + key];
+      c2[i - r0] = ph ? ph[i * len + key] : pb[(i - i0) * len + key];
+    }
+    w1[t] = c1;
+    w2[t] = c2;
+    dk[t] = dkb + key * ks;
+    dv[t] = dvb + key * ks;
+    jb[t] = r0;
+    je[t] = i1;
+  }
+  wsum_rows<R>(w1, jb, je, qh, qs, dim, dk, true);  // dK += dS^T Q
+  wsum_rows<R>(w2, jb, je, doh, qs, dim, dv, true); // dV += P^T dO
+}
+
 // One (sequence, kv head) with its `group` query heads: dq rows of those heads, and the dk, dv
 // rows of the kv head (which only this call writes: no races between threads). Per head, query
-// rows go in blocks of ATTN_RB: first dS row by row (and dQ = dS K), then dK += dS^T Q and
-// dV += P^T dO column by column over the block, each a weighted sum held in registers.
+// rows go in blocks of ATTN_RB: first dS (and dQ = dS K), ATTN_QR rows at a time, then dK +=
+// dS^T Q and dV += P^T dO over the block, ATTN_QR keys at a time, weighted sums in registers.
 // scratch: attn_backward_scratch(len, dim) floats.
 void attn_group_backward(const float *qb, int64_t qs, const float *kb, const float *vb, int64_t ks,
                          const float *dob, const int32_t *mask, int64_t len, int64_t dim,
                          int64_t group, const float *probs, float *dqb, float *dkb, float *dvb,
                          float *scratch) {
+  constexpr int R = ATTN_QR;
   const float scale = 1.f / __builtin_sqrtf(float(dim));
   float *kt = scratch, *vt = kt + len * dim, *dsb = vt + len * dim, *pb = dsb + ATTN_RB * len;
-  float *wcol = pb + ATTN_RB * len, *wcol2 = wcol + ATTN_RB;
+  float *wcol = pb + ATTN_RB * len; // 2 R columns of ATTN_RB
   transpose_rows(kb, ks, len, dim, kt);
   transpose_rows(vb, ks, len, dim, vt);
   for (int64_t j = 0; j < len; j++)
@@ -570,32 +786,14 @@ void attn_group_backward(const float *qb, int64_t qs, const float *kb, const flo
     const float *ph = probs ? probs + g * len * len : nullptr;
     for (int64_t i0 = 0; i0 < len; i0 += ATTN_RB) {
       const int64_t i1 = i0 + ATTN_RB < len ? i0 + ATTN_RB : len;
-      for (int64_t i = i0; i < i1; i++) {
-        float *ds = dsb + (i - i0) * len, *dqi = dqh + i * qs;
-        const float *p;
-        if (ph) {
-          p = ph + i * len;
-        } else {
-          prob_row(qh + i * qs, kt, mask, i, len, dim, scale, pb + (i - i0) * len);
-          p = pb + (i - i0) * len;
-        }
-        const int64_t n = i + 1;
-        scores_row(doh + i * qs, vt, len, n, dim, ds); // dP = dO V^T
-        double pdp = 0.0;
-        for (int64_t j = 0; j < n; j++) pdp += double(p[j]) * ds[j];
-        const float r = float(pdp);
-        for (int64_t j = 0; j < n; j++) ds[j] = p[j] * (ds[j] - r) * scale; // dS
-        wsum(ds, kb, ks, n, dim, dqi, false); // dQ = dS K
-      }
-      for (int64_t j = 0; j < i1; j++) { // keys seen by the block's rows
-        const int64_t r0 = j > i0 ? j : i0, m = i1 - r0;
-        for (int64_t i = r0; i < i1; i++) {
-          wcol[i - r0] = dsb[(i - i0) * len + j];
-          wcol2[i - r0] = ph ? ph[i * len + j] : pb[(i - i0) * len + j];
-        }
-        wsum(wcol, qh + r0 * qs, qs, m, dim, dkb + j * ks, true);   // dK += dS^T Q
-        wsum(wcol2, doh + r0 * qs, qs, m, dim, dvb + j * ks, true); // dV += P^T dO
-      }
+      int64_t i = i0;
+      for (; i + R <= i1; i += R)
+        attn_ds_rows<R>(qh, doh, qs, kb, kt, vt, ks, mask, len, dim, scale, ph, i, i0, dsb, pb, dqh);
+      for (; i < i1; i++)
+        attn_ds_rows<1>(qh, doh, qs, kb, kt, vt, ks, mask, len, dim, scale, ph, i, i0, dsb, pb, dqh);
+      int64_t j = 0; // keys seen by the block's rows
+      for (; j + R <= i1; j += R) attn_dkdv_keys<R>(qh, doh, qs, ks, len, dim, ph, pb, dsb, j, i0, i1, wcol, dkb, dvb);
+      for (; j < i1; j++) attn_dkdv_keys<1>(qh, doh, qs, ks, len, dim, ph, pb, dsb, j, i0, i1, wcol, dkb, dvb);
     }
   }
 }

@@ -18,7 +18,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class AttentionTest {
     @ParameterizedTest(name = "batch {0} len {1} heads {2}/{3} dim {4}")
-    @CsvSource({"3, 13, 6, 2, 8", "2, 37, 4, 4, 64", "1, 70, 8, 2, 20", "2, 5, 2, 1, 3", "4, 64, 8, 8, 32"})
+    @CsvSource({"3, 13, 6, 2, 8", "2, 37, 4, 4, 64", "1, 70, 8, 2, 20", "2, 5, 2, 1, 3", "4, 64, 8, 8, 32",
+                "4, 131, 4, 2, 72"})
     void nativeKernelsMatchThePlainLoops(int batch, int len, int heads, int kv, int dim) {
         assertTrue(EveryIsa.run(() -> check(batch, len, heads, kv, dim)).contains("generic"), "the generic path ran");
     }
@@ -35,6 +36,8 @@ class AttentionTest {
         for (int t = len - len / 3; t < len; t++) mask[t] = 0; // right padding in the first sequence
         if (batch > 1) for (int t = 0; t < Math.min(3, len - 1); t++) mask[len + t] = 0; // left padding: rows with no key
         if (batch > 2) for (int t = 1; t < len; t += 4) mask[2 * len + t] = 0; // holes
+        // rows with no key next to rows with keys in the kernels' blocks of 3 query rows
+        if (batch > 3) for (int t = 0; t < Math.min(4, len - 1); t++) mask[3 * len + t] = 0;
         CpuBackend cpu = new CpuBackend();
         assertTrue(StepOps.usesNative(cpu), "the cpu backend takes the native kernels");
         String ctx = " (seed " + seed + ")";
