@@ -103,22 +103,28 @@ final class BenchCommand implements Runnable {
             description = "Training throughput on a random Llama of the given shape (written to a temporary folder): "
                     + "tokens/s of LoRA + AsFT steps and model FLOP utilization against the sgemm rate measured in the same run.")
     static final class Train implements Callable<Integer> {
-        @Option(names = "--hidden", defaultValue = "512") int hidden;
-        @Option(names = "--layers", defaultValue = "8") int layers;
-        @Option(names = "--heads", defaultValue = "8") int heads;
-        @Option(names = "--kv-heads", defaultValue = "8") int kvHeads;
-        @Option(names = "--intermediate", defaultValue = "1376") int intermediate;
-        @Option(names = "--vocab", defaultValue = "8000") int vocab;
-        @Option(names = "--batch", defaultValue = "4") int batch;
-        @Option(names = "--seq", defaultValue = "256") int seq;
-        @Option(names = "--rank", defaultValue = "8") int rank;
+        @Option(names = "--hidden", defaultValue = "512", description = "Hidden size (default: ${DEFAULT-VALUE}).") int hidden;
+        @Option(names = "--layers", defaultValue = "8", description = "Decoder layers (default: ${DEFAULT-VALUE}).") int layers;
+        @Option(names = "--heads", defaultValue = "8", description = "Attention heads; must divide --hidden (default: ${DEFAULT-VALUE}).") int heads;
+        @Option(names = "--kv-heads", defaultValue = "8", description = "Key/value heads; must divide --heads (default: ${DEFAULT-VALUE}).") int kvHeads;
+        @Option(names = "--intermediate", defaultValue = "1376", description = "SwiGLU intermediate size (default: ${DEFAULT-VALUE}).") int intermediate;
+        @Option(names = "--vocab", defaultValue = "8000", description = "Vocabulary size (default: ${DEFAULT-VALUE}).") int vocab;
+        @Option(names = "--batch", defaultValue = "4", description = "Sequences per step (default: ${DEFAULT-VALUE}).") int batch;
+        @Option(names = "--seq", defaultValue = "256", description = "Tokens per sequence (default: ${DEFAULT-VALUE}).") int seq;
+        @Option(names = "--rank", defaultValue = "8", description = "LoRA rank on q_proj and v_proj (default: ${DEFAULT-VALUE}).") int rank;
         @Option(names = "--steps", defaultValue = "3", description = "Timed steps after one warm-up step (default: ${DEFAULT-VALUE}).") int steps;
         @Option(names = "--lambda", defaultValue = "1.0", description = "AsFT weight; the anchor is built from a random base (default: ${DEFAULT-VALUE}).") float lambda;
-        @Option(names = "--device", defaultValue = "cpu") String device;
+        @Option(names = "--device", defaultValue = "cpu", description = "cpu or java (default: ${DEFAULT-VALUE}).") String device;
         @Option(names = "--json", description = "Print a JSON summary as the last line of stdout.") boolean json;
 
         @Override
         public Integer call() throws Exception {
+            for (Object[] o : new Object[][] {{"--hidden", hidden}, {"--layers", layers}, {"--heads", heads}, {"--kv-heads", kvHeads},
+                    {"--intermediate", intermediate}, {"--batch", batch}, {"--seq", seq}, {"--rank", rank}, {"--steps", steps}})
+                if ((Integer) o[1] <= 0) throw new IllegalArgumentException(o[0] + " must be positive, got " + o[1]);
+            if (vocab <= 4) throw new IllegalArgumentException("--vocab must be above 4 (the special tokens), got " + vocab);
+            if (hidden % heads != 0) throw new IllegalArgumentException("--heads " + heads + " does not divide --hidden " + hidden);
+            if (heads % kvHeads != 0) throw new IllegalArgumentException("--kv-heads " + kvHeads + " does not divide --heads " + heads);
             java.nio.file.Path tmp = java.nio.file.Files.createTempDirectory("asft-bench-train");
             try {
                 dev.asft.trainer.example.ExampleModels em = new dev.asft.trainer.example.ExampleModels();
