@@ -181,6 +181,26 @@ class TrainCommandTest {
     }
 
     @Test
+    void stepsAloneRunThatManyStepsAcrossEpochs() throws Exception {
+        String[] common = {"--model", p.aligned().toString(), "--data", data.toString(), "--batch-size", "4", "--lambda", "0"};
+        Path alone = dir.resolve("alone.jsonl"), both = dir.resolve("both.jsonl");
+        CliTest.Run r = run(concat(new String[] {"train", "--out", dir.resolve("a").toString(), "--metrics", alone.toString(),
+                "--steps", "7"}, common));
+        assertEquals(0, r.code(), r.err());
+        List<JsonNode> a = metrics(alone); // 16 examples in batches of 4: 4 steps per epoch
+        assertEquals(7, a.size());
+        assertEquals(a.get(0).get("epoch").asInt(), a.get(3).get("epoch").asInt());
+        assertEquals(a.get(0).get("epoch").asInt() + 1, a.get(4).get("epoch").asInt());
+        assertEquals(7, a.get(6).get("step").asLong());
+        assertEquals(0, run(concat(new String[] {"train", "--out", dir.resolve("b").toString(), "--metrics", both.toString(),
+                "--steps", "7", "--epochs", "1"}, common)).code());
+        assertEquals(4, metrics(both).size(), "with --epochs, whichever ends first");
+        CliTest.Run bad = run(concat(new String[] {"train", "--out", dir.resolve("c").toString(), "--steps", "0"}, common));
+        assertEquals(2, bad.code());
+        assertTrue(bad.err().contains("--steps"), bad.err());
+    }
+
+    @Test
     void gradientAccumulationEqualsTheLargerBatch() throws Exception {
         String[] common = {"--model", p.aligned().toString(), "--data", data.toString(), "--epochs", "2", "--lr", "1e-2",
                 "--lambda", "0", "--seed", "5", "--schedule", "cosine", "--warmup", "1"};

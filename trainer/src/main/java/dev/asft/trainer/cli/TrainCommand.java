@@ -58,10 +58,11 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--targets", defaultValue = "q_proj,v_proj", description = "Target module suffixes (default: ${DEFAULT-VALUE}).")
     String targets;
 
-    @Option(names = "--epochs", defaultValue = "1", description = "Epochs (default: ${DEFAULT-VALUE}).")
-    int epochs;
+    @Option(names = "--epochs", description = "Passes over the data (default: 1, or as many as --steps needs).")
+    Integer epochsOption;
 
-    @Option(names = "--steps", description = "Stop after this many optimizer steps.")
+    @Option(names = "--steps", description = "Optimizer steps: alone, exactly this many (the data cycled in fresh "
+            + "shuffles, as Hugging Face's max_steps); with --epochs, whichever ends first.")
     Long steps;
 
     @Option(names = "--batch-size", defaultValue = "8", description = "Sequences per step (default: ${DEFAULT-VALUE}).")
@@ -133,6 +134,9 @@ final class TrainCommand implements Callable<Integer> {
         o.rslora = rslora;
         o.dropout = loraDropout;
         o.targets = TargetModules.parse(targets);
+        if (epochsOption != null && epochsOption <= 0) throw new IllegalArgumentException("--epochs must be positive, got " + epochsOption);
+        if (steps != null && steps <= 0) throw new IllegalArgumentException("--steps must be positive, got " + steps);
+        final int epochs = epochsOption != null ? epochsOption : steps != null ? Integer.MAX_VALUE : 1;
         o.epochs = epochs;
         o.maxSteps = steps == null ? Long.MAX_VALUE : steps;
         o.batchSize = batchSize;
@@ -149,8 +153,8 @@ final class TrainCommand implements Callable<Integer> {
         o.schedule = dev.asft.trainer.train.Schedule.parse(schedule, warmup);
         o.full = full;
         if (full && weights.mode() == LlamaModel.Weights.MAP) throw new IllegalArgumentException("--full trains f32 weights; --weights map does not apply");
-        if (rank <= 0 || batchSize <= 0 || epochs <= 0 || gradAccum <= 0)
-            throw new IllegalArgumentException("--rank, --batch-size, --grad-accum and --epochs must be positive");
+        if (rank <= 0 || batchSize <= 0 || gradAccum <= 0)
+            throw new IllegalArgumentException("--rank, --batch-size and --grad-accum must be positive");
         Backend backend = Backends.select(device, true);
         try (HfCheckpoint ck = HfCheckpoint.open(model); LlamaModel m = new LlamaModel(ck, backend, full ? LlamaModel.Weights.COPY : weights.mode()); Anchor anchor = anchor(backend, ck, o)) {
             List<Example> examples;

@@ -158,6 +158,7 @@ public final class LoraTrainer {
 
     /** Trains over the examples; each step is reported to {@code onStep}. */
     public List<Step> train(List<Example> data, int padId, Consumer<Step> onStep) {
+        if (data.isEmpty()) throw new IllegalArgumentException("no training examples");
         AsftRegularizer reg = anchor == null || o.full ? null : new AsftRegularizer(anchor, backend);
         Random shuffle = new Random(o.seed + 1);
         List<Step> steps = new ArrayList<>();
