@@ -408,97 +408,18 @@ inline float sexp(float x) { // the same function for one value (row tails)
   return vexp(v)[0];
 }
 
-// s[j] = sum_d x[d] * kt[d * ldk + j] for j < n: the dot products of x with n rows of K, read
-// from K^T so that the keys run along the vector lanes (no horizontal sums). NV vectors of keys
-// per block: with NV = 8 there are 8 independent FMA chains and 9 loads per 8 FMAs.
-template <int NV>
-inline int64_t scores_block(const float *x, const float *kt, int64_t ldk, int64_t j0, int64_t dim, float *s) {
-  vf acc[NV];
-  for (int v = 0; v < NV; v++) acc[v] = vf{};
-  for (int64_t d = 0; d < dim; d++) {
-    const vf xd = splat(x[d]);
-    const float *row = kt + d * ldk + j0;
-    for (int v = 0; v < NV; v++) acc[v] += xd * load(row + v * W);
-  }
-  for (int v = 0; v < NV; v++) std::memcpy(s + j0 + v * W, &acc[v], sizeof(vf));
-  return j0 + NV * W;
-}
+// ---- the same products for ATTN_QR rows at once ------------------------------------------
+// One row at a time, a kernel loads a vector of K^T (or V, K, Q, dO) for every FMA, and for
+// every row streams the whole of it (64 KiB per head at 256 x 64: from L2). With R rows sharing
+// each load, an R x NV tile of accumulators does R times the FMAs per load and per byte from L2
+// (ATTN_QR x ATTN_NV, kernel_table.h; one row alone where rows are left over).
 
-// One score outside the vector lanes (GCC vectorizes the products and adds them in order:
-// not the FMA chain of the lanes, so every kernel computes these keys with this same loop).
-inline float score_tail(const float *x, const float *kt, int64_t ldk, int64_t j, int64_t dim) {
-  float a = 0.f;
-  for (int64_t d = 0; d < dim; d++) a += x[d] * kt[d * ldk + j];
-  return a;
-}
-
-void scores_row(const float *x, const float *kt, int64_t ldk, int64_t n, int64_t dim, float *s) {
-  int64_t j = 0;
-  while (j + 8 * W <= n) j = scores_block<8>(x, kt, ldk, j, dim, s);
-  if (j + 4 * W <= n) j = scores_block<4>(x, kt, ldk, j, dim, s);
-  if (j + 2 * W <= n) j = scores_block<2>(x, kt, ldk, j, dim, s);
-  if (j + W <= n) j = scores_block<1>(x, kt, ldk, j, dim, s);
-  for (; j < n; j++) s[j] = score_tail(x, kt, ldk, j, dim);
-}
-
-// out[d] (+)= sum_{j < n} w[j] * rows[j * stride + d]: a weighted sum of n rows (P V, dS K, ...)
-// with the output held in registers: NV vectors of it per pass over the rows, and for NV < 8
-// two sets of accumulators (rows j and j + 1) so that at least 8 FMA chains run side by side.
-template <int NV>
-inline void wsum_block(const float *w, const float *rows, int64_t stride, int64_t n, int64_t d0, float *out,
-                       bool accumulate) {
-  constexpr int SETS = NV >= 8 ? 1 : 2;
-  vf acc[SETS][NV];
-  for (int t = 0; t < SETS; t++)
-    for (int v = 0; v < NV; v++) acc[t][v] = vf{};
-  int64_t j = 0;
-  for (; j + SETS <= n; j += SETS)
-    for (int t = 0; t < SETS; t++) {
-      const vf wj = splat(w[j + t]);
-      const float *row = rows + (j + t) * stride + d0;
-      for (int v = 0; v < NV; v++) acc[t][v] += wj * load(row + v * W);
-    }
-  for (; j < n; j++) {
-    const vf wj = splat(w[j]);
-    for (int v = 0; v < NV; v++) acc[0][v] += wj * load(rows + j * stride + d0 + v * W);
-  }
-  for (int v = 0; v < NV; v++) {
-    vf total = acc[0][v];
-    if (SETS == 2) total += acc[SETS - 1][v];
-    if (accumulate) total += load(out + d0 + v * W);
-    std::memcpy(out + d0 + v * W, &total, sizeof(vf));
-  }
-}
-
-// The columns [d, dim) of wsum.
-void wsum_range(const float *w, const float *rows, int64_t stride, int64_t n, int64_t d, int64_t dim, float *out,
-                bool accumulate) {
-  for (; d + 8 * W <= dim; d += 8 * W) wsum_block<8>(w, rows, stride, n, d, out, accumulate);
-  if (d + 4 * W <= dim) { wsum_block<4>(w, rows, stride, n, d, out, accumulate); d += 4 * W; }
-  if (d + 2 * W <= dim) { wsum_block<2>(w, rows, stride, n, d, out, accumulate); d += 2 * W; }
-  if (d + W <= dim) { wsum_block<1>(w, rows, stride, n, d, out, accumulate); d += W; }
-  for (; d < dim; d++) {
-    float a = accumulate ? out[d] : 0.f;
-    for (int64_t j = 0; j < n; j++) a += w[j] * rows[j * stride + d];
-    out[d] = a;
-  }
-}
-
-void wsum(const float *w, const float *rows, int64_t stride, int64_t n, int64_t dim, float *out, bool accumulate) {
-  wsum_range(w, rows, stride, n, 0, dim, out, accumulate);
-}
-
-// ---- the same two products for ATTN_QR rows at once ----------------------------------------
-// One row at a time, scores_row and wsum load a vector of K^T (or V, K, Q, dO) for every FMA,
-// and for every row stream the whole of it (64 KiB per head at 256 x 64: from L2). With R rows
-// sharing each load, an R x 4 tile of accumulators does R times the FMAs per load and per byte
-// from L2. Every output element is still the same sequence of multiply-adds as in the one-row
-// kernels (over d for scores, over j for weighted sums, from zero): results are bit-identical.
-
-// Scores of R rows x[r] over the keys [j0, j0 + NV W): s[r][j] = sum_d x[r][d] kt[d ldk + j].
+// Scores of R rows x[r] for the NV W keys from column j0 of K^T (rows of ldk floats, padded to
+// whole vectors): s[r][0 .. NV W) = sum over d of x[r][d] kt[d ldk + j0 + ...], one FMA chain
+// per score, d ascending: the keys run along the vector lanes (no horizontal sums).
 template <int R, int NV>
-inline int64_t scores_tile(const float *const *x, const float *kt, int64_t ldk, int64_t j0, int64_t dim,
-                           float *const *s) {
+inline void scores_tile(const float *const *x, const float *kt, int64_t ldk, int64_t j0, int64_t dim,
+                        float *const *s) {
   vf acc[R][NV];
   for (int r = 0; r < R; r++)
     for (int v = 0; v < NV; v++) acc[r][v] = vf{};
@@ -512,34 +433,51 @@ inline int64_t scores_tile(const float *const *x, const float *kt, int64_t ldk, 
     }
   }
   for (int r = 0; r < R; r++)
-    for (int v = 0; v < NV; v++) std::memcpy(s[r] + j0 + v * W, &acc[r][v], sizeof(vf));
-  return j0 + NV * W;
+    for (int v = 0; v < NV; v++) std::memcpy(s[r] + v * W, &acc[r][v], sizeof(vf));
 }
 
-// scores_row for R rows, row r over the keys [0, n[r]): the vector tiles cover the longest
-// row's whole vectors (keys past a shorter row's n are computed and left for the caller to
-// ignore), then each row's keys past its own whole vectors go through score_tail, as in
-// scores_row.
+// s[r][j] = x[r] . k_j for the keys j < n[r] of R rows, from K^T with ldk a multiple of W (pad
+// columns zero). The tiles cover the longest row (a shorter row gets scores past its n, for
+// the caller to ignore); the last, partial vector of keys goes through a buffer, since the
+// rows of s may end at n.
 template <int R>
 void scores_rows(const float *const *x, const float *kt, int64_t ldk, const int64_t *n, int64_t dim,
                  float *const *s) {
   int64_t nmax = n[0];
   for (int r = 1; r < R; r++) nmax = n[r] > nmax ? n[r] : nmax;
   const int64_t vend = nmax / W * W;
+  float *at[R];
   int64_t j = 0;
-  while (j + 4 * W <= vend) j = scores_tile<R, 4>(x, kt, ldk, j, dim, s);
-  if (j + 2 * W <= vend) j = scores_tile<R, 2>(x, kt, ldk, j, dim, s);
-  if (j + W <= vend) j = scores_tile<R, 1>(x, kt, ldk, j, dim, s);
-  for (int r = 0; r < R; r++)
-    for (int64_t t = n[r] / W * W; t < n[r]; t++) s[r][t] = score_tail(x[r], kt, ldk, t, dim);
+  for (; j + ATTN_NV * W <= vend; j += ATTN_NV * W) {
+    for (int r = 0; r < R; r++) at[r] = s[r] + j;
+    scores_tile<R, ATTN_NV>(x, kt, ldk, j, dim, at);
+  }
+  for (; j < vend; j += W) {
+    for (int r = 0; r < R; r++) at[r] = s[r] + j;
+    scores_tile<R, 1>(x, kt, ldk, j, dim, at);
+  }
+  if (vend < nmax) {
+    float buf[R][W];
+    for (int r = 0; r < R; r++) at[r] = buf[r];
+    scores_tile<R, 1>(x, kt, ldk, vend, dim, at);
+    for (int r = 0; r < R; r++)
+      for (int64_t t = vend; t < nmax; t++) s[r][t] = buf[r][t - vend];
+  }
 }
 
-// Weighted sums of R rows of weights over the columns [d0, d0 + NV W): out[r][d] (+)= the sum
-// over j in [jb[r], je[r]) of w[r][j - jb[r]] rows[j stride + d], j ascending. The ranges may
+inline void scores_row(const float *x, const float *kt, int64_t ldk, int64_t n, int64_t dim, float *s) {
+  scores_rows<1>(&x, kt, ldk, &n, dim, &s);
+}
+
+// Weighted sums of rows (P V, dS K, dS^T Q, P^T dO) for R rows of weights at once, over the
+// columns [d0, d0 + NV W): out[r][d] (+)= sum over j in [jb[r], je[r]) of
+// w[r][(j - jb[r]) ws] rows[j stride + d], j ascending, one FMA chain per element. The weights
+// of row r are w[r][0], w[r][ws], ...: ws = 1 for rows of P or dS, ws = len for their columns
+// (dK, dV: each weight is one broadcast load, so a column costs no gather). The ranges may
 // differ at either end (causal rows, key columns below the diagonal): each row's own head and
-// tail run alone, the common middle shares the loads.
+// tail run alone, the common middle shares the loads of rows.
 template <int R, int NV>
-inline void wsum_tile(const float *const *w, const int64_t *jb, const int64_t *je, const float *rows,
+inline void wsum_tile(const float *const *w, int64_t ws, const int64_t *jb, const int64_t *je, const float *rows,
                       int64_t stride, int64_t d0, float *const *out, bool accumulate) {
   vf acc[R][NV];
   for (int r = 0; r < R; r++)
@@ -551,12 +489,12 @@ inline void wsum_tile(const float *const *w, const int64_t *jb, const int64_t *j
   }
   for (int r = 0; r < R; r++)
     for (int64_t j = jb[r]; j < lo; j++) {
-      const vf wj = splat(w[r][j - jb[r]]);
+      const vf wj = splat(w[r][(j - jb[r]) * ws]);
       for (int v = 0; v < NV; v++) acc[r][v] += wj * load(rows + j * stride + d0 + v * W);
     }
   for (int64_t j = lo; j < hi; j++) {
     vf wj[R];
-    for (int r = 0; r < R; r++) wj[r] = splat(w[r][j - jb[r]]);
+    for (int r = 0; r < R; r++) wj[r] = splat(w[r][(j - jb[r]) * ws]);
     const float *row = rows + j * stride + d0;
     for (int v = 0; v < NV; v++) {
       const vf x = load(row + v * W);
@@ -565,7 +503,7 @@ inline void wsum_tile(const float *const *w, const int64_t *jb, const int64_t *j
   }
   for (int r = 0; r < R; r++) {
     for (int64_t j = hi > jb[r] ? hi : jb[r]; j < je[r]; j++) {
-      const vf wj = splat(w[r][j - jb[r]]);
+      const vf wj = splat(w[r][(j - jb[r]) * ws]);
       for (int v = 0; v < NV; v++) acc[r][v] += wj * load(rows + j * stride + d0 + v * W);
     }
     for (int v = 0; v < NV; v++) {
@@ -576,34 +514,61 @@ inline void wsum_tile(const float *const *w, const int64_t *jb, const int64_t *j
   }
 }
 
-// wsum for R rows (ranges as in wsum_tile; needs lo <= hi, i.e. overlapping ranges). The
-// 8-vector column blocks (wsum_block<8>: one FMA chain per element) go in two 4-vector tiles;
-// narrower column tails keep wsum's own two-chain blocks, one row at a time.
+// The weighted sums of wsum_tile over all dim columns (ranges must overlap: lo <= hi): tiles
+// of ATTN_NV vectors, then single vectors, then scalar columns one row at a time.
 template <int R>
-void wsum_rows(const float *const *w, const int64_t *jb, const int64_t *je, const float *rows, int64_t stride,
-               int64_t dim, float *const *out, bool accumulate) {
+void wsum_rows(const float *const *w, int64_t ws, const int64_t *jb, const int64_t *je, const float *rows,
+               int64_t stride, int64_t dim, float *const *out, bool accumulate) {
   int64_t d = 0;
-  for (; d + 8 * W <= dim; d += 8 * W) {
-    wsum_tile<R, 4>(w, jb, je, rows, stride, d, out, accumulate);
-    wsum_tile<R, 4>(w, jb, je, rows, stride, d + 4 * W, out, accumulate);
-  }
-  if (d < dim)
-    for (int r = 0; r < R; r++) wsum_range(w[r], rows + jb[r] * stride, stride, je[r] - jb[r], d, dim, out[r], accumulate);
+  for (; d + ATTN_NV * W <= dim; d += ATTN_NV * W) wsum_tile<R, ATTN_NV>(w, ws, jb, je, rows, stride, d, out, accumulate);
+  for (; d + W <= dim; d += W) wsum_tile<R, 1>(w, ws, jb, je, rows, stride, d, out, accumulate);
+  for (; d < dim; d++)
+    for (int r = 0; r < R; r++) {
+      float a = 0.f;
+      for (int64_t j = jb[r]; j < je[r]; j++) a += w[r][(j - jb[r]) * ws] * rows[j * stride + d];
+      out[r][d] = accumulate ? out[r][d] + a : a;
+    }
 }
 
-// kt[d * len + j] = rows[j * stride + d]: K^T (or V^T) of one (sequence, kv head).
+// out (+)= sum_{j < n} w[j] rows[j stride + .] for one row of weights.
+inline void wsum(const float *w, const float *rows, int64_t stride, int64_t n, int64_t dim, float *out, bool accumulate) {
+  const int64_t jb = 0;
+  wsum_rows<1>(&w, 1, &jb, &n, rows, stride, dim, &out, accumulate);
+}
+
+// kt[d * ldk + j] = rows[j * stride + d]: K^T (or V^T) of one (sequence, kv head), its rows
+// padded with zeros to ldk = attn_keys_padded(len), a whole number of vectors.
 inline void transpose_rows(const float *rows, int64_t stride, int64_t len, int64_t dim, float *kt) {
-  for (int64_t j = 0; j < len; j++)
-    for (int64_t d = 0; d < dim; d++) kt[d * len + j] = rows[j * stride + d];
+  // 8 columns of rows at a time: 8 rows of kt filled left to right (one row of kt per column
+  // of rows, 1 KiB apart at len 256, made the stores alias the loads every 4 KiB).
+  const int64_t ldk = attn_keys_padded(len);
+  for (int64_t d0 = 0; d0 < dim; d0 += 8) {
+    const int64_t dn = dim - d0 < 8 ? dim - d0 : 8;
+    for (int64_t j = 0; j < len; j++)
+      for (int64_t e = 0; e < dn; e++) kt[(d0 + e) * ldk + j] = rows[j * stride + d0 + e];
+  }
+  for (int64_t d = 0; d < dim; d++)
+    for (int64_t j = len; j < ldk; j++) kt[d * ldk + j] = 0.f;
 }
 
-// Row i of P for one (sequence, head): p[j] = softmax over the unmasked keys j <= i of
-// scale * q_i . k_j, 0 elsewhere (all 0 when every key is masked). Returns false then.
-// The softmax of prob_row on a row of raw scores p[0..i].
+// Row i of P from its raw scores p[0..i] = q_i . k_j: p[j] = softmax over the unmasked keys
+// j <= i of scale * p[j], 0 elsewhere up to len (all 0 when every key is masked: returns false).
 inline bool softmax_row(const int32_t *mask, int64_t i, int64_t len, float scale, float *p) {
   const int64_t n = i + 1;
+  const vf ninf = splat(-__builtin_inff()), sv = splat(scale);
+  vf mxv = ninf;
+  int64_t j = 0;
+  for (; j + W <= n; j += W) { // scaled scores, -inf for masked keys, and their maximum
+    vu m;
+    std::memcpy(&m, mask + j, sizeof m);
+    vf t = load(p + j) * sv;
+    t = m == 0 ? ninf : t;
+    mxv = t > mxv ? t : mxv;
+    std::memcpy(p + j, &t, sizeof t);
+  }
   float mx = -__builtin_inff();
-  for (int64_t j = 0; j < n; j++) {
+  for (int l = 0; l < W; l++) mx = mxv[l] > mx ? mxv[l] : mx;
+  for (; j < n; j++) {
     if (mask[j] == 0) p[j] = -__builtin_inff();
     else {
       p[j] *= scale;
@@ -616,8 +581,8 @@ inline bool softmax_row(const int32_t *mask, int64_t i, int64_t len, float scale
     return false;
   }
   vf zv{};
-  int64_t j = 0;
-  const vf mv = splat(mx), ninf = splat(-__builtin_inff()), zero{};
+  j = 0;
+  const vf mv = splat(mx), zero{};
   for (; j + W <= n; j += W) {
     const vf s = load(p + j);
     vf e = vexp(s - mv);
@@ -640,9 +605,10 @@ inline bool softmax_row(const int32_t *mask, int64_t i, int64_t len, float scale
   return true;
 }
 
+// Row i of P for one (sequence, head) from q_i and K^T: scores_row, then softmax_row.
 inline bool prob_row(const float *qi, const float *kt, const int32_t *mask, int64_t i, int64_t len, int64_t dim,
                      float scale, float *p) {
-  scores_row(qi, kt, len, i + 1, dim, p);
+  scores_row(qi, kt, attn_keys_padded(len), i + 1, dim, p);
   return softmax_row(mask, i, len, scale, p);
 }
 
@@ -655,7 +621,7 @@ void attn_head_forward(const float *qb, int64_t qs, const float *kb, const float
                        float *probs, float *scratch) {
   constexpr int R = ATTN_QR;
   const float scale = 1.f / __builtin_sqrtf(float(dim));
-  float *kt = scratch, *rowbuf = scratch + len * dim;
+  float *kt = scratch, *rowbuf = scratch + attn_keys_padded(len) * dim;
   transpose_rows(kb, ks, len, dim, kt);
   int64_t i = 0;
   for (; i + R <= len; i += R) {
@@ -670,13 +636,13 @@ void attn_head_forward(const float *qb, int64_t qs, const float *kb, const float
       jb[r] = 0;
       je[r] = i + r + 1;
     }
-    scores_rows<R>(x, kt, len, je, dim, p);
+    scores_rows<R>(x, kt, attn_keys_padded(len), je, dim, p);
     for (int r = 0; r < R; r++) {
       ok[r] = softmax_row(mask, i + r, len, scale, p[r]);
       all = all && ok[r];
     }
     if (all) {
-      wsum_rows<R>(p, jb, je, vb, ks, dim, o, false);
+      wsum_rows<R>(p, 1, jb, je, vb, ks, dim, o, false);
       continue;
     }
     for (int r = 0; r < R; r++) {
@@ -716,51 +682,52 @@ inline void attn_ds_rows(const float *qh, const float *doh, int64_t qs, const fl
   if (ph) {
     for (int r = 0; r < R; r++) p[r] = ph + (i + r) * len;
   } else {
-    scores_rows<R>(x, kt, len, je, dim, pr);
+    scores_rows<R>(x, kt, attn_keys_padded(len), je, dim, pr);
     for (int r = 0; r < R; r++) {
       softmax_row(mask, i + r, len, scale, pr[r]);
       p[r] = pr[r];
     }
   }
   for (int r = 0; r < R; r++) x[r] = doh + (i + r) * qs;
-  scores_rows<R>(x, vt, len, je, dim, ds); // dP = dO V^T
+  scores_rows<R>(x, vt, attn_keys_padded(len), je, dim, ds); // dP = dO V^T
   for (int r = 0; r < R; r++) {
     const int64_t n = je[r];
-    double pdp = 0.0;
-    for (int64_t j = 0; j < n; j++) pdp += double(p[r][j]) * ds[r][j];
-    const float c = float(pdp);
+    vf a0{}, a1{}; // <P, dP>: two vector chains (a serial double chain here was ~6% of the backward)
+    int64_t j = 0;
+    for (; j + 2 * W <= n; j += 2 * W) {
+      a0 += load(p[r] + j) * load(ds[r] + j);
+      a1 += load(p[r] + j + W) * load(ds[r] + j + W);
+    }
+    for (; j + W <= n; j += W) a0 += load(p[r] + j) * load(ds[r] + j);
+    float c = hsum(a0 + a1);
+    for (; j < n; j++) c += p[r][j] * ds[r][j];
     for (int64_t j = 0; j < n; j++) ds[r][j] = p[r][j] * (ds[r][j] - c) * scale; // dS
   }
   const float *dsc[R];
   for (int r = 0; r < R; r++) dsc[r] = ds[r];
-  wsum_rows<R>(dsc, jb, je, kb, ks, dim, dq, false); // dQ = dS K
+  wsum_rows<R>(dsc, 1, jb, je, kb, ks, dim, dq, false); // dQ = dS K
 }
 
-// dK += dS^T Q and dV += P^T dO for the keys [j, j + R) over the block's query rows [i0, i1)
-// (each key from the first row that sees it): the keys' columns of dS and P gathered into wcol.
+// dK += dS^T Q and dV += P^T dO for the keys [j, j + R) over the block's query rows [i0, i1),
+// each key from the first row that sees it: the weights are the keys' columns of dS and P.
 template <int R>
 inline void attn_dkdv_keys(const float *qh, const float *doh, int64_t qs, int64_t ks, int64_t len, int64_t dim,
                            const float *ph, const float *pb, const float *dsb, int64_t j, int64_t i0, int64_t i1,
-                           float *wcol, float *dkb, float *dvb) {
+                           float *dkb, float *dvb) {
   const float *w1[R], *w2[R];
   float *dk[R], *dv[R];
   int64_t jb[R], je[R];
   for (int t = 0; t < R; t++) {
     const int64_t key = j + t, r0 = key > i0 ? key : i0;
-    float *c1 = wcol + t * ATTN_RB, *c2 = wcol + (R + t) * ATTN_RB;
-    for (int64_t i = r0; i < i1; i++) {
-      c1[i - r0] = dsb[(i - i0) * len + key];
-      c2[i - r0] = ph ? ph[i * len + key] : pb[(i - i0) * len + key];
-    }
-    w1[t] = c1;
-    w2[t] = c2;
+    w1[t] = dsb + (r0 - i0) * len + key;
+    w2[t] = ph ? ph + r0 * len + key : pb + (r0 - i0) * len + key;
     dk[t] = dkb + key * ks;
     dv[t] = dvb + key * ks;
     jb[t] = r0;
     je[t] = i1;
   }
-  wsum_rows<R>(w1, jb, je, qh, qs, dim, dk, true);  // dK += dS^T Q
-  wsum_rows<R>(w2, jb, je, doh, qs, dim, dv, true); // dV += P^T dO
+  wsum_rows<R>(w1, len, jb, je, qh, qs, dim, dk, true);  // dK += dS^T Q
+  wsum_rows<R>(w2, len, jb, je, doh, qs, dim, dv, true); // dV += P^T dO
 }
 
 // One (sequence, kv head) with its `group` query heads: dq rows of those heads, and the dk, dv
@@ -774,8 +741,8 @@ void attn_group_backward(const float *qb, int64_t qs, const float *kb, const flo
                          float *scratch) {
   constexpr int R = ATTN_QR;
   const float scale = 1.f / __builtin_sqrtf(float(dim));
-  float *kt = scratch, *vt = kt + len * dim, *dsb = vt + len * dim, *pb = dsb + ATTN_RB * len;
-  float *wcol = pb + ATTN_RB * len; // 2 R columns of ATTN_RB
+  float *kt = scratch, *vt = kt + attn_keys_padded(len) * dim, *dsb = vt + attn_keys_padded(len) * dim,
+        *pb = dsb + ATTN_RB * len;
   transpose_rows(kb, ks, len, dim, kt);
   transpose_rows(vb, ks, len, dim, vt);
   for (int64_t j = 0; j < len; j++)
@@ -792,8 +759,8 @@ void attn_group_backward(const float *qb, int64_t qs, const float *kb, const flo
       for (; i < i1; i++)
         attn_ds_rows<1>(qh, doh, qs, kb, kt, vt, ks, mask, len, dim, scale, ph, i, i0, dsb, pb, dqh);
       int64_t j = 0; // keys seen by the block's rows
-      for (; j + R <= i1; j += R) attn_dkdv_keys<R>(qh, doh, qs, ks, len, dim, ph, pb, dsb, j, i0, i1, wcol, dkb, dvb);
-      for (; j < i1; j++) attn_dkdv_keys<1>(qh, doh, qs, ks, len, dim, ph, pb, dsb, j, i0, i1, wcol, dkb, dvb);
+      for (; j + R <= i1; j += R) attn_dkdv_keys<R>(qh, doh, qs, ks, len, dim, ph, pb, dsb, j, i0, i1, dkb, dvb);
+      for (; j < i1; j++) attn_dkdv_keys<1>(qh, doh, qs, ks, len, dim, ph, pb, dsb, j, i0, i1, dkb, dvb);
     }
   }
 }

@@ -40,9 +40,10 @@ import java.util.stream.Stream;
 public final class WorldBuilder {
     /**
      * Bumped whenever a change alters the built bytes (the cache is keyed by it): 2 = one-pass loss,
-     * bulk copies; 3 = attention, SwiGLU and cross-entropy in libasft; 4 = RMSNorm in libasft.
+     * bulk copies; 3 = attention, SwiGLU and cross-entropy in libasft; 4 = RMSNorm in libasft;
+     * 5 = attention tiles (every score an FMA chain, <P, dP> in vector lanes).
      */
-    public static final int FORMAT = 4;
+    public static final int FORMAT = 5;
     private static final ObjectMapper JSON = new ObjectMapper();
     private final WorldSpec spec;
     private final long seed;
