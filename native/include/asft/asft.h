@@ -145,7 +145,8 @@ int asft_cross_entropy(const float *logits, const int32_t *targets, int64_t rows
  * The projections' GEMMs on caller memory (the JNI binding passes pinned Java arrays):
  * C = alpha op(A) op(B) + beta C, row-major, through the process's OpenBLAS cblas_sgemm, whose
  * address asft_set_sgemm takes once (libasft links no BLAS). ASFT_EINVAL before that, or for
- * sizes beyond OpenBLAS's 32-bit ints.
+ * sizes beyond OpenBLAS's 32-bit ints. Products with A untransposed, at most 16 columns of C,
+ * k >= 64 and beta = 0 (the LoRA side products x A^T, dy B) run on libasft's skinny kernel.
  */
 int asft_set_sgemm(const void *cblas_sgemm);
 int asft_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
