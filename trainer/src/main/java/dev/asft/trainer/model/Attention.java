@@ -16,14 +16,60 @@ final class Attention {
 
     /** The forward's probabilities, kept for the backward when they fit {@link GemmAttention#KEEP_PROBS_BYTES}. */
     static final class Kept implements AutoCloseable {
+        private final ProbBuffers pool;
+        private final int layer;
         private Tensor nativeProbs;
         private float[][] javaProbs;
 
+        /** Probabilities in a fresh native buffer, freed on close. */
+        Kept() {
+            this(null, 0);
+        }
+
+        /** Probabilities in the pool's buffer for this layer (reused by the next step's forward). */
+        Kept(ProbBuffers pool, int layer) {
+            this.pool = pool;
+            this.layer = layer;
+        }
+
+        private Tensor take(long floats) {
+            nativeProbs = pool == null ? Tensor.allocate(DType.F32, floats) : pool.view(layer, floats);
+            return nativeProbs;
+        }
+
         @Override
         public void close() {
-            if (nativeProbs != null) nativeProbs.close();
+            if (nativeProbs != null) nativeProbs.close(); // a pool view frees nothing
             nativeProbs = null;
             javaProbs = null;
+        }
+    }
+
+    /**
+     * One native buffer per layer for the kept probabilities, grown as needed and reused from
+     * step to step. Fresh 8 MiB buffers per layer and step went back to the OS at each step's end
+     * (glibc trims the freed top of its heap) and were page-faulted in again by the next forward:
+     * ~2% of a step in the kernel's page zeroing, plus TLB shootdowns.
+     */
+    static final class ProbBuffers implements AutoCloseable {
+        private final java.util.List<Tensor> buffers = new java.util.ArrayList<>();
+
+        /** A view of the first {@code floats} floats of the layer's buffer (valid until its next view or close). */
+        Tensor view(int layer, long floats) {
+            while (buffers.size() <= layer) buffers.add(null);
+            Tensor b = buffers.get(layer);
+            if (b == null || b.numel() < floats) {
+                if (b != null) b.close();
+                b = Tensor.allocate(DType.F32, floats);
+                buffers.set(layer, b);
+            }
+            return Tensor.wrap(b.buffer().slice(0, Math.toIntExact(4 * floats)), DType.F32, floats);
+        }
+
+        @Override
+        public void close() {
+            for (Tensor b : buffers) if (b != null) b.close();
+            buffers.clear();
         }
     }
 
@@ -37,8 +83,7 @@ final class Attention {
             return GemmAttention.forward(be, q, k, v, mask, batch, len, heads, kvHeads, dim, probs);
         }
         float[] out = new float[q.length];
-        Tensor probs = keep ? Tensor.allocate(DType.F32, (long) batch * heads * len, len) : null;
-        if (keep) kept.nativeProbs = probs;
+        Tensor probs = keep ? kept.take((long) batch * heads * len * len) : null;
         NativeKernels.attentionForward(q, k, v, mask, batch, len, heads, kvHeads, dim, out, probs);
         return out;
     }

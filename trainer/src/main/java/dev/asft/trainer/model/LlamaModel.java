@@ -28,6 +28,7 @@ public final class LlamaModel implements AutoCloseable {
     private java.util.Map<String, Tensor> fullParams; // every weight by HF name, made on first use (full fine-tuning)
     private final boolean mapped; // weights are views of the memory-mapped checkpoint, widened per GEMM
     private final Linear.Scratch scratch = new Linear.Scratch();
+    private final Attention.ProbBuffers probBuffers = new Attention.ProbBuffers();
 
     /**
      * How the frozen weights are held: {@code COPY} converts them to f32 off-heap tensors at load
@@ -228,7 +229,8 @@ public final class LlamaModel implements AutoCloseable {
         float eps = (float) cfg.rmsNormEps();
         float[] x = embedTokens(ids);
         Rope rope = new Rope(hd, cfg.ropeTheta(), len, cfg.ropeScaling());
-        for (Layer l : layers) {
+        for (int li = 0; li < layers.size(); li++) {
+            Layer l = layers.get(li);
             float[] x0 = caches == null ? null : x.clone();
             float[] hn = StepOps.rmsNorm(backend, x, l.inNorm(), h, eps);
             float[] q = l.q().apply(backend, hn, n, dropout, rnd), k = l.k().apply(backend, hn, n, dropout, rnd),
@@ -236,7 +238,7 @@ public final class LlamaModel implements AutoCloseable {
             rope.apply(q, n, len, heads);
             rope.apply(k, n, len, kv);
             // training keeps the attention probabilities for the backward when they are small enough
-            Attention.Kept probs = caches != null ? new Attention.Kept() : null;
+            Attention.Kept probs = caches != null ? new Attention.Kept(probBuffers, li) : null;
             float[] att = Attention.forward(backend, q, k, v, mask, batch, len, heads, kv, hd, probs);
             Ops.addInPlace(x, l.o().apply(backend, att, n, dropout, rnd));
             float[] xMid = caches == null ? null : x.clone();
@@ -623,5 +625,6 @@ public final class LlamaModel implements AutoCloseable {
         if (fullParams != null)
             for (String name : norms.keySet()) fullParams.get(name).close();
         scratch.close();
+        probBuffers.close();
     }
 }
