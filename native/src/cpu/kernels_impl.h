@@ -701,7 +701,7 @@ inline void attn_ds_rows(const float *qh, const float *doh, int64_t qs, const fl
     for (; j + W <= n; j += W) a0 += load(p[r] + j) * load(ds[r] + j);
     float c = hsum(a0 + a1);
     for (; j < n; j++) c += p[r][j] * ds[r][j];
-    for (int64_t j = 0; j < n; j++) ds[r][j] = p[r][j] * (ds[r][j] - c) * scale; // dS
+    for (int64_t t = 0; t < n; t++) ds[r][t] = p[r][t] * (ds[r][t] - c) * scale; // dS
   }
   const float *dsc[R];
   for (int r = 0; r < R; r++) dsc[r] = ds[r];
