@@ -20,7 +20,26 @@ public final class AsftCli implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(run(args));
+        int code;
+        try {
+            code = run(args);
+        } catch (OutOfMemoryError e) { // one clear line and what to do, not a stack trace
+            System.err.println(outOfMemory(args, e, Runtime.getRuntime().maxMemory()));
+            code = 3;
+        }
+        System.exit(code);
+    }
+
+    /** The message for an OutOfMemoryError that ended a command. */
+    static String outOfMemory(String[] args, OutOfMemoryError e, long maxHeapBytes) {
+        String cmd = args.length > 0 && !args[0].startsWith("-") ? "asft " + args[0] : "asft";
+        String heap = maxHeapBytes >= 1L << 30 ? String.format("%.1f GiB", maxHeapBytes / (double) (1L << 30))
+                : (maxHeapBytes >> 20) + " MiB";
+        return String.format("%s: error: out of memory (%s). Activations live on the Java heap (at most %s here): "
+                + "raise it with ASFT_JAVA_OPTS=-Xmx<size> (e.g. -Xmx16g), or lower --batch-size or --max-len; "
+                + "weights and anchors are native memory outside the heap (--weights map keeps frozen weights on disk pages). "
+                + "Files are written under temporary names, so no output was left half-written.",
+                cmd, e.getMessage(), heap);
     }
 
     /** Runs the CLI and returns its exit code (tests call this). */
