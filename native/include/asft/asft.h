@@ -128,6 +128,12 @@ int asft_rmsnorm_forward(const float *x, const float *w, int64_t rows, int64_t d
 int asft_rmsnorm_backward(const float *x, const float *w, const float *dy, int64_t rows, int64_t dim,
                           float eps, float *dx, double *inv_rms);
 
+/* Rotary position embedding in place (Hugging Face's rotate-half convention) of x [tokens x
+ * heads*dim], token t at position t % len; cos and sin [positions x dim/2], positions >= len.
+ * inverse != 0 applies the transposed rotation (the backward of a gradient). */
+int asft_rope(float *x, int64_t tokens, int64_t len, int64_t heads, int64_t dim, const float *cos,
+              const float *sin, int64_t positions, int inverse);
+
 /* act = silu(g) * u over n elements (the SwiGLU MLP), and its backward from dact. */
 int asft_swiglu_forward(const float *g, const float *u, float *act, int64_t n);
 int asft_swiglu_backward(const float *g, const float *u, const float *dact, float *dg, float *du,

@@ -90,6 +90,10 @@ public final class AsftNative {
                                         long lda, @Const float[] b, long ldb, float beta, FloatPointer c, long ldc);
 
     @CriticalRegion // Java arrays without a copy in and out (Get/ReleasePrimitiveArrayCritical)
+    public static native int asft_rope(float[] x, long tokens, long len, long heads, long dim, @Const float[] cos,
+                                       @Const float[] sin, long positions, int inverse);
+
+    @CriticalRegion // Java arrays without a copy in and out (Get/ReleasePrimitiveArrayCritical)
     public static native int asft_swiglu_forward(@Const float[] g, @Const float[] u, float[] act, long n);
 
     @CriticalRegion // Java arrays without a copy in and out (Get/ReleasePrimitiveArrayCritical)

@@ -309,6 +309,21 @@ public final class NativeKernels {
         }
     }
 
+    /**
+     * Rotary position embedding in place of x [tokens x heads*dim] (rotate-half), token t at
+     * position t % len, from cos and sin tables [positions x dim/2]; inverse: the transposed
+     * rotation (a gradient's backward).
+     */
+    public static void rope(float[] x, int tokens, int len, int heads, int dim, float[] cos, float[] sin, boolean inverse) {
+        if (tokens < 0 || len <= 0 || heads <= 0 || dim <= 0 || dim % 2 != 0)
+            throw new IllegalArgumentException("rope: tokens " + tokens + ", len " + len + ", heads " + heads + ", head dim " + dim
+                    + " (len, heads and an even head dim must be positive)");
+        need(x, (long) tokens * heads * dim, "rope: x");
+        if (cos == null || sin == null || cos.length != sin.length || cos.length % (dim / 2) != 0 || cos.length / (dim / 2) < len)
+            throw new IllegalArgumentException("rope: cos and sin must be equal tables of at least " + len + " positions x " + dim / 2);
+        check(AsftNative.asft_rope(x, tokens, len, heads, dim, cos, sin, cos.length / (dim / 2), inverse ? 1 : 0), "asft_rope");
+    }
+
     /** act = silu(g) * u elementwise (the SwiGLU MLP). */
     public static void swigluForward(float[] g, float[] u, float[] act) {
         ensureLoaded();

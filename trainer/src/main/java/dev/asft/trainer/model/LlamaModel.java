@@ -235,8 +235,8 @@ public final class LlamaModel implements AutoCloseable {
             float[] hn = StepOps.rmsNorm(backend, x, l.inNorm(), h, eps);
             float[] q = l.q().apply(backend, hn, n, dropout, rnd), k = l.k().apply(backend, hn, n, dropout, rnd),
                     v = l.v().apply(backend, hn, n, dropout, rnd);
-            rope.apply(q, n, len, heads);
-            rope.apply(k, n, len, kv);
+            rope.apply(backend, q, n, len, heads);
+            rope.apply(backend, k, n, len, kv);
             // training keeps the attention probabilities for the backward when they are small enough
             Attention.Kept probs = caches != null ? new Attention.Kept(probBuffers, li) : null;
             float[] att = Attention.forward(backend, q, k, v, mask, batch, len, heads, kv, hd, probs);
@@ -540,8 +540,8 @@ public final class LlamaModel implements AutoCloseable {
                 float[] datt = l.o().backward(backend, c.att(), dx, n, grad(grads, l.o(), 0), grad(grads, l.o(), 1), wgrad(full, l.o()), bgrad(full, l.o()), qkv);
                 if (!qkv) break; // only o_proj of the lowest layer trains
                 float[][] dqkv = Attention.backward(backend, c.q(), c.k(), c.v(), datt, mask, batch, len, heads, kv, hd, c.probs());
-                rope.backward(dqkv[0], n, len, heads);
-                rope.backward(dqkv[1], n, len, kv);
+                rope.backward(backend, dqkv[0], n, len, heads);
+                rope.backward(backend, dqkv[1], n, len, kv);
                 float[] dhq = l.q().backward(backend, c.hn(), dqkv[0], n, grad(grads, l.q(), 0), grad(grads, l.q(), 1), wgrad(full, l.q()), bgrad(full, l.q()), needIn);
                 float[] dhk = l.k().backward(backend, c.hn(), dqkv[1], n, grad(grads, l.k(), 0), grad(grads, l.k(), 1), wgrad(full, l.k()), bgrad(full, l.k()), needIn);
                 float[] dhv = l.v().backward(backend, c.hn(), dqkv[2], n, grad(grads, l.v(), 0), grad(grads, l.v(), 1), wgrad(full, l.v()), bgrad(full, l.v()), needIn);

@@ -1,5 +1,8 @@
 package dev.asft.trainer.model;
 
+import dev.asft.core.backend.Backend;
+import dev.asft.core.nativeapi.NativeKernels;
+
 /**
  * Rotary position embedding, Hugging Face's rotate-half convention: for head dimension D the
  * pairs are (i, i + D/2), with inv_freq[i] = theta^(-2i/D); x' = x cos + rotate_half(x) sin.
@@ -67,6 +70,18 @@ final class Rope {
         if (!scaling.has(key) || !scaling.get(key).isNumber())
             throw new IllegalArgumentException("config.json: rope_scaling needs a number " + key + " (got " + scaling + ")");
         return scaling.get(key).asDouble();
+    }
+
+    /** {@link #apply} in libasft on native backends (the same arithmetic, bit for bit), else this class's loops. */
+    void apply(Backend be, float[] x, int tokens, int len, int heads) {
+        if (StepOps.usesNative(be)) NativeKernels.rope(x, tokens, len, heads, dim, cos, sin, false);
+        else apply(x, tokens, len, heads);
+    }
+
+    /** {@link #backward} in libasft on native backends, else this class's loops. */
+    void backward(Backend be, float[] dx, int tokens, int len, int heads) {
+        if (StepOps.usesNative(be)) NativeKernels.rope(dx, tokens, len, heads, dim, cos, sin, true);
+        else backward(dx, tokens, len, heads);
     }
 
     /** The transpose of {@link #apply}: carries a gradient back through the rotation, in place. */

@@ -11,7 +11,7 @@ import dev.asft.core.nativeapi.NativeKernels;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-/** libasft's RMSNorm, SwiGLU and cross-entropy against the plain-Java loops (in double). */
+/** libasft's RMSNorm, SwiGLU, cross-entropy and RoPE against the plain-Java loops. */
 class StepOpsTest {
     private final CpuBackend cpu = new CpuBackend();
     private final JavaBackend plain = new JavaBackend();
@@ -42,6 +42,46 @@ class StepOpsTest {
             for (int i = 0; i < 2; i++)
                 assertTrue(scaledErr(gb[i], wb[i]) < 4e-6, "backward " + i + " n=" + n + ": " + scaledErr(gb[i], wb[i]) + " (seed " + seed + ")");
         }
+    }
+
+    /** libasft's RoPE is the Java loops' arithmetic (no FMA): equal bit for bit, both directions, on 1 and 2 threads. */
+    @Test
+    void ropeMatchesTheJavaLoopsBitForBit() {
+        long seed = System.nanoTime();
+        Random rnd = new Random(seed);
+        int[][] shapes = {{1, 1, 1, 2}, {7, 3, 2, 6}, {1024, 256, 8, 64}, {300, 100, 3, 80}, {2048, 512, 4, 128}};
+        for (int[] sh : shapes) {
+            int tokens = sh[0], len = sh[1], heads = sh[2], dim = sh[3];
+            Rope rope = new Rope(dim, 10000.0 + rnd.nextInt(500000), len);
+            float[] x = new float[tokens * heads * dim];
+            for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * 3);
+            for (boolean inverse : new boolean[] {false, true}) {
+                float[] want = x.clone(), got = x.clone();
+                if (inverse) {
+                    rope.backward(plain, want, tokens, len, heads);
+                    rope.backward(cpu, got, tokens, len, heads);
+                } else {
+                    rope.apply(plain, want, tokens, len, heads);
+                    rope.apply(cpu, got, tokens, len, heads);
+                }
+                String ctx = " tokens " + tokens + " len " + len + " heads " + heads + " dim " + dim + " (seed " + seed + ")";
+                assertArrayEquals(want, got, (inverse ? "backward" : "forward") + ctx);
+                if (!inverse && tokens > 1) assertTrue(!java.util.Arrays.equals(x, got), "rotated" + ctx);
+                int before = NativeKernels.numThreads();
+                try {
+                    NativeKernels.setNumThreads(1);
+                    float[] one = x.clone();
+                    if (inverse) rope.backward(cpu, one, tokens, len, heads);
+                    else rope.apply(cpu, one, tokens, len, heads);
+                    assertArrayEquals(got, one, "1 thread" + ctx);
+                } finally {
+                    NativeKernels.setNumThreads(before);
+                }
+            }
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> NativeKernels.rope(new float[12], 2, 4, 1, 6, new float[3], new float[3], false));
+        assertTrue(e.getMessage().contains("rope"), e.getMessage());
     }
 
     @Test
