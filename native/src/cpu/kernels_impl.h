@@ -465,10 +465,6 @@ void scores_rows(const float *const *x, const float *kt, int64_t ldk, const int6
   }
 }
 
-inline void scores_row(const float *x, const float *kt, int64_t ldk, int64_t n, int64_t dim, float *s) {
-  scores_rows<1>(&x, kt, ldk, &n, dim, &s);
-}
-
 // Weighted sums of rows (P V, dS K, dS^T Q, P^T dO) for R rows of weights at once, over the
 // columns [d0, d0 + NV W): out[r][d] (+)= sum over j in [jb[r], je[r]) of
 // w[r][(j - jb[r]) ws] rows[j stride + d], j ascending, one FMA chain per element. The weights
@@ -605,16 +601,41 @@ inline bool softmax_row(const int32_t *mask, int64_t i, int64_t len, float scale
   return true;
 }
 
-// Row i of P for one (sequence, head) from q_i and K^T: scores_row, then softmax_row.
-inline bool prob_row(const float *qi, const float *kt, const int32_t *mask, int64_t i, int64_t len, int64_t dim,
-                     float scale, float *p) {
-  scores_row(qi, kt, attn_keys_padded(len), i + 1, dim, p);
-  return softmax_row(mask, i, len, scale, p);
+// Rows [i, i + R) of one (sequence, head): their rows of P (softmax of the scaled scores) and
+// out = P V. A row whose keys are all masked gets zeros; then the rows go one at a time.
+template <int R>
+inline void attn_forward_rows(const float *qb, int64_t qs, const float *kt, const float *vb, int64_t ks,
+                              const int32_t *mask, int64_t len, int64_t dim, float scale, int64_t i, float *ob,
+                              int64_t os, float *probs, float *rowbuf) {
+  const float *x[R];
+  float *p[R], *o[R];
+  int64_t jb[R], je[R];
+  bool ok[R], all = true;
+  for (int r = 0; r < R; r++) {
+    x[r] = qb + (i + r) * qs;
+    p[r] = probs ? probs + (i + r) * len : rowbuf + r * len;
+    o[r] = ob + (i + r) * os;
+    jb[r] = 0;
+    je[r] = i + r + 1;
+  }
+  scores_rows<R>(x, kt, attn_keys_padded(len), je, dim, p);
+  for (int r = 0; r < R; r++) {
+    ok[r] = softmax_row(mask, i + r, len, scale, p[r]);
+    all = all && ok[r];
+  }
+  if (all) {
+    wsum_rows<R>(p, 1, jb, je, vb, ks, dim, o, false);
+    return;
+  }
+  for (int r = 0; r < R; r++) {
+    if (ok[r]) wsum(p[r], vb, ks, je[r], dim, o[r], false);
+    else
+      for (int64_t d = 0; d < dim; d++) o[r][d] = 0.f;
+  }
 }
 
 // One (sequence, head): out rows (stride os) = P V, keeping P when probs != nullptr (len x len).
-// Query rows go ATTN_QR at a time (scores_rows, wsum_rows); a row whose keys are all masked
-// gets zeros, and then its block goes one row at a time.
+// Query rows go ATTN_QR at a time (scores_rows, wsum_rows), the last len % ATTN_QR one by one.
 // scratch: attn_forward_scratch(len, dim) floats.
 void attn_head_forward(const float *qb, int64_t qs, const float *kb, const float *vb, int64_t ks,
                        const int32_t *mask, int64_t len, int64_t dim, float *ob, int64_t os,
@@ -624,42 +645,8 @@ void attn_head_forward(const float *qb, int64_t qs, const float *kb, const float
   float *kt = scratch, *rowbuf = scratch + attn_keys_padded(len) * dim;
   transpose_rows(kb, ks, len, dim, kt);
   int64_t i = 0;
-  for (; i + R <= len; i += R) {
-    const float *x[R];
-    float *p[R], *o[R];
-    int64_t jb[R], je[R];
-    bool ok[R], all = true;
-    for (int r = 0; r < R; r++) {
-      x[r] = qb + (i + r) * qs;
-      p[r] = probs ? probs + (i + r) * len : rowbuf + r * len;
-      o[r] = ob + (i + r) * os;
-      jb[r] = 0;
-      je[r] = i + r + 1;
-    }
-    scores_rows<R>(x, kt, attn_keys_padded(len), je, dim, p);
-    for (int r = 0; r < R; r++) {
-      ok[r] = softmax_row(mask, i + r, len, scale, p[r]);
-      all = all && ok[r];
-    }
-    if (all) {
-      wsum_rows<R>(p, 1, jb, je, vb, ks, dim, o, false);
-      continue;
-    }
-    for (int r = 0; r < R; r++) {
-      if (ok[r]) wsum(p[r], vb, ks, je[r], dim, o[r], false);
-      else
-        for (int64_t d = 0; d < dim; d++) o[r][d] = 0.f;
-    }
-  }
-  for (; i < len; i++) {
-    float *p = probs ? probs + i * len : rowbuf;
-    float *oi = ob + i * os;
-    if (!prob_row(qb + i * qs, kt, mask, i, len, dim, scale, p)) {
-      for (int64_t d = 0; d < dim; d++) oi[d] = 0.f;
-      continue;
-    }
-    wsum(p, vb, ks, i + 1, dim, oi, false);
-  }
+  for (; i + R <= len; i += R) attn_forward_rows<R>(qb, qs, kt, vb, ks, mask, len, dim, scale, i, ob, os, probs, rowbuf);
+  for (; i < len; i++) attn_forward_rows<1>(qb, qs, kt, vb, ks, mask, len, dim, scale, i, ob, os, probs, rowbuf);
 }
 
 // dS and dQ = dS K for the query rows [i, i + R) of a block starting at i0 (rows of dsb, and of

@@ -315,6 +315,7 @@ public final class NativeKernels {
      * rotation (a gradient's backward).
      */
     public static void rope(float[] x, int tokens, int len, int heads, int dim, float[] cos, float[] sin, boolean inverse) {
+        ensureLoaded();
         if (tokens < 0 || len <= 0 || heads <= 0 || dim <= 0 || dim % 2 != 0)
             throw new IllegalArgumentException("rope: tokens " + tokens + ", len " + len + ", heads " + heads + ", head dim " + dim
                     + " (len, heads and an even head dim must be positive)");
