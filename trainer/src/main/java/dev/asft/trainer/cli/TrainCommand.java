@@ -136,8 +136,7 @@ final class TrainCommand implements Callable<Integer> {
         o.targets = TargetModules.parse(targets);
         if (epochsOption != null && epochsOption <= 0) throw new IllegalArgumentException("--epochs must be positive, got " + epochsOption);
         if (steps != null && steps <= 0) throw new IllegalArgumentException("--steps must be positive, got " + steps);
-        final int epochs = epochsOption != null ? epochsOption : steps != null ? Integer.MAX_VALUE : 1;
-        o.epochs = epochs;
+        o.epochs = epochsOption != null ? epochsOption : steps != null ? Integer.MAX_VALUE : 1;
         o.maxSteps = steps == null ? Long.MAX_VALUE : steps;
         o.batchSize = batchSize;
         o.gradAccum = gradAccum;
@@ -174,9 +173,7 @@ final class TrainCommand implements Callable<Integer> {
             LoraTrainer t = new LoraTrainer(m, backend, o, anchor);
             if (init != null) init.close(); // its factors were copied
             if (resume != null) t.resume(resume);
-            int micro = (examples.size() + batchSize - 1) / batchSize;
-            int total = (int) Math.min(o.maxSteps, (long) epochs * ((micro + gradAccum - 1) / gradAccum));
-            Progress progress = new Progress("train", total);
+            Progress progress = new Progress("train", (int) Math.min(Integer.MAX_VALUE, t.totalSteps(examples.size())));
             t.train(examples, padId == null ? 0 : padId, s -> {
                 progress.next(String.format("loss %.4f (task %.4f, reg %.3e) lr %.2e %.0f tok/s", s.loss(), s.taskLoss(), s.reg(), s.lr(),
                         s.tokensPerS()));

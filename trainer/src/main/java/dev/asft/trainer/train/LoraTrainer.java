@@ -156,6 +156,17 @@ public final class LoraTrainer {
         return new PeftAdapter(PeftAdapter.newConfig(o.rank, o.alpha, o.targets.asList(), o.rslora, o.dropout, o.baseModelName), lora);
     }
 
+    /** Optimizer steps per epoch over this many examples. */
+    public int stepsPerEpoch(int examples) {
+        int micro = (examples + o.batchSize - 1) / o.batchSize;
+        return (micro + o.gradAccum - 1) / o.gradAccum;
+    }
+
+    /** Optimizer steps a run over this many examples takes: the epochs', or maxSteps if fewer. */
+    public long totalSteps(int examples) {
+        return Math.min(o.maxSteps, (long) o.epochs * stepsPerEpoch(examples));
+    }
+
     /** Trains over the examples; each step is reported to {@code onStep}. */
     public List<Step> train(List<Example> data, int padId, Consumer<Step> onStep) {
         if (data.isEmpty()) throw new IllegalArgumentException("no training examples");
@@ -164,8 +175,8 @@ public final class LoraTrainer {
         List<Step> steps = new ArrayList<>();
         long start = System.nanoTime(), tokens = 0, stepNo = 0;
         int microPerEpoch = (data.size() + o.batchSize - 1) / o.batchSize;
-        int perEpoch = (microPerEpoch + o.gradAccum - 1) / o.gradAccum;
-        long totalSteps = Math.min(o.maxSteps, (long) o.epochs * perEpoch);
+        int perEpoch = stepsPerEpoch(data.size());
+        long totalSteps = totalSteps(data.size());
         for (int epoch = 0; epoch < o.epochs && stepNo < o.maxSteps; epoch++) {
             List<Example> order = new ArrayList<>(data);
             Collections.shuffle(order, shuffle); // replayed from the seed on resume: same order
