@@ -76,13 +76,20 @@ final class Attention {
     /** Attention output; keeps the probabilities in {@code kept} when it is given and they fit. */
     static float[] forward(Backend be, float[] q, float[] k, float[] v, int[] mask, int batch, int len, int heads, int kvHeads,
                            int dim, Kept kept) {
+        return forward(be, q, k, v, mask, batch, len, heads, kvHeads, dim, kept, new float[q.length]);
+    }
+
+    /** As above into out (every element written). */
+    static float[] forward(Backend be, float[] q, float[] k, float[] v, int[] mask, int batch, int len, int heads, int kvHeads,
+                           int dim, Kept kept, float[] out) {
         boolean keep = kept != null && 4L * batch * heads * len * len <= GemmAttention.KEEP_PROBS_BYTES;
         if (!StepOps.usesNative(be)) {
             float[][] probs = keep ? new float[batch * heads][] : null;
             if (keep) kept.javaProbs = probs;
-            return GemmAttention.forward(be, q, k, v, mask, batch, len, heads, kvHeads, dim, probs);
+            float[] o = GemmAttention.forward(be, q, k, v, mask, batch, len, heads, kvHeads, dim, probs);
+            System.arraycopy(o, 0, out, 0, out.length);
+            return out;
         }
-        float[] out = new float[q.length];
         Tensor probs = keep ? kept.take((long) batch * heads * len * len) : null;
         NativeKernels.attentionForward(q, k, v, mask, batch, len, heads, kvHeads, dim, out, probs);
         return out;
@@ -91,11 +98,22 @@ final class Attention {
     /** {dq, dk, dv}; uses (and then frees) what the forward kept, or recomputes the probabilities. */
     static float[][] backward(Backend be, float[] q, float[] k, float[] v, float[] dout, int[] mask, int batch, int len, int heads,
                               int kvHeads, int dim, Kept kept) {
+        return backward(be, q, k, v, dout, mask, batch, len, heads, kvHeads, dim, kept,
+                new float[q.length], new float[k.length], new float[v.length]);
+    }
+
+    /** As above into dq, dk, dv (every element written). */
+    static float[][] backward(Backend be, float[] q, float[] k, float[] v, float[] dout, int[] mask, int batch, int len, int heads,
+                              int kvHeads, int dim, Kept kept, float[] dq, float[] dk, float[] dv) {
         try {
-            if (!StepOps.usesNative(be))
-                return GemmAttention.backward(be, q, k, v, dout, mask, batch, len, heads, kvHeads, dim,
+            if (!StepOps.usesNative(be)) {
+                float[][] g = GemmAttention.backward(be, q, k, v, dout, mask, batch, len, heads, kvHeads, dim,
                         kept == null ? null : kept.javaProbs);
-            float[] dq = new float[q.length], dk = new float[k.length], dv = new float[v.length];
+                System.arraycopy(g[0], 0, dq, 0, dq.length);
+                System.arraycopy(g[1], 0, dk, 0, dk.length);
+                System.arraycopy(g[2], 0, dv, 0, dv.length);
+                return new float[][] {dq, dk, dv};
+            }
             NativeKernels.attentionBackward(q, k, v, dout, mask, batch, len, heads, kvHeads, dim,
                     kept == null ? null : kept.nativeProbs, dq, dk, dv);
             return new float[][] {dq, dk, dv};

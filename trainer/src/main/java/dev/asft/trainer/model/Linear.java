@@ -33,20 +33,22 @@ final class Linear implements AutoCloseable {
     private final String name;
     private final Tensor weight, bias;
     private final Scratch scratch; // null: the weight is f32
+    private final Workspace ws; // the model's: outputs and temporaries of training steps
     private Tensor loraA, loraB; // views of the adapter's tensors (not owned)
     private float loraScale;
     private float[] loraMask; // LoRA dropout of the last training forward: 0 or 1/keep per input element
 
     Linear(String name, Tensor weight, Tensor bias) {
-        this(name, weight, bias, null);
+        this(name, weight, bias, null, new Workspace());
     }
 
-    Linear(String name, Tensor weight, Tensor bias, Scratch scratch) {
+    Linear(String name, Tensor weight, Tensor bias, Scratch scratch, Workspace ws) {
         if (weight.dtype() != DType.F32 && scratch == null) throw new IllegalArgumentException(name + ": a " + weight.dtype() + " weight needs a scratch");
         this.name = name;
         this.weight = weight;
         this.bias = bias;
         this.scratch = weight.dtype() == DType.F32 ? null : scratch;
+        this.ws = ws;
     }
 
     /** The weight as an f32 tensor for one GEMM (widened into the scratch when mapped). */
@@ -88,13 +90,13 @@ final class Linear implements AutoCloseable {
         int out = (int) weight.dim(0), in = (int) weight.dim(1);
         if (x.length != n * in) throw new IllegalArgumentException(name + ": input has " + x.length + " values, expected " + n + " x " + in);
         loraMask = null;
-        float[] r = new float[n * out];
+        float[] r = ws.take(n * out);
         backend.gemm(true, 1f, x, n, in, w32(), 0f, r); // y = x W^T on the Java arrays (no copies on the cpu backend)
         if (loraA != null) {
             float[] xl = x;
             if (p > 0 && rnd != null) {
-                loraMask = new float[x.length];
-                xl = new float[x.length];
+                loraMask = ws.take(x.length);
+                xl = ws.take(x.length);
                 float keep = 1f / (1f - p);
                 for (int i = 0; i < x.length; i++) {
                     loraMask[i] = rnd.nextDouble() < p ? 0f : keep;
@@ -102,9 +104,11 @@ final class Linear implements AutoCloseable {
                 }
             }
             int rank = (int) loraA.dim(0);
-            float[] xa = new float[n * rank];
+            float[] xa = ws.take(n * rank);
             backend.gemm(true, 1f, xl, n, in, loraA, 0f, xa); // x_l A^T
             backend.gemm(true, loraScale, xa, n, rank, loraB, 1f, r); // y += s (x_l A^T) B^T
+            ws.give(xa);
+            if (xl != x) ws.give(xl);
         }
         if (bias != null) {
             float[] b = bias.toFloatArray();
@@ -146,30 +150,34 @@ final class Linear implements AutoCloseable {
         int out = (int) weight.dim(0), in = (int) weight.dim(1);
         float[] xl = x;
         if (loraA != null && loraMask != null) { // the input the LoRA path saw in the forward
-            xl = new float[x.length];
+            xl = ws.take(x.length);
             for (int i = 0; i < x.length; i++) xl[i] = x[i] * loraMask[i];
         }
         if (!needDx && loraA == null) return null; // a frozen projection with nothing to pass down
         float[] dx = null;
         if (needDx) {
-            dx = new float[n * in];
+            dx = ws.take(n * in);
             backend.gemm(false, 1f, dy, n, out, w32(), 0f, dx); // dx = dy W on the Java arrays
         }
         if (loraA != null) {
             int r = (int) loraA.dim(0);
-            float[] dyb = new float[n * r];
+            float[] dyb = ws.take(n * r);
             backend.gemm(false, 1f, dy, n, out, loraB, 0f, dyb); // dy B
             if (needDx) {
-                float[] d = new float[n * in];
+                float[] d = ws.take(n * in);
                 backend.gemm(false, loraScale, dyb, n, r, loraA, 0f, d); // s (dy B) A, w.r.t. the LoRA input
                 for (int i = 0; i < dx.length; i++) dx[i] += loraMask == null ? d[i] : d[i] * loraMask[i];
+                ws.give(d);
             }
             if (gradA != null) backend.gemmTN(loraScale, dyb, xl, n, r, in, 1f, gradA); // s (dy B)^T x_l
             if (gradB != null) {
-                float[] xa = new float[n * r];
+                float[] xa = ws.take(n * r);
                 backend.gemm(true, 1f, xl, n, in, loraA, 0f, xa); // x_l A^T
                 backend.gemmTN(loraScale, dy, xa, n, out, r, 1f, gradB); // s dy^T (x_l A^T)
+                ws.give(xa);
             }
+            ws.give(dyb);
+            if (xl != x) ws.give(xl);
         }
         return dx;
     }

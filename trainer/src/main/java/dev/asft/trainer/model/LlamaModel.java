@@ -28,6 +28,7 @@ public final class LlamaModel implements AutoCloseable {
     private java.util.Map<String, Tensor> fullParams; // every weight by HF name, made on first use (full fine-tuning)
     private final boolean mapped; // weights are views of the memory-mapped checkpoint, widened per GEMM
     private final Linear.Scratch scratch = new Linear.Scratch();
+    private final Workspace ws = new Workspace(); // the arrays of training steps, reused step to step
     private final Attention.ProbBuffers probBuffers = new Attention.ProbBuffers();
 
     /**
@@ -117,7 +118,7 @@ public final class LlamaModel implements AutoCloseable {
     private Linear linear(HfCheckpoint ck, String name, int out, int in, boolean bias) {
         Tensor w = weight(ck, name + ".weight", out, in);
         Tensor b = bias && ck.has(name + ".bias") ? f32(ck, name + ".bias", out) : null;
-        return new Linear(name, w, b, scratch);
+        return new Linear(name, w, b, scratch, ws);
     }
 
     private float[] vector(HfCheckpoint ck, String name, int size) {
@@ -207,7 +208,7 @@ public final class LlamaModel implements AutoCloseable {
     /** The embedding rows of the tokens, [tokens x hidden], read straight from the table. */
     private float[] embedTokens(int[] ids) {
         int h = cfg.hiddenSize();
-        float[] x = new float[ids.length * h];
+        float[] x = ws.take(ids.length * h);
         java.nio.FloatBuffer table = embed.dtype() == DType.F32 ? embed.floats() : null;
         for (int t = 0; t < ids.length; t++) {
             int id = ids[t];
@@ -231,21 +232,25 @@ public final class LlamaModel implements AutoCloseable {
         Rope rope = new Rope(hd, cfg.ropeTheta(), len, cfg.ropeScaling());
         for (int li = 0; li < layers.size(); li++) {
             Layer l = layers.get(li);
-            float[] x0 = caches == null ? null : x.clone();
-            float[] hn = StepOps.rmsNorm(backend, x, l.inNorm(), h, eps);
+            float[] x0 = caches == null ? null : ws.copyOf(x);
+            float[] hn = StepOps.rmsNorm(backend, x, l.inNorm(), h, eps, ws.take(x.length));
             float[] q = l.q().apply(backend, hn, n, dropout, rnd), k = l.k().apply(backend, hn, n, dropout, rnd),
                     v = l.v().apply(backend, hn, n, dropout, rnd);
             rope.apply(backend, q, n, len, heads);
             rope.apply(backend, k, n, len, kv);
             // training keeps the attention probabilities for the backward when they are small enough
             Attention.Kept probs = caches != null ? new Attention.Kept(probBuffers, li) : null;
-            float[] att = Attention.forward(backend, q, k, v, mask, batch, len, heads, kv, hd, probs);
-            Ops.addInPlace(x, l.o().apply(backend, att, n, dropout, rnd));
-            float[] xMid = caches == null ? null : x.clone();
-            float[] hp = StepOps.rmsNorm(backend, x, l.postNorm(), h, eps);
+            float[] att = Attention.forward(backend, q, k, v, mask, batch, len, heads, kv, hd, probs, ws.take(q.length));
+            float[] o = l.o().apply(backend, att, n, dropout, rnd);
+            Ops.addInPlace(x, o);
+            ws.give(o);
+            float[] xMid = caches == null ? null : ws.copyOf(x);
+            float[] hp = StepOps.rmsNorm(backend, x, l.postNorm(), h, eps, ws.take(x.length));
             float[] g = l.gate().apply(backend, hp, n, dropout, rnd), u = l.up().apply(backend, hp, n, dropout, rnd);
-            float[] act = StepOps.swiglu(backend, g, u);
-            Ops.addInPlace(x, l.down().apply(backend, act, n, dropout, rnd));
+            float[] act = StepOps.swiglu(backend, g, u, ws.take(g.length));
+            float[] down = l.down().apply(backend, act, n, dropout, rnd);
+            Ops.addInPlace(x, down);
+            ws.give(down);
             if (caches != null) caches.add(new Cache(x0, hn, q, k, v, att, xMid, hp, g, u, act, probs));
         }
         return x;
@@ -257,7 +262,7 @@ public final class LlamaModel implements AutoCloseable {
      */
     public float[] forward(int[] ids, int[] mask, int batch, int len) {
         float[] xf = StepOps.rmsNorm(backend, decoder(ids, mask, batch, len, 0f, null, null), finalNorm, cfg.hiddenSize(), (float) cfg.rmsNormEps());
-        return new Linear("lm_head", head, null, scratch).apply(backend, xf, batch * len);
+        return new Linear("lm_head", head, null, scratch, ws).apply(backend, xf, batch * len);
     }
 
     /** Keys and values of every layer for positions [0, length), for incremental decoding. */
@@ -301,7 +306,7 @@ public final class LlamaModel implements AutoCloseable {
         });
         cache.length = start + n;
         float[] last = java.util.Arrays.copyOfRange(x, (n - 1) * h, n * h);
-        return new Linear("lm_head", head, null, scratch).apply(backend, StepOps.rmsNorm(backend, last, finalNorm, h, (float) cfg.rmsNormEps()), 1);
+        return new Linear("lm_head", head, null, scratch, ws).apply(backend, StepOps.rmsNorm(backend, last, finalNorm, h, (float) cfg.rmsNormEps()), 1);
     }
 
     /** Attention of one layer during cached decoding: q, k, v of the new tokens in, attention output out. */
@@ -355,7 +360,7 @@ public final class LlamaModel implements AutoCloseable {
             return att;
         });
         for (KvCache c : caches) c.length++;
-        return new Linear("lm_head", head, null, scratch).apply(backend, StepOps.rmsNorm(backend, x, finalNorm, h, (float) cfg.rmsNormEps()), n);
+        return new Linear("lm_head", head, null, scratch, ws).apply(backend, StepOps.rmsNorm(backend, x, finalNorm, h, (float) cfg.rmsNormEps()), n);
     }
 
     /**
@@ -426,7 +431,11 @@ public final class LlamaModel implements AutoCloseable {
 
     /** What the backward pass needs from one layer's forward. */
     private record Cache(float[] x, float[] hn, float[] q, float[] k, float[] v, float[] att, float[] xMid, float[] hp,
-                         float[] g, float[] u, float[] act, Attention.Kept probs) {}
+                         float[] g, float[] u, float[] act, Attention.Kept probs) {
+        void giveBack(Workspace ws) {
+            ws.give(x, hn, q, k, v, att, xMid, hp, g, u, act);
+        }
+    }
 
     /**
      * Forward and backward for LoRA training: returns the token-mean masked loss and adds its
@@ -482,11 +491,12 @@ public final class LlamaModel implements AutoCloseable {
         int heads = cfg.numAttentionHeads(), kv = cfg.numKeyValueHeads(), hd = cfg.headDim();
         float eps = (float) cfg.rmsNormEps();
         List<Cache> caches = new ArrayList<>();
-        float[] x = decoder(ids, mask, batch, len, dropout, rnd, caches);
+        ws.begin(); // every array of this step is taken from ws and back in it at the end
         try {
+            float[] x = decoder(ids, mask, batch, len, dropout, rnd, caches);
             Rope rope = new Rope(hd, cfg.ropeTheta(), len, cfg.ropeScaling());
-            float[] xf = StepOps.rmsNorm(backend, x, finalNorm, h, eps);
-            Linear headLin = new Linear("lm_head", head, null, scratch);
+            float[] xf = StepOps.rmsNorm(backend, x, finalNorm, h, eps, ws.take(x.length));
+            Linear headLin = new Linear("lm_head", head, null, scratch, ws);
             float[] logits = headLin.apply(backend, xf, n);
             // The loss and d loss / d logits = (softmax - onehot) / denominator at supervised positions,
             // in one pass with one exp per logit (the loss used to be a second pass over the logits).
@@ -498,15 +508,18 @@ public final class LlamaModel implements AutoCloseable {
                     throw new IllegalArgumentException("label " + target + " outside the vocabulary");
                 targets[r] = target == -100 ? -1 : target;
             }
-            float[] dlogits = new float[logits.length];
+            float[] dlogits = ws.take(logits.length);
             double[] sumCount = StepOps.crossEntropy(backend, logits, targets, vocab, denominator, dlogits);
+            ws.give(logits);
             double lossSum = sumCount[0];
             long count = (long) sumCount[1];
             if (count == 0) return Double.NaN;
             double[] lossCount = {lossSum / count, count};
             Tensor headGrad = full == null ? null : full.get(head == embed ? "model.embed_tokens.weight" : "lm_head.weight");
-            float[] dx = StepOps.rmsNormBackward(backend, x, finalNorm, headLin.backward(backend, xf, dlogits, n, null, null, headGrad, null, true), h, eps,
-                    fullVec(full, "model.norm.weight"));
+            float[] dxf = headLin.backward(backend, xf, dlogits, n, null, null, headGrad, null, true);
+            ws.give(dlogits, xf);
+            float[] dx = StepOps.rmsNormBackward(backend, x, finalNorm, dxf, h, eps, fullVec(full, "model.norm.weight"), ws.take(x.length));
+            ws.give(dxf, x);
             // Like autograd, the backward stops where nothing below trains: with LoRA on the first
             // layer's q and v, its input gradient (three projections' dx) is never needed.
             int lowest = full != null ? -1 : layers.size(); // the lowest layer with a trainable weight (-1: the embedding)
@@ -523,15 +536,18 @@ public final class LlamaModel implements AutoCloseable {
                         needMid || gateUp);
                 String p = "model.layers." + li + ".";
                 if (dact != null) {
-                    float[][] dgu = StepOps.swigluBackward(backend, c.g(), c.u(), dact);
-                    float[] dg = dgu[0], du = dgu[1];
+                    float[] dg = ws.take(dact.length), du = ws.take(dact.length);
+                    StepOps.swigluBackward(backend, c.g(), c.u(), dact, dg, du);
+                    ws.give(dact);
                     float[] dhp = l.gate().backward(backend, c.hp(), dg, n, grad(grads, l.gate(), 0), grad(grads, l.gate(), 1), wgrad(full, l.gate()), bgrad(full, l.gate()), needMid);
                     float[] dhpUp = l.up().backward(backend, c.hp(), du, n, grad(grads, l.up(), 0), grad(grads, l.up(), 1), wgrad(full, l.up()), bgrad(full, l.up()), needMid);
+                    ws.give(dg, du);
                     if (!needMid) break; // only the MLP of the lowest layer trains
                     Ops.addInPlace(dhp, dhpUp);
-                    float[] dxMid = dx.clone();
-                    Ops.addInPlace(dxMid, StepOps.rmsNormBackward(backend, c.xMid(), l.postNorm(), dhp, h, eps, fullVec(full, p + "post_attention_layernorm.weight")));
-                    dx = dxMid;
+                    float[] dxNorm = StepOps.rmsNormBackward(backend, c.xMid(), l.postNorm(), dhp, h, eps, fullVec(full, p + "post_attention_layernorm.weight"),
+                            ws.take(dx.length));
+                    Ops.addInPlace(dx, dxNorm); // dx becomes the gradient at x_mid
+                    ws.give(dhp, dhpUp, dxNorm);
                 } else if (!needMid) {
                     break;
                 }
@@ -539,16 +555,23 @@ public final class LlamaModel implements AutoCloseable {
                 boolean qkv = needIn || trains(grads, l.q()) || trains(grads, l.k()) || trains(grads, l.v());
                 float[] datt = l.o().backward(backend, c.att(), dx, n, grad(grads, l.o(), 0), grad(grads, l.o(), 1), wgrad(full, l.o()), bgrad(full, l.o()), qkv);
                 if (!qkv) break; // only o_proj of the lowest layer trains
-                float[][] dqkv = Attention.backward(backend, c.q(), c.k(), c.v(), datt, mask, batch, len, heads, kv, hd, c.probs());
-                rope.backward(backend, dqkv[0], n, len, heads);
-                rope.backward(backend, dqkv[1], n, len, kv);
-                float[] dhq = l.q().backward(backend, c.hn(), dqkv[0], n, grad(grads, l.q(), 0), grad(grads, l.q(), 1), wgrad(full, l.q()), bgrad(full, l.q()), needIn);
-                float[] dhk = l.k().backward(backend, c.hn(), dqkv[1], n, grad(grads, l.k(), 0), grad(grads, l.k(), 1), wgrad(full, l.k()), bgrad(full, l.k()), needIn);
-                float[] dhv = l.v().backward(backend, c.hn(), dqkv[2], n, grad(grads, l.v(), 0), grad(grads, l.v(), 1), wgrad(full, l.v()), bgrad(full, l.v()), needIn);
+                float[] dq = ws.take(c.q().length), dk = ws.take(c.k().length), dv = ws.take(c.v().length);
+                Attention.backward(backend, c.q(), c.k(), c.v(), datt, mask, batch, len, heads, kv, hd, c.probs(), dq, dk, dv);
+                ws.give(datt);
+                rope.backward(backend, dq, n, len, heads);
+                rope.backward(backend, dk, n, len, kv);
+                float[] dhq = l.q().backward(backend, c.hn(), dq, n, grad(grads, l.q(), 0), grad(grads, l.q(), 1), wgrad(full, l.q()), bgrad(full, l.q()), needIn);
+                float[] dhk = l.k().backward(backend, c.hn(), dk, n, grad(grads, l.k(), 0), grad(grads, l.k(), 1), wgrad(full, l.k()), bgrad(full, l.k()), needIn);
+                float[] dhv = l.v().backward(backend, c.hn(), dv, n, grad(grads, l.v(), 0), grad(grads, l.v(), 1), wgrad(full, l.v()), bgrad(full, l.v()), needIn);
+                ws.give(dq, dk, dv);
                 if (!needIn) break;
                 Ops.addInPlace(dhq, dhk);
                 Ops.addInPlace(dhq, dhv);
-                Ops.addInPlace(dx, StepOps.rmsNormBackward(backend, c.x(), l.inNorm(), dhq, h, eps, fullVec(full, p + "input_layernorm.weight")));
+                float[] dxNorm = StepOps.rmsNormBackward(backend, c.x(), l.inNorm(), dhq, h, eps, fullVec(full, p + "input_layernorm.weight"),
+                        ws.take(dx.length));
+                Ops.addInPlace(dx, dxNorm);
+                ws.give(dhq, dhk, dhv, dxNorm);
+                c.giveBack(ws); // this layer's activations are not needed again
             }
             if (full != null) { // the embedding rows of the batch's tokens receive dx
                 java.nio.FloatBuffer ge = full.get("model.embed_tokens.weight").floats();
@@ -559,6 +582,7 @@ public final class LlamaModel implements AutoCloseable {
         } finally { // the attention probabilities each layer kept, also where the backward stopped early or failed
             for (Cache c : caches)
                 if (c.probs() != null) c.probs().close();
+            ws.end();
         }
     }
 

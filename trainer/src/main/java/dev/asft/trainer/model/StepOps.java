@@ -18,7 +18,11 @@ final class StepOps {
 
     /** act = silu(g) * u. */
     static float[] swiglu(Backend be, float[] g, float[] u) {
-        float[] act = new float[g.length];
+        return swiglu(be, g, u, new float[g.length]);
+    }
+
+    /** act = silu(g) * u into act (every element written). */
+    static float[] swiglu(Backend be, float[] g, float[] u, float[] act) {
         if (usesNative(be)) {
             NativeKernels.swigluForward(g, u, act);
             return act;
@@ -29,7 +33,11 @@ final class StepOps {
 
     /** {dg, du} of act = silu(g) * u given dact. */
     static float[][] swigluBackward(Backend be, float[] g, float[] u, float[] dact) {
-        float[] dg = new float[dact.length], du = new float[dact.length];
+        return swigluBackward(be, g, u, dact, new float[dact.length], new float[dact.length]);
+    }
+
+    /** As above into dg and du (every element written). */
+    static float[][] swigluBackward(Backend be, float[] g, float[] u, float[] dact, float[] dg, float[] du) {
         if (usesNative(be)) {
             NativeKernels.swigluBackward(g, u, dact, dg, du);
             return new float[][] {dg, du};
@@ -52,8 +60,11 @@ final class StepOps {
         long count = 0;
         for (int r = 0; r < targets.length; r++) {
             int target = targets[r];
-            if (target < 0) continue;
             int off = r * vocab;
+            if (target < 0) { // every element of dlogits is written, as by the native kernel
+                java.util.Arrays.fill(dlogits, off, off + vocab, 0f);
+                continue;
+            }
             double max = Double.NEGATIVE_INFINITY, z = 0;
             for (int j = 0; j < vocab; j++) max = Math.max(max, logits[off + j]);
             for (int j = 0; j < vocab; j++) { // exp once per logit, kept in dlogits until z is known
@@ -72,16 +83,28 @@ final class StepOps {
 
     /** RMSNorm of every row of x [rows x dim]. */
     static float[] rmsNorm(Backend be, float[] x, float[] w, int dim, float eps) {
-        if (!usesNative(be)) return Ops.rmsNorm(x, w, dim, eps);
-        float[] y = new float[x.length];
-        NativeKernels.rmsNormForward(x, w, dim, eps, y);
+        return rmsNorm(be, x, w, dim, eps, new float[x.length]);
+    }
+
+    /** As above into y (every element written). */
+    static float[] rmsNorm(Backend be, float[] x, float[] w, int dim, float eps, float[] y) {
+        if (!usesNative(be)) System.arraycopy(Ops.rmsNorm(x, w, dim, eps), 0, y, 0, y.length);
+        else NativeKernels.rmsNormForward(x, w, dim, eps, y);
         return y;
     }
 
     /** Its backward: dx, and dw_i += sum_t dy_ti x_ti / rms_t (in row order) when dw is given. */
     static float[] rmsNormBackward(Backend be, float[] x, float[] w, float[] dy, int dim, float eps, java.nio.FloatBuffer dw) {
-        if (!usesNative(be)) return Ops.rmsNormBackward(x, w, dy, dim, eps, dw);
-        float[] dx = new float[x.length];
+        return rmsNormBackward(be, x, w, dy, dim, eps, dw, new float[x.length]);
+    }
+
+    /** As above into dx (every element written). */
+    static float[] rmsNormBackward(Backend be, float[] x, float[] w, float[] dy, int dim, float eps, java.nio.FloatBuffer dw,
+                                   float[] dx) {
+        if (!usesNative(be)) {
+            System.arraycopy(Ops.rmsNormBackward(x, w, dy, dim, eps, dw), 0, dx, 0, dx.length);
+            return dx;
+        }
         double[] inv = dw == null ? null : new double[x.length / dim];
         NativeKernels.rmsNormBackward(x, w, dy, dim, eps, dx, inv);
         if (dw != null) Ops.addRmsNormWeightGrad(x, dy, inv, dim, dw);
