@@ -112,6 +112,9 @@ final class BenchCommand implements Runnable {
         @Option(names = "--batch", defaultValue = "4", description = "Sequences per step (default: ${DEFAULT-VALUE}).") int batch;
         @Option(names = "--seq", defaultValue = "256", description = "Tokens per sequence (default: ${DEFAULT-VALUE}).") int seq;
         @Option(names = "--rank", defaultValue = "8", description = "LoRA rank on q_proj and v_proj (default: ${DEFAULT-VALUE}).") int rank;
+        @Option(names = "--prompt", defaultValue = "0", description = "Leading tokens of each sequence that are prompt, masked out of the loss "
+                + "as `train` masks prompts (their logits are never computed); the FLOP count then includes the head for the supervised tokens only "
+                + "(default: ${DEFAULT-VALUE}).") int prompt;
         @Option(names = "--steps", defaultValue = "3", description = "Timed steps after one warm-up step (default: ${DEFAULT-VALUE}).") int steps;
         @Option(names = "--lambda", defaultValue = "1.0", description = "AsFT weight; the anchor is built from a random base (default: ${DEFAULT-VALUE}).") float lambda;
         @Option(names = "--device", defaultValue = "cpu", description = "cpu or java (default: ${DEFAULT-VALUE}).") String device;
@@ -122,6 +125,7 @@ final class BenchCommand implements Runnable {
             for (Object[] o : new Object[][] {{"--hidden", hidden}, {"--layers", layers}, {"--heads", heads}, {"--kv-heads", kvHeads},
                     {"--intermediate", intermediate}, {"--batch", batch}, {"--seq", seq}, {"--rank", rank}, {"--steps", steps}})
                 if ((Integer) o[1] <= 0) throw new IllegalArgumentException(o[0] + " must be positive, got " + o[1]);
+            if (prompt < 0 || prompt >= seq) throw new IllegalArgumentException("--prompt must be in 0.." + (seq - 1) + " (below --seq), got " + prompt);
             if (vocab <= 4) throw new IllegalArgumentException("--vocab must be above 4 (the special tokens), got " + vocab);
             if (hidden % heads != 0) throw new IllegalArgumentException("--heads " + heads + " does not divide --hidden " + hidden);
             if (heads % kvHeads != 0) throw new IllegalArgumentException("--kv-heads " + kvHeads + " does not divide --heads " + heads);
@@ -142,7 +146,9 @@ final class BenchCommand implements Runnable {
                 for (int i = 0; i < batch * (steps + 1); i++) {
                     int[] ids = new int[seq];
                     for (int t = 0; t < seq; t++) ids[t] = 4 + rnd.nextInt(vocab - 4);
-                    data.add(new dev.asft.trainer.data.Example(ids, ids.clone()));
+                    int[] labels = ids.clone();
+                    java.util.Arrays.fill(labels, 0, prompt, -100);
+                    data.add(new dev.asft.trainer.data.Example(ids, labels));
                 }
                 try (dev.asft.core.io.HfCheckpoint ck = dev.asft.core.io.HfCheckpoint.open(paths.aligned());
                      dev.asft.core.io.HfCheckpoint base = dev.asft.core.io.HfCheckpoint.open(paths.base());
@@ -165,14 +171,14 @@ final class BenchCommand implements Runnable {
                     // Not counted: the input gradient of layer 0's q, k, v (nothing below them trains, so
                     // neither this engine nor autograd computes it).
                     double qkv = hidden * (double) heads * (hidden / heads) + 2.0 * hidden * kvHeads * (hidden / heads);
-                    double n = (double) layers * (qkv + hidden * (double) heads * (hidden / heads) + 3.0 * hidden * intermediate)
-                            + (double) vocab * hidden;
+                    double n = (double) layers * (qkv + hidden * (double) heads * (hidden / heads) + 3.0 * hidden * intermediate);
+                    double headPerToken = (double) vocab * hidden * (seq - Math.max(prompt, 1)) / seq; // rows with a next-token target
                     double attn = (double) layers * 2 * 2 * seq * hidden; // QK^T and PV, forward; doubled for backward below
-                    double flopsPerToken = 4 * n - 2 * qkv + 3 * attn;
+                    double flopsPerToken = 4 * (n + headPerToken) - 2 * qkv + 3 * attn;
                     double peak = dev.asft.trainer.bench.RegularizerBench.sgemmGflops(rnd);
                     double mfu = tps * flopsPerToken / 1e9 / peak;
-                    System.out.printf("%s  random Llama %dx%d (vocab %d), batch %d x %d, LoRA r=%d on q,v, lambda %.1f%n", backend.describe(),
-                            layers, hidden, vocab, batch, seq, rank, lambda);
+                    System.out.printf("%s  random Llama %dx%d (vocab %d), batch %d x %d%s, LoRA r=%d on q,v, lambda %.1f%n", backend.describe(),
+                            layers, hidden, vocab, batch, seq, prompt > 0 ? " (" + prompt + " prompt tokens each)" : "", rank, lambda);
                     System.out.printf("%.0f tokens/s, %.2f s/step; model FLOP utilization %.1f%% of the %.0f GFLOP/s sgemm rate%n", tps,
                             timed / steps, 100 * mfu, peak);
                     if (json) {

@@ -496,11 +496,7 @@ public final class LlamaModel implements AutoCloseable {
             float[] x = decoder(ids, mask, batch, len, dropout, rnd, caches);
             Rope rope = new Rope(hd, cfg.ropeTheta(), len, cfg.ropeScaling());
             float[] xf = StepOps.rmsNorm(backend, x, finalNorm, h, eps, ws.take(x.length));
-            Linear headLin = new Linear("lm_head", head, null, scratch, ws);
-            float[] logits = headLin.apply(backend, xf, n);
-            // The loss and d loss / d logits = (softmax - onehot) / denominator at supervised positions,
-            // in one pass with one exp per logit (the loss used to be a second pass over the logits).
-            int[] targets = new int[n];
+            int[] targets = new int[n]; // the next token each row learns to predict (-1: none)
             for (int r = 0; r < n; r++) {
                 int t = r % len;
                 int target = t + 1 >= len ? -100 : labels[r + 1];
@@ -508,18 +504,14 @@ public final class LlamaModel implements AutoCloseable {
                     throw new IllegalArgumentException("label " + target + " outside the vocabulary");
                 targets[r] = target == -100 ? -1 : target;
             }
-            float[] dlogits = ws.take(logits.length);
-            double[] sumCount = StepOps.crossEntropy(backend, logits, targets, vocab, denominator, dlogits);
-            ws.give(logits);
-            double lossSum = sumCount[0];
-            long count = (long) sumCount[1];
-            if (count == 0) return Double.NaN;
-            double[] lossCount = {lossSum / count, count};
             Tensor headGrad = full == null ? null : full.get(head == embed ? "model.embed_tokens.weight" : "lm_head.weight");
-            float[] dxf = headLin.backward(backend, xf, dlogits, n, null, null, headGrad, null, true);
-            ws.give(dlogits, xf);
-            float[] dx = StepOps.rmsNormBackward(backend, x, finalNorm, dxf, h, eps, fullVec(full, "model.norm.weight"), ws.take(x.length));
-            ws.give(dxf, x);
+            HeadLoss.Result hl = HeadLoss.lossAndDx(backend, ws, new Linear("lm_head", head, null, scratch, ws), xf, h, targets, vocab,
+                    denominator, headGrad);
+            ws.give(xf);
+            if (hl.count() == 0) return Double.NaN;
+            double loss = hl.lossSum() / hl.count();
+            float[] dx = StepOps.rmsNormBackward(backend, x, finalNorm, hl.dx(), h, eps, fullVec(full, "model.norm.weight"), ws.take(x.length));
+            ws.give(hl.dx(), x);
             // Like autograd, the backward stops where nothing below trains: with LoRA on the first
             // layer's q and v, its input gradient (three projections' dx) is never needed.
             int lowest = full != null ? -1 : layers.size(); // the lowest layer with a trainable weight (-1: the embedding)
@@ -578,7 +570,7 @@ public final class LlamaModel implements AutoCloseable {
                 for (int t = 0; t < n; t++)
                     for (int i = 0; i < h; i++) ge.put(ids[t] * h + i, ge.get(ids[t] * h + i) + dx[t * h + i]);
             }
-            return lossCount[0];
+            return loss;
         } finally { // the attention probabilities each layer kept, also where the backward stopped early or failed
             for (Cache c : caches)
                 if (c.probs() != null) c.probs().close();

@@ -1,0 +1,88 @@
+package dev.asft.trainer.model;
+
+import dev.asft.core.backend.Backend;
+import dev.asft.core.tensor.Tensor;
+
+/**
+ * The output head and the token cross-entropy of a training step, with the gradient at the
+ * head's input. When the head is frozen (LoRA) only supervised rows get logits: a prompt-masked
+ * batch, the default for instruction data, computes none for its prompt tokens (with AGNEWS-style
+ * data, whose answers are a word or two, that is most of the head's work). The logits are then
+ * made a chunk of rows at a time, so their memory stays bounded: with Qwen2's 151,936-token
+ * vocabulary one row's logits take 0.6 MB, and their gradient as much again.
+ *
+ * <p>When the head trains (full fine-tuning) every row goes through one product, as before:
+ * the weight gradient dW += dlogits^T x then sums over the same rows in the same order.
+ */
+final class HeadLoss {
+    /** Logits per chunk: 64 MiB of them, and as much for their gradient. */
+    static final long CHUNK_FLOATS = 16L << 20;
+
+    private HeadLoss() {}
+
+    /**
+     * dx [rows x hidden] at the head's input (null when no row is supervised; rows without a
+     * target get 0), the summed row losses and how many rows were counted.
+     */
+    record Result(float[] dx, double lossSum, long count) {}
+
+    /**
+     * xf [rows x hidden] (the final norm's output); targets[r]: the token row r learns to
+     * predict, or -1. The gradient is that of (summed row losses) / denominator; with headGrad
+     * (full fine-tuning) the head's weight gradient is added to it too.
+     */
+    static Result lossAndDx(Backend be, Workspace ws, Linear head, float[] xf, int hidden, int[] targets, int vocab,
+                            long denominator, Tensor headGrad) {
+        return lossAndDx(be, ws, head, xf, hidden, targets, vocab, denominator, headGrad, CHUNK_FLOATS);
+    }
+
+    /** As above with at most chunkFloats logits at a time (when the head is frozen). */
+    static Result lossAndDx(Backend be, Workspace ws, Linear head, float[] xf, int hidden, int[] targets, int vocab,
+                            long denominator, Tensor headGrad, long chunkFloats) {
+        int n = targets.length;
+        int[] rows = supervisedRows(targets);
+        if (rows.length == 0) return new Result(null, 0, 0);
+        if (headGrad != null || (rows.length == n && (long) n * vocab <= chunkFloats))
+            return rowsAtOnce(be, ws, head, xf, n, targets, vocab, denominator, headGrad);
+        int chunk = (int) Math.max(1, Math.min(rows.length, chunkFloats / vocab));
+        float[] dx = ws.zeros(n * hidden); // rows without a target pass no gradient down
+        double lossSum = 0;
+        long count = 0;
+        for (int s = 0; s < rows.length; s += chunk) {
+            int c = Math.min(chunk, rows.length - s);
+            float[] xs = ws.take(c * hidden);
+            int[] ts = new int[c];
+            for (int i = 0; i < c; i++) {
+                System.arraycopy(xf, rows[s + i] * hidden, xs, i * hidden, hidden);
+                ts[i] = targets[rows[s + i]];
+            }
+            Result part = rowsAtOnce(be, ws, head, xs, c, ts, vocab, denominator, null);
+            for (int i = 0; i < c; i++) System.arraycopy(part.dx(), i * hidden, dx, rows[s + i] * hidden, hidden);
+            ws.give(xs, part.dx());
+            lossSum += part.lossSum();
+            count += part.count();
+        }
+        return new Result(dx, lossSum, count);
+    }
+
+    /** Logits of all n rows of x in one product, the loss and its gradient, then dx = dlogits W. */
+    static Result rowsAtOnce(Backend be, Workspace ws, Linear head, float[] x, int n, int[] targets, int vocab,
+                                     long denominator, Tensor headGrad) {
+        float[] logits = head.apply(be, x, n);
+        float[] dlogits = ws.take(logits.length);
+        // The loss and d loss / d logits = (softmax - onehot) / denominator in one pass, one exp per logit.
+        double[] sumCount = StepOps.crossEntropy(be, logits, targets, vocab, denominator, dlogits);
+        ws.give(logits);
+        float[] dx = head.backward(be, x, dlogits, n, null, null, headGrad, null, true);
+        ws.give(dlogits);
+        return new Result(dx, sumCount[0], (long) sumCount[1]);
+    }
+
+    private static int[] supervisedRows(int[] targets) {
+        int m = 0;
+        for (int t : targets) if (t >= 0) m++;
+        int[] rows = new int[m];
+        for (int r = 0, i = 0; r < targets.length; r++) if (targets[r] >= 0) rows[i++] = r;
+        return rows;
+    }
+}

@@ -1,0 +1,58 @@
+package dev.asft.trainer.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.asft.core.backend.Backend;
+import dev.asft.core.backend.CpuBackend;
+import dev.asft.core.backend.JavaBackend;
+import dev.asft.core.tensor.DType;
+import dev.asft.core.tensor.Tensor;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/** The head's loss over supervised rows only, in chunks, against all rows in one product. */
+class HeadLossTest {
+    @Test
+    void supervisedRowsInChunksEqualAllRowsAtOnce() {
+        int n = 23, hidden = 40, vocab = 37;
+        Random rnd = new Random(7);
+        float[] xf = new float[n * hidden], w = new float[vocab * hidden];
+        for (int i = 0; i < xf.length; i++) xf[i] = (float) rnd.nextGaussian();
+        for (int i = 0; i < w.length; i++) w[i] = (float) (0.2 * rnd.nextGaussian());
+        int[] targets = new int[n];
+        for (int r = 0; r < n; r++) targets[r] = r % 3 == 0 || r > 18 ? -1 : rnd.nextInt(vocab); // prompt-like gaps and a tail
+        for (Backend be : List.of(new JavaBackend(), new CpuBackend())) {
+            try (Tensor wt = Tensor.of(DType.F32, w, vocab, hidden)) {
+                Workspace ws = new Workspace();
+                Linear head = new Linear("lm_head", wt, null);
+                HeadLoss.Result all = HeadLoss.rowsAtOnce(be, ws, head, xf, n, targets, vocab, 57, null);
+                for (long chunkFloats : new long[] {vocab, 2L * vocab, 5L * vocab, 1000L * vocab}) {
+                    ws.begin();
+                    try {
+                        HeadLoss.Result got = HeadLoss.lossAndDx(be, ws, head, xf, hidden, targets, vocab, 57, null, chunkFloats);
+                        String ctx = be.name() + ", chunks of " + chunkFloats / vocab + " rows";
+                        assertEquals(all.count(), got.count(), ctx);
+                        // f32 logits: a one-row product may take OpenBLAS's gemv path and round differently
+                        assertEquals(all.lossSum(), got.lossSum(), 1e-6 * Math.abs(all.lossSum()), ctx);
+                        assertTrue(all.count() > 0 && all.count() < n, "some rows supervised, some not");
+                        assertArrayEquals(all.dx(), got.dx(), 1e-5f, ctx);
+                        for (int r = 0; r < n; r++)
+                            if (targets[r] < 0)
+                                for (int i = 0; i < hidden; i++) assertEquals(0f, got.dx()[r * hidden + i], ctx + ": row " + r + " has no target");
+                    } finally {
+                        ws.end();
+                    }
+                }
+                int[] none = new int[n];
+                java.util.Arrays.fill(none, -1);
+                HeadLoss.Result empty = HeadLoss.lossAndDx(be, ws, head, xf, hidden, none, vocab, 1, null);
+                assertEquals(0, empty.count());
+                assertNull(empty.dx());
+            }
+        }
+    }
+}
