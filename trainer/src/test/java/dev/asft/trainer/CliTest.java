@@ -189,6 +189,20 @@ public class CliTest {
     }
 
     @Test
+    void benchTrainRunsATinyModelWithMaskedPrompts() throws Exception {
+        Run r = run("bench", "train", "--hidden", "32", "--layers", "2", "--heads", "4", "--kv-heads", "2", "--intermediate", "48",
+                "--vocab", "50", "--batch", "2", "--seq", "16", "--prompt", "10", "--steps", "2", "--json");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("(10 prompt tokens each)"), r.out());
+        JsonNode j = new ObjectMapper().readTree(r.lastLine());
+        for (String k : new String[] {"tokens_per_s", "s_per_step", "mfu", "sgemm_gflop_per_s"})
+            assertTrue(j.has(k) && j.get(k).asDouble() > 0, k + " in " + j);
+        Run bad = run("bench", "train", "--seq", "16", "--prompt", "16");
+        assertEquals(2, bad.code());
+        assertTrue(bad.err().contains("--prompt must be in 0..15"), bad.err());
+    }
+
+    @Test
     void helpAndVersion() {
         assertEquals(0, run("--version").code());
         Run h = run("--help");

@@ -12,8 +12,10 @@ import java.util.List;
  * A Llama-family decoder (Llama 2/3, Qwen2's q/k/v biases and tied head) read from a Hugging
  * Face checkpoint, forward pass in f32: token embedding, N x (RMSNorm, q/k/v, rotate-half RoPE,
  * grouped-query causal attention, o, residual, RMSNorm, SwiGLU MLP, residual), RMSNorm, head.
- * The projections are GEMMs on the backend; the rest is plain loops over [tokens x features].
- * Weights are copied to f32 once (checkpoints may be bf16/f16).
+ * The projections are GEMMs on the backend; norms, RoPE, attention, SwiGLU and the
+ * cross-entropy are libasft kernels on native backends (plain loops on the java backend, the
+ * tests' reference). Weights are converted to f32 once, or kept memory-mapped ({@link Weights}).
+ * A training step takes its arrays from a {@link Workspace} and gives them back when they are dead.
  *
  * <p>Backward gives the gradients of LoRA factors only (frozen weights get no buffers) or, for
  * full fine-tuning, of every weight.
