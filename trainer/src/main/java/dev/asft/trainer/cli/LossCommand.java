@@ -58,18 +58,14 @@ final class LossCommand implements Callable<Integer> {
              PeftAdapter ad = adapter == null ? null : PeftAdapter.read(adapter)) {
             if (ad != null) m.applyAdapter(ad);
             List<Example> examples = readData();
-            int vocab = m.config().vocabSize();
             double sum = 0;
             long tokens = 0;
             Progress progress = new Progress("loss", (examples.size() + batchSize - 1) / batchSize);
             for (int i = 0; i < examples.size(); i += batchSize) {
                 Batch b = Batch.of(examples.subList(i, Math.min(examples.size(), i + batchSize)), 0);
-                float[] logits = m.forward(b.inputIds(), b.attentionMask(), b.batch(), b.length());
-                double[] l = LlamaModel.loss(logits, b.labels(), b.batch(), b.length(), vocab);
-                if (l[1] > 0) {
-                    sum += l[0] * l[1];
-                    tokens += (long) l[1];
-                }
+                double[] l = m.lossSum(b.inputIds(), b.attentionMask(), b.labels(), b.batch(), b.length());
+                sum += l[0];
+                tokens += (long) l[1];
                 progress.next("batch " + (i / batchSize + 1));
             }
             double loss = tokens == 0 ? Double.NaN : sum / tokens;

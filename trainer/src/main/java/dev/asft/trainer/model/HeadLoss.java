@@ -65,6 +65,33 @@ final class HeadLoss {
         return new Result(dx, lossSum, count);
     }
 
+    /**
+     * The summed row losses and their count without any gradient (evaluation): the supervised
+     * rows' logits a chunk at a time, as above.
+     */
+    static double[] lossOnly(Backend be, Workspace ws, Linear head, float[] xf, int hidden, int[] targets, int vocab) {
+        int[] rows = supervisedRows(targets);
+        int chunk = (int) Math.max(1, Math.min(rows.length, CHUNK_FLOATS / vocab));
+        double lossSum = 0;
+        long count = 0;
+        for (int s = 0; s < rows.length; s += chunk) {
+            int c = Math.min(chunk, rows.length - s);
+            float[] xs = ws.take(c * hidden);
+            int[] ts = new int[c];
+            for (int i = 0; i < c; i++) {
+                System.arraycopy(xf, rows[s + i] * hidden, xs, i * hidden, hidden);
+                ts[i] = targets[rows[s + i]];
+            }
+            float[] logits = head.apply(be, xs, c);
+            float[] unused = ws.take(logits.length); // the kernel writes the gradient too
+            double[] sc = StepOps.crossEntropy(be, logits, ts, vocab, 1, unused);
+            ws.give(xs, logits, unused);
+            lossSum += sc[0];
+            count += (long) sc[1];
+        }
+        return new double[] {lossSum, count};
+    }
+
     /** Logits of all n rows of x in one product, the loss and its gradient, then dx = dlogits W. */
     static Result rowsAtOnce(Backend be, Workspace ws, Linear head, float[] x, int n, int[] targets, int vocab,
                                      long denominator, Tensor headGrad) {

@@ -450,6 +450,38 @@ public final class LlamaModel implements AutoCloseable {
         return lossAndLoraGrads(ids, mask, labels, batch, len, grads, supervisedTargets(labels, batch, len));
     }
 
+    /**
+     * The summed next-token losses over supervised labels and their count, {sum, count}, as a
+     * training step computes them (logits for supervised rows only, a bounded chunk at a time,
+     * so a large vocabulary never needs rows x vocab floats): what {@code asft loss} reports.
+     */
+    public double[] lossSum(int[] ids, int[] mask, int[] labels, int batch, int len) {
+        int h = cfg.hiddenSize();
+        ws.begin();
+        try {
+            float[] x = decoder(ids, mask, batch, len, 0f, null, null);
+            float[] xf = StepOps.rmsNorm(backend, x, finalNorm, h, (float) cfg.rmsNormEps(), ws.take(x.length));
+            return HeadLoss.lossOnly(backend, ws, new Linear("lm_head", head, null, scratch, ws), xf, h,
+                    targets(labels, batch, len), cfg.vocabSize());
+        } finally {
+            ws.end();
+        }
+    }
+
+    /** The token each row learns to predict (the next label), or -1 where it is -100 or past the end. */
+    private int[] targets(int[] labels, int batch, int len) {
+        int n = batch * len, vocab = cfg.vocabSize();
+        int[] targets = new int[n];
+        for (int r = 0; r < n; r++) {
+            int t = r % len;
+            int target = t + 1 >= len ? -100 : labels[r + 1];
+            if (target != -100 && (target < 0 || target >= vocab))
+                throw new IllegalArgumentException("label " + target + " outside the vocabulary");
+            targets[r] = target == -100 ? -1 : target;
+        }
+        return targets;
+    }
+
     /** Next-token targets the loss counts: labels at positions 1 .. len-1 that are not -100. */
     public static long supervisedTargets(int[] labels, int batch, int len) {
         long n = 0;
@@ -498,14 +530,7 @@ public final class LlamaModel implements AutoCloseable {
             float[] x = decoder(ids, mask, batch, len, dropout, rnd, caches);
             Rope rope = new Rope(hd, cfg.ropeTheta(), len, cfg.ropeScaling());
             float[] xf = StepOps.rmsNorm(backend, x, finalNorm, h, eps, ws.take(x.length));
-            int[] targets = new int[n]; // the next token each row learns to predict (-1: none)
-            for (int r = 0; r < n; r++) {
-                int t = r % len;
-                int target = t + 1 >= len ? -100 : labels[r + 1];
-                if (target != -100 && (target < 0 || target >= vocab))
-                    throw new IllegalArgumentException("label " + target + " outside the vocabulary");
-                targets[r] = target == -100 ? -1 : target;
-            }
+            int[] targets = targets(labels, batch, len);
             Tensor headGrad = full == null ? null : full.get(head == embed ? "model.embed_tokens.weight" : "lm_head.weight");
             HeadLoss.Result hl = HeadLoss.lossAndDx(backend, ws, new Linear("lm_head", head, null, scratch, ws), xf, h, targets, vocab,
                     denominator, headGrad);

@@ -57,6 +57,9 @@ class LlamaForwardTest {
                 assertTrue(maxErr <= 1e-4 * maxRef, name + " on " + be.name() + ": max logit error " + maxErr + " (scale " + maxRef + ")");
                 double[] loss = LlamaModel.loss(logits, labels, batch, len, vocab);
                 assertEquals(g.tensor("loss").getFloat(0), loss[0], 1e-5, name + " loss on " + be.name());
+                double[] sum = m.lossSum(ids, mask, labels, batch, len); // supervised rows only, as `asft loss` computes it
+                assertEquals(loss[1], sum[1], name + " supervised tokens on " + be.name());
+                assertEquals(g.tensor("loss").getFloat(0), sum[0] / sum[1], 1e-5, name + " lossSum on " + be.name());
             }
         }
     }
