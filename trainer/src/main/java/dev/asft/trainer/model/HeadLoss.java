@@ -44,25 +44,7 @@ final class HeadLoss {
         if (rows.length == 0) return new Result(null, 0, 0);
         if (headGrad != null || (rows.length == n && (long) n * vocab <= chunkFloats))
             return rowsAtOnce(be, ws, head, xf, n, targets, vocab, denominator, headGrad);
-        int chunk = (int) Math.max(1, Math.min(rows.length, chunkFloats / vocab));
-        float[] dx = ws.zeros(n * hidden); // rows without a target pass no gradient down
-        double lossSum = 0;
-        long count = 0;
-        for (int s = 0; s < rows.length; s += chunk) {
-            int c = Math.min(chunk, rows.length - s);
-            float[] xs = ws.take(c * hidden);
-            int[] ts = new int[c];
-            for (int i = 0; i < c; i++) {
-                System.arraycopy(xf, rows[s + i] * hidden, xs, i * hidden, hidden);
-                ts[i] = targets[rows[s + i]];
-            }
-            Result part = rowsAtOnce(be, ws, head, xs, c, ts, vocab, denominator, null);
-            for (int i = 0; i < c; i++) System.arraycopy(part.dx(), i * hidden, dx, rows[s + i] * hidden, hidden);
-            ws.give(xs, part.dx());
-            lossSum += part.lossSum();
-            count += part.count();
-        }
-        return new Result(dx, lossSum, count);
+        return overChunks(be, ws, head, xf, hidden, targets, rows, vocab, denominator, chunkFloats, true);
     }
 
     /**
@@ -70,8 +52,15 @@ final class HeadLoss {
      * rows' logits a chunk at a time, as above.
      */
     static double[] lossOnly(Backend be, Workspace ws, Linear head, float[] xf, int hidden, int[] targets, int vocab) {
-        int[] rows = supervisedRows(targets);
-        int chunk = (int) Math.max(1, Math.min(rows.length, CHUNK_FLOATS / vocab));
+        Result r = overChunks(be, ws, head, xf, hidden, targets, supervisedRows(targets), vocab, 1, CHUNK_FLOATS, false);
+        return new double[] {r.lossSum(), r.count()};
+    }
+
+    /** The given rows of xf, packed a chunk at a time; with grad, dx scattered back to them (other rows 0). */
+    private static Result overChunks(Backend be, Workspace ws, Linear head, float[] xf, int hidden, int[] targets, int[] rows,
+                                     int vocab, long denominator, long chunkFloats, boolean grad) {
+        int chunk = (int) Math.max(1, Math.min(rows.length, chunkFloats / vocab));
+        float[] dx = grad ? ws.zeros(targets.length * hidden) : null; // rows without a target pass no gradient down
         double lossSum = 0;
         long count = 0;
         for (int s = 0; s < rows.length; s += chunk) {
@@ -82,19 +71,30 @@ final class HeadLoss {
                 System.arraycopy(xf, rows[s + i] * hidden, xs, i * hidden, hidden);
                 ts[i] = targets[rows[s + i]];
             }
-            float[] logits = head.apply(be, xs, c);
-            float[] unused = ws.take(logits.length); // the kernel writes the gradient too
-            double[] sc = StepOps.crossEntropy(be, logits, ts, vocab, 1, unused);
-            ws.give(xs, logits, unused);
-            lossSum += sc[0];
-            count += (long) sc[1];
+            Result part = grad ? rowsAtOnce(be, ws, head, xs, c, ts, vocab, denominator, null) : lossOfRows(be, ws, head, xs, c, ts, vocab);
+            if (grad) {
+                for (int i = 0; i < c; i++) System.arraycopy(part.dx(), i * hidden, dx, rows[s + i] * hidden, hidden);
+                ws.give(part.dx());
+            }
+            ws.give(xs);
+            lossSum += part.lossSum();
+            count += part.count();
         }
-        return new double[] {lossSum, count};
+        return new Result(dx, lossSum, count);
+    }
+
+    /** The loss of n rows of x, no gradient. */
+    private static Result lossOfRows(Backend be, Workspace ws, Linear head, float[] x, int n, int[] targets, int vocab) {
+        float[] logits = head.apply(be, x, n);
+        float[] unused = ws.take(logits.length); // the kernel writes the gradient too
+        double[] sumCount = StepOps.crossEntropy(be, logits, targets, vocab, 1, unused);
+        ws.give(logits, unused);
+        return new Result(null, sumCount[0], (long) sumCount[1]);
     }
 
     /** Logits of all n rows of x in one product, the loss and its gradient, then dx = dlogits W. */
     static Result rowsAtOnce(Backend be, Workspace ws, Linear head, float[] x, int n, int[] targets, int vocab,
-                                     long denominator, Tensor headGrad) {
+                             long denominator, Tensor headGrad) {
         float[] logits = head.apply(be, x, n);
         float[] dlogits = ws.take(logits.length);
         // The loss and d loss / d logits = (softmax - onehot) / denominator in one pass, one exp per logit.

@@ -47,6 +47,14 @@ class HeadLossTest {
                         ws.end();
                     }
                 }
+                ws.begin();
+                try {
+                    double[] only = HeadLoss.lossOnly(be, ws, head, xf, hidden, targets, vocab);
+                    assertEquals(all.count(), (long) only[1], be.name() + ": lossOnly count");
+                    assertEquals(all.lossSum(), only[0], 1e-6 * Math.abs(only[0]), be.name() + ": lossOnly");
+                } finally {
+                    ws.end();
+                }
                 int[] none = new int[n];
                 java.util.Arrays.fill(none, -1);
                 HeadLoss.Result empty = HeadLoss.lossAndDx(be, ws, head, xf, hidden, none, vocab, 1, null);

@@ -20,6 +20,19 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** LoRA gradients of the masked loss against PyTorch autograd (lora_golden.safetensors). */
 class LoraBackwardTest {
+    /** The golden file's LoRA factors as an adapter (r 4, alpha 8 on q, v), with zeroed gradient buffers put in grads. */
+    static PeftAdapter goldenAdapter(SafetensorsFile lg, String name, Map<String, Tensor[]> grads) {
+        Map<String, PeftAdapter.Lora> mods = new LinkedHashMap<>();
+        for (String t : lg.names()) {
+            if (!t.endsWith(".lora_A.weight")) continue;
+            String module = t.substring(0, t.length() - ".lora_A.weight".length());
+            Tensor a = lg.tensor(t).to(DType.F32), b = lg.tensor(module + ".lora_B.weight").to(DType.F32);
+            mods.put(module, new PeftAdapter.Lora(a, b));
+            grads.put(module, new Tensor[] {Tensor.zeros(DType.F32, a.shape()), Tensor.zeros(DType.F32, b.shape())});
+        }
+        return new PeftAdapter(PeftAdapter.newConfig(4, 8, List.of("q_proj", "v_proj"), false, 0, name), mods);
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"llama", "qwen2"})
     void loraGradientsMatchAutograd(String name) throws Exception {
@@ -28,16 +41,8 @@ class LoraBackwardTest {
             try (HfCheckpoint ck = HfCheckpoint.open(dir); LlamaModel m = new LlamaModel(ck, be);
                  SafetensorsFile g = SafetensorsFile.open(dir.resolve("golden.safetensors"));
                  SafetensorsFile lg = SafetensorsFile.open(dir.resolve("lora_golden.safetensors"))) {
-                Map<String, PeftAdapter.Lora> mods = new LinkedHashMap<>();
                 Map<String, Tensor[]> grads = new LinkedHashMap<>();
-                for (String t : lg.names()) {
-                    if (!t.endsWith(".lora_A.weight")) continue;
-                    String module = t.substring(0, t.length() - ".lora_A.weight".length());
-                    Tensor a = lg.tensor(t).to(DType.F32), b = lg.tensor(module + ".lora_B.weight").to(DType.F32);
-                    mods.put(module, new PeftAdapter.Lora(a, b));
-                    grads.put(module, new Tensor[] {Tensor.zeros(DType.F32, a.shape()), Tensor.zeros(DType.F32, b.shape())});
-                }
-                try (PeftAdapter ad = new PeftAdapter(PeftAdapter.newConfig(4, 8, List.of("q_proj", "v_proj"), false, 0, name), mods)) {
+                try (PeftAdapter ad = goldenAdapter(lg, name, grads)) {
                     m.applyAdapter(ad);
                     int[] ids = LlamaForwardTest.ints(g, "input_ids"), mask = LlamaForwardTest.ints(g, "attention_mask"),
                             labels = LlamaForwardTest.ints(g, "labels");

@@ -13,7 +13,6 @@ import dev.asft.core.backend.JavaBackend;
 import dev.asft.core.io.HfCheckpoint;
 import dev.asft.core.io.PeftAdapter;
 import dev.asft.core.io.SafetensorsFile;
-import dev.asft.core.tensor.DType;
 import dev.asft.core.tensor.Tensor;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -119,15 +118,7 @@ class WorkspaceTest {
 
         Session(HfCheckpoint ck, Backend be, SafetensorsFile lg) {
             model = new LlamaModel(ck, be);
-            Map<String, PeftAdapter.Lora> mods = new LinkedHashMap<>();
-            for (String t : lg.names()) {
-                if (!t.endsWith(".lora_A.weight")) continue;
-                String module = t.substring(0, t.length() - ".lora_A.weight".length());
-                Tensor a = lg.tensor(t).to(DType.F32), b = lg.tensor(module + ".lora_B.weight").to(DType.F32);
-                mods.put(module, new PeftAdapter.Lora(a, b));
-                grads.put(module, new Tensor[] {Tensor.zeros(DType.F32, a.shape()), Tensor.zeros(DType.F32, b.shape())});
-            }
-            adapter = new PeftAdapter(PeftAdapter.newConfig(4, 8, List.of("q_proj", "v_proj"), false, 0, "llama"), mods);
+            adapter = LoraBackwardTest.goldenAdapter(lg, "llama", grads);
             model.applyAdapter(adapter);
         }
 
