@@ -254,6 +254,7 @@ public final class LlamaModel implements AutoCloseable {
             Ops.addInPlace(x, down);
             ws.give(down);
             if (caches != null) caches.add(new Cache(x0, hn, q, k, v, att, xMid, hp, g, u, act, probs));
+            else ws.give(hn, q, k, v, att, hp, g, u, act); // no backward: the next layer reuses them
         }
         return x;
     }
@@ -466,6 +467,11 @@ public final class LlamaModel implements AutoCloseable {
         } finally {
             ws.end();
         }
+    }
+
+    /** Floats the model holds for reuse by its next step (tests: what a step's peak is made of). */
+    long pooledFloats() {
+        return ws.pooledFloats();
     }
 
     /** The token each row learns to predict (the next label), or -1 where it is -100 or past the end. */

@@ -93,6 +93,31 @@ class WorkspaceTest {
         }
     }
 
+    /** Without a backward (asft loss), a layer's arrays go back before the next one: the pool does not grow with depth. */
+    @Test
+    void aLossWithoutBackwardHoldsOneLayerOfArrays(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        long[] pooled = new long[2];
+        for (int i = 0; i < 2; i++) {
+            dev.asft.trainer.example.ExampleModels em = new dev.asft.trainer.example.ExampleModels();
+            em.layers = 2 + 3 * i;
+            var paths = em.write(tmp.resolve("l" + em.layers));
+            int batch = 2, len = 12;
+            int[] ids = new int[batch * len], mask = new int[batch * len];
+            for (int t = 0; t < ids.length; t++) {
+                ids[t] = 4 + (t * 7) % (em.vocab - 4);
+                mask[t] = 1;
+            }
+            try (HfCheckpoint ck = HfCheckpoint.open(paths.aligned()); LlamaModel m = new LlamaModel(ck, new CpuBackend())) {
+                double[] l = m.lossSum(ids, mask, ids, batch, len);
+                assertEquals(batch * (len - 1), (long) l[1]);
+                assertTrue(Double.isFinite(l[0]) && l[0] > 0);
+                pooled[i] = m.pooledFloats();
+            }
+        }
+        assertTrue(pooled[0] > 0);
+        assertEquals(pooled[0], pooled[1], "2 and 5 layers hold the same arrays after a loss");
+    }
+
     private static int[][] truncate(int[] ids, int[] mask, int[] labels, int batch, int len, int to) {
         int[][] out = {new int[batch * to], new int[batch * to], new int[batch * to]};
         for (int b = 0; b < batch; b++) {
