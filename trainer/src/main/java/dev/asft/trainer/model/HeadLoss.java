@@ -39,11 +39,9 @@ final class HeadLoss {
     /** As above with at most chunkFloats logits at a time (when the head is frozen). */
     static Result lossAndDx(Backend be, Workspace ws, Linear head, float[] xf, int hidden, int[] targets, int vocab,
                             long denominator, Tensor headGrad, long chunkFloats) {
-        int n = targets.length;
         int[] rows = supervisedRows(targets);
         if (rows.length == 0) return new Result(null, 0, 0);
-        if (headGrad != null || (rows.length == n && (long) n * vocab <= chunkFloats))
-            return rowsAtOnce(be, ws, head, xf, n, targets, vocab, denominator, headGrad);
+        if (headGrad != null) return rowsAtOnce(be, ws, head, xf, targets.length, targets, vocab, denominator, headGrad);
         return overChunks(be, ws, head, xf, hidden, targets, rows, vocab, denominator, chunkFloats, true);
     }
 
