@@ -15,8 +15,14 @@ import dev.asft.core.tensor.Tensor;
  * the weight gradient dW += dlogits^T x then sums over the same rows in the same order.
  */
 final class HeadLoss {
-    /** Logits per chunk: 64 MiB of them, and as much for their gradient. */
+    /** Logits per chunk: 64 MiB of them, and as much for their gradient ... */
     static final long CHUNK_FLOATS = 16L << 20;
+    /**
+     * ... but at least this many rows: each product packs the whole head weight (OpenBLAS, per
+     * call), and at 512 rows that is a few percent of the product's own time even for a 152k
+     * vocabulary (there a chunk's logits take 311 MB); at 110 rows it would be most of it.
+     */
+    static final int MIN_CHUNK_ROWS = 512;
 
     private HeadLoss() {}
 
@@ -33,16 +39,21 @@ final class HeadLoss {
      */
     static Result lossAndDx(Backend be, Workspace ws, Linear head, float[] xf, int hidden, int[] targets, int vocab,
                             long denominator, Tensor headGrad) {
-        return lossAndDx(be, ws, head, xf, hidden, targets, vocab, denominator, headGrad, CHUNK_FLOATS);
+        return lossAndDx(be, ws, head, xf, hidden, targets, vocab, denominator, headGrad, chunkRows(vocab));
     }
 
-    /** As above with at most chunkFloats logits at a time (when the head is frozen). */
+    /** Rows per chunk: CHUNK_FLOATS logits, but at least MIN_CHUNK_ROWS rows. */
+    static int chunkRows(int vocab) {
+        return (int) Math.max(MIN_CHUNK_ROWS, CHUNK_FLOATS / vocab);
+    }
+
+    /** As above with chunks of the given number of rows (when the head is frozen). */
     static Result lossAndDx(Backend be, Workspace ws, Linear head, float[] xf, int hidden, int[] targets, int vocab,
-                            long denominator, Tensor headGrad, long chunkFloats) {
+                            long denominator, Tensor headGrad, int chunkRows) {
         int[] rows = supervisedRows(targets);
         if (rows.length == 0) return new Result(null, 0, 0);
         if (headGrad != null) return rowsAtOnce(be, ws, head, xf, targets.length, targets, vocab, denominator, headGrad);
-        return overChunks(be, ws, head, xf, hidden, targets, rows, vocab, denominator, chunkFloats, true);
+        return overChunks(be, ws, head, xf, hidden, targets, rows, vocab, denominator, chunkRows, true);
     }
 
     /**
@@ -50,14 +61,14 @@ final class HeadLoss {
      * rows' logits a chunk at a time, as above.
      */
     static double[] lossOnly(Backend be, Workspace ws, Linear head, float[] xf, int hidden, int[] targets, int vocab) {
-        Result r = overChunks(be, ws, head, xf, hidden, targets, supervisedRows(targets), vocab, 1, CHUNK_FLOATS, false);
+        Result r = overChunks(be, ws, head, xf, hidden, targets, supervisedRows(targets), vocab, 1, chunkRows(vocab), false);
         return new double[] {r.lossSum(), r.count()};
     }
 
     /** The given rows of xf, packed a chunk at a time; with grad, dx scattered back to them (other rows 0). */
     private static Result overChunks(Backend be, Workspace ws, Linear head, float[] xf, int hidden, int[] targets, int[] rows,
-                                     int vocab, long denominator, long chunkFloats, boolean grad) {
-        int chunk = (int) Math.max(1, Math.min(rows.length, chunkFloats / vocab));
+                                     int vocab, long denominator, int chunkRows, boolean grad) {
+        int chunk = Math.max(1, Math.min(rows.length, chunkRows));
         float[] dx = grad ? ws.zeros(targets.length * hidden) : null; // rows without a target pass no gradient down
         double lossSum = 0;
         long count = 0;

@@ -17,6 +17,12 @@ import org.junit.jupiter.api.Test;
 /** The head's loss over supervised rows only, in chunks, against all rows in one product. */
 class HeadLossTest {
     @Test
+    void chunksAreBoundedInMemoryButNotTooShort() {
+        assertEquals(HeadLoss.MIN_CHUNK_ROWS, HeadLoss.chunkRows(151_936), "a 152k vocabulary: 512 rows (311 MB of logits)");
+        assertEquals(2048, HeadLoss.chunkRows(8192), "a small vocabulary: 64 MiB of logits");
+    }
+
+    @Test
     void supervisedRowsInChunksEqualAllRowsAtOnce() {
         int n = 23, hidden = 40, vocab = 37;
         Random rnd = new Random(7);
@@ -30,11 +36,11 @@ class HeadLossTest {
                 Workspace ws = new Workspace();
                 Linear head = new Linear("lm_head", wt, null);
                 HeadLoss.Result all = HeadLoss.rowsAtOnce(be, ws, head, xf, n, targets, vocab, 57, null);
-                for (long chunkFloats : new long[] {vocab, 2L * vocab, 5L * vocab, 1000L * vocab}) {
+                for (int chunkRows : new int[] {1, 2, 5, HeadLoss.chunkRows(vocab)}) {
                     ws.begin();
                     try {
-                        HeadLoss.Result got = HeadLoss.lossAndDx(be, ws, head, xf, hidden, targets, vocab, 57, null, chunkFloats);
-                        String ctx = be.name() + ", chunks of " + chunkFloats / vocab + " rows";
+                        HeadLoss.Result got = HeadLoss.lossAndDx(be, ws, head, xf, hidden, targets, vocab, 57, null, chunkRows);
+                        String ctx = be.name() + ", chunks of " + chunkRows + " rows";
                         assertEquals(all.count(), got.count(), ctx);
                         // f32 logits: a one-row product may take OpenBLAS's gemv path and round differently
                         assertEquals(all.lossSum(), got.lossSum(), 1e-6 * Math.abs(all.lossSum()), ctx);

@@ -53,6 +53,8 @@ class MappedWeightsTest {
                         int[] labels = ids.clone();
                         assertEquals(copy.lossAndLoraGrads(ids, mask, labels, 2, 4, java.util.Map.of()),
                                 map.lossAndLoraGrads(ids, mask, labels, 2, 4, java.util.Map.of()), 0.0, "same loss");
+                        org.junit.jupiter.api.Assertions.assertArrayEquals(copy.lossSum(ids, mask, labels, 2, 4),
+                                map.lossSum(ids, mask, labels, 2, 4), 0.0, "same loss without gradients");
                         assertThrows(IllegalStateException.class, map::weights, "full fine-tuning needs the f32 copy");
                     }
                 }
