@@ -179,14 +179,16 @@ final class BenchCommand implements Runnable {
                     double mfu = tps * flopsPerToken / 1e9 / peak;
                     System.out.printf("%s  random Llama %dx%d (vocab %d), batch %d x %d%s, LoRA r=%d on q,v, lambda %.1f%n", backend.describe(),
                             layers, hidden, vocab, batch, seq, prompt > 0 ? " (" + prompt + " prompt tokens each)" : "", rank, lambda);
-                    System.out.printf("%.0f tokens/s, %.2f s/step; model FLOP utilization %.1f%% of the %.0f GFLOP/s sgemm rate%n", tps,
-                            timed / steps, 100 * mfu, peak);
+                    double rss = dev.asft.trainer.train.MemoryUse.peakRssMib();
+                    System.out.printf("%.0f tokens/s, %.2f s/step; model FLOP utilization %.1f%% of the %.0f GFLOP/s sgemm rate; peak RSS %.0f MiB%n",
+                            tps, timed / steps, 100 * mfu, peak, rss);
                     if (json) {
                         java.util.Map<String, Object> out = new java.util.LinkedHashMap<>();
                         out.put("tokens_per_s", tps);
                         out.put("s_per_step", timed / steps);
                         out.put("mfu", mfu);
                         out.put("sgemm_gflop_per_s", peak);
+                        if (!Double.isNaN(rss)) out.put("peak_rss_mib", rss);
                         System.out.println(Json.line(out));
                     }
                 }
