@@ -151,6 +151,23 @@ class TrainCommandTest {
     }
 
     @Test
+    void lengthGroupedRunsResumeExactlyAndTheGroupingIsChecked() throws Exception {
+        StringBuilder sb = new StringBuilder(); // lengths 4 .. 19, so that grouping reorders
+        for (int s = 0; s < 16; s++) {
+            StringBuilder ids = new StringBuilder();
+            for (int t = 0; t < 4 + (s * 7) % 16; t++) ids.append(t == 0 ? "" : ",").append(4 + (s % 8) + t);
+            sb.append("{\"input_ids\": [").append(ids).append("]}\n");
+        }
+        Files.writeString(data, sb.toString());
+        resumeContinuesExactly("adapter_model.safetensors", "--lambda", "0", "--lr", "1e-2", "--group-by-length");
+        CliTest.Run mixed = run("train", "--model", p.aligned().toString(), "--data", data.toString(), "--epochs", "3",
+                "--batch-size", "4", "--seed", "11", "--lambda", "0", "--lr", "1e-2", "--out", dir.resolve("d").toString(),
+                "--resume", dir.resolve("b-checkpoints").resolve("checkpoint-6").toString());
+        assertEquals(2, mixed.code());
+        assertTrue(mixed.err().contains("checkpoint was made with --group-by-length"), mixed.err());
+    }
+
+    @Test
     void fullFineTuningResumesExactly() throws Exception {
         resumeContinuesExactly("model.safetensors", "--full", "--lr", "3e-3");
     }

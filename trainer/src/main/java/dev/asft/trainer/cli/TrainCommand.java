@@ -99,6 +99,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--train-on-inputs", description = "Supervise prompt tokens too.")
     boolean trainOnInputs;
 
+    @Option(names = "--group-by-length", description = "Batch examples of similar lengths: each run of 50 batches of the shuffled data "
+            + "is sorted by length (less padding, as Hugging Face's group_by_length); the longest example goes first.")
+    boolean groupByLength;
+
     @Option(names = "--seed", defaultValue = "42", description = "Seed for init and shuffling (default: ${DEFAULT-VALUE}).")
     long seed;
 
@@ -111,7 +115,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--checkpoint-dir", description = "Where checkpoints go (default: OUT-checkpoints).")
     Path checkpointDir;
 
-    @Option(names = "--resume", description = "Continue from a checkpoint folder (same data, seed and batch size).")
+    @Option(names = "--resume", description = "Continue from a checkpoint folder (same data, seed, batch size and grouping).")
     Path resume;
 
     @Option(names = "--full", description = "Full fine-tuning: train every weight and write a Hugging Face model folder "
@@ -140,6 +144,7 @@ final class TrainCommand implements Callable<Integer> {
         o.maxSteps = steps == null ? Long.MAX_VALUE : steps;
         o.batchSize = batchSize;
         o.gradAccum = gradAccum;
+        o.groupByLength = groupByLength;
         o.lr = lr;
         o.weightDecay = weightDecay;
         o.clipNorm = clip;

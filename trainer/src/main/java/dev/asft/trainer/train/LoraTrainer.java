@@ -42,6 +42,8 @@ public final class LoraTrainer {
         public int epochs = 1, batchSize = 8;
         /** Micro-batches of batchSize per optimizer step. */
         public int gradAccum = 1;
+        /** Batches of similar lengths, less padding ({@link LengthGroups}). */
+        public boolean groupByLength;
         public long maxSteps = Long.MAX_VALUE;
         public float lr = 5e-5f, weightDecay = 0f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
         public Schedule schedule = new Schedule(Schedule.Kind.CONSTANT, 1, 0);
@@ -180,6 +182,7 @@ public final class LoraTrainer {
         for (int epoch = 0; epoch < o.epochs && stepNo < o.maxSteps; epoch++) {
             List<Example> order = new ArrayList<>(data);
             Collections.shuffle(order, shuffle); // replayed from the seed on resume: same order
+            if (o.groupByLength) order = LengthGroups.order(order, o.batchSize);
             for (int g0 = 0; g0 < microPerEpoch && stepNo < o.maxSteps; g0 += o.gradAccum) {
                 if (stepNo < resumeStep) { // done before the checkpoint
                     stepNo++;
@@ -297,6 +300,7 @@ public final class LoraTrainer {
         state.put("seed", o.seed);
         state.put("batch_size", o.batchSize);
         state.put("grad_accum", o.gradAccum);
+        state.put("group_by_length", o.groupByLength);
         state.put("lr", o.lr);
         state.put("schedule", o.schedule.toString());
         state.put("lambda", o.lambda);
@@ -306,7 +310,7 @@ public final class LoraTrainer {
 
     /**
      * Continues from a checkpoint written by this trainer: parameters, optimizer moments and step.
-     * With the same data, seed and batch size the run then continues exactly (the shuffle order
+     * With the same data, seed, batch size and grouping the run then continues exactly (the shuffle order
      * is replayed from the seed).
      */
     public void resume(Path dir) throws IOException {
@@ -315,6 +319,9 @@ public final class LoraTrainer {
                 || st.path("grad_accum").asInt(1) != o.gradAccum)
             throw new IllegalArgumentException(dir + ": checkpoint was made with seed " + st.path("seed").asLong() + " and batch size "
                     + st.path("batch_size").asInt() + "; resume with the same to continue exactly");
+        if (st.path("group_by_length").asBoolean(false) != o.groupByLength)
+            throw new IllegalArgumentException(dir + ": checkpoint was made " + (o.groupByLength ? "without" : "with")
+                    + " --group-by-length; resume the same way to continue exactly");
         if (st.path("full").asBoolean(false) != o.full)
             throw new IllegalArgumentException(dir + ": checkpoint of " + (o.full ? "LoRA" : "full") + " training; resume it the same way");
         if (o.full) {
