@@ -234,7 +234,6 @@ public final class LlamaModel implements AutoCloseable {
         Rope rope = new Rope(hd, cfg.ropeTheta(), len, cfg.ropeScaling());
         for (int li = 0; li < layers.size(); li++) {
             Layer l = layers.get(li);
-            float[] x0 = caches == null ? null : ws.copyOf(x);
             float[] hn = StepOps.rmsNorm(backend, x, l.inNorm(), h, eps, ws.take(x.length));
             float[] q = l.q().apply(backend, hn, n, dropout, rnd), k = l.k().apply(backend, hn, n, dropout, rnd),
                     v = l.v().apply(backend, hn, n, dropout, rnd);
@@ -243,18 +242,18 @@ public final class LlamaModel implements AutoCloseable {
             // training keeps the attention probabilities for the backward when they are small enough
             Attention.Kept probs = caches != null ? new Attention.Kept(probBuffers, li) : null;
             float[] att = Attention.forward(backend, q, k, v, mask, batch, len, heads, kv, hd, probs, ws.take(q.length));
-            float[] o = l.o().apply(backend, att, n, dropout, rnd);
-            Ops.addInPlace(x, o);
-            ws.give(o);
-            float[] xMid = caches == null ? null : ws.copyOf(x);
-            float[] hp = StepOps.rmsNorm(backend, x, l.postNorm(), h, eps, ws.take(x.length));
+            // The residual sums go into the projections' outputs (x + o is o + x, bit for bit), so
+            // the layer's input and midpoint stay as they are for the backward: no copies.
+            float[] xMid = l.o().apply(backend, att, n, dropout, rnd);
+            Ops.addInPlace(xMid, x);
+            float[] hp = StepOps.rmsNorm(backend, xMid, l.postNorm(), h, eps, ws.take(x.length));
             float[] g = l.gate().apply(backend, hp, n, dropout, rnd), u = l.up().apply(backend, hp, n, dropout, rnd);
             float[] act = StepOps.swiglu(backend, g, u, ws.take(g.length));
-            float[] down = l.down().apply(backend, act, n, dropout, rnd);
-            Ops.addInPlace(x, down);
-            ws.give(down);
-            if (caches != null) caches.add(new Cache(x0, hn, q, k, v, att, xMid, hp, g, u, act, probs));
-            else ws.give(hn, q, k, v, att, hp, g, u, act); // no backward: the next layer reuses them
+            float[] xOut = l.down().apply(backend, act, n, dropout, rnd);
+            Ops.addInPlace(xOut, xMid);
+            if (caches != null) caches.add(new Cache(x, hn, q, k, v, att, xMid, hp, g, u, act, probs));
+            else ws.give(x, hn, q, k, v, att, xMid, hp, g, u, act); // no backward: the next layer reuses them
+            x = xOut;
         }
         return x;
     }
