@@ -24,6 +24,7 @@ public final class LlamaModel implements AutoCloseable {
     private final LlamaConfig cfg;
     private final Backend backend;
     private final Tensor embed, head;
+    private final Linear lmHead; // the head as a projection (not closed: head and embed are)
     private final float[] finalNorm; // norm weights are small: held as arrays, read every call
     private final List<Layer> layers = new ArrayList<>();
     private final java.util.Map<String, float[]> norms = new java.util.LinkedHashMap<>(); // HF name -> live weights
@@ -86,6 +87,7 @@ public final class LlamaModel implements AutoCloseable {
         this.finalNorm = vector(ck, "model.norm.weight", cfg.hiddenSize());
         this.head = cfg.tieWordEmbeddings() || !ck.has("lm_head.weight") ? embed
                 : weight(ck, "lm_head.weight", cfg.vocabSize(), cfg.hiddenSize());
+        this.lmHead = new Linear("lm_head", head, null, scratch, ws);
     }
 
     /** Whether the weights are memory-mapped views (see {@link Weights}). */
@@ -264,7 +266,7 @@ public final class LlamaModel implements AutoCloseable {
      */
     public float[] forward(int[] ids, int[] mask, int batch, int len) {
         float[] xf = StepOps.rmsNorm(backend, decoder(ids, mask, batch, len, 0f, null, null), finalNorm, cfg.hiddenSize(), (float) cfg.rmsNormEps());
-        return new Linear("lm_head", head, null, scratch, ws).apply(backend, xf, batch * len);
+        return lmHead.apply(backend, xf, batch * len);
     }
 
     /** Keys and values of every layer for positions [0, length), for incremental decoding. */
@@ -308,7 +310,7 @@ public final class LlamaModel implements AutoCloseable {
         });
         cache.length = start + n;
         float[] last = java.util.Arrays.copyOfRange(x, (n - 1) * h, n * h);
-        return new Linear("lm_head", head, null, scratch, ws).apply(backend, StepOps.rmsNorm(backend, last, finalNorm, h, (float) cfg.rmsNormEps()), 1);
+        return lmHead.apply(backend, StepOps.rmsNorm(backend, last, finalNorm, h, (float) cfg.rmsNormEps()), 1);
     }
 
     /** Attention of one layer during cached decoding: q, k, v of the new tokens in, attention output out. */
@@ -362,7 +364,7 @@ public final class LlamaModel implements AutoCloseable {
             return att;
         });
         for (KvCache c : caches) c.length++;
-        return new Linear("lm_head", head, null, scratch, ws).apply(backend, StepOps.rmsNorm(backend, x, finalNorm, h, (float) cfg.rmsNormEps()), n);
+        return lmHead.apply(backend, StepOps.rmsNorm(backend, x, finalNorm, h, (float) cfg.rmsNormEps()), n);
     }
 
     /**
@@ -473,7 +475,7 @@ public final class LlamaModel implements AutoCloseable {
      * The view is good until the next widening, i.e. while the head's products run.
      */
     private Linear stepHead() {
-        return new Linear("lm_head", head.dtype() == DType.F32 ? head : scratch.f32(head), null, scratch, ws);
+        return head.dtype() == DType.F32 ? lmHead : new Linear("lm_head", scratch.f32(head), null, scratch, ws);
     }
 
     /** Floats the model holds for reuse by its next step (tests: what a step's peak is made of). */
