@@ -72,7 +72,7 @@ public class TrainingKernelsBenchmark {
 
     @Benchmark
     public float[] attentionForwardNative() {
-        return Attention.forward(cpu, q, k, v, mask, batch, len, HEADS, KV, DIM, null);
+        return Attention.forward(cpu, q, k, v, mask, batch, len, HEADS, KV, DIM, null, new float[q.length]);
     }
 
     @Benchmark
@@ -82,7 +82,8 @@ public class TrainingKernelsBenchmark {
 
     @Benchmark
     public float[][] attentionBackwardNative() {
-        return Attention.backward(cpu, q, k, v, dout, mask, batch, len, HEADS, KV, DIM, null);
+        return Attention.backward(cpu, q, k, v, dout, mask, batch, len, HEADS, KV, DIM, null,
+                new float[q.length], new float[k.length], new float[v.length]);
     }
 
     @Benchmark
@@ -93,13 +94,13 @@ public class TrainingKernelsBenchmark {
     @Benchmark
     public float[][] swigluForwardBackwardNative() {
         StepOps.swiglu(cpu, g, u);
-        return StepOps.swigluBackward(cpu, g, u, dact);
+        return StepOps.swigluBackward(cpu, g, u, dact, new float[dact.length], new float[dact.length]);
     }
 
     @Benchmark
     public float[][] swigluForwardBackwardJava() {
         StepOps.swiglu(plain, g, u);
-        return StepOps.swigluBackward(plain, g, u, dact);
+        return StepOps.swigluBackward(plain, g, u, dact, new float[dact.length], new float[dact.length]);
     }
 
     @Benchmark

@@ -21,11 +21,6 @@ final class Attention {
         private Tensor nativeProbs;
         private float[][] javaProbs;
 
-        /** Probabilities in a fresh native buffer, freed on close. */
-        Kept() {
-            this(null, 0);
-        }
-
         /** Probabilities in the pool's buffer for this layer (reused by the next step's forward). */
         Kept(ProbBuffers pool, int layer) {
             this.pool = pool;
@@ -33,13 +28,13 @@ final class Attention {
         }
 
         private Tensor take(long floats) {
-            nativeProbs = pool == null ? Tensor.allocate(DType.F32, floats) : pool.view(layer, floats);
+            nativeProbs = pool.view(layer, floats);
             return nativeProbs;
         }
 
         @Override
         public void close() {
-            if (nativeProbs != null) nativeProbs.close(); // a pool view frees nothing
+            if (nativeProbs != null) nativeProbs.close(); // a view: frees nothing, the pool keeps the buffer
             nativeProbs = null;
             javaProbs = null;
         }
@@ -73,13 +68,10 @@ final class Attention {
         }
     }
 
-    /** Attention output; keeps the probabilities in {@code kept} when it is given and they fit. */
-    static float[] forward(Backend be, float[] q, float[] k, float[] v, int[] mask, int batch, int len, int heads, int kvHeads,
-                           int dim, Kept kept) {
-        return forward(be, q, k, v, mask, batch, len, heads, kvHeads, dim, kept, new float[q.length]);
-    }
-
-    /** As above into out (every element written). */
+    /**
+     * Attention output into out (every element written); keeps the probabilities in {@code kept}
+     * when it is given and they fit.
+     */
     static float[] forward(Backend be, float[] q, float[] k, float[] v, int[] mask, int batch, int len, int heads, int kvHeads,
                            int dim, Kept kept, float[] out) {
         boolean keep = kept != null && 4L * batch * heads * len * len <= GemmAttention.KEEP_PROBS_BYTES;
@@ -95,14 +87,10 @@ final class Attention {
         return out;
     }
 
-    /** {dq, dk, dv}; uses (and then frees) what the forward kept, or recomputes the probabilities. */
-    static float[][] backward(Backend be, float[] q, float[] k, float[] v, float[] dout, int[] mask, int batch, int len, int heads,
-                              int kvHeads, int dim, Kept kept) {
-        return backward(be, q, k, v, dout, mask, batch, len, heads, kvHeads, dim, kept,
-                new float[q.length], new float[k.length], new float[v.length]);
-    }
-
-    /** As above into dq, dk, dv (every element written). */
+    /**
+     * {dq, dk, dv} into the given arrays (every element written); uses (and then frees) what the
+     * forward kept, or recomputes the probabilities.
+     */
     static float[][] backward(Backend be, float[] q, float[] k, float[] v, float[] dout, int[] mask, int batch, int len, int heads,
                               int kvHeads, int dim, Kept kept, float[] dq, float[] dk, float[] dv) {
         try {

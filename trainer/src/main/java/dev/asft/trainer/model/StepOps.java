@@ -31,12 +31,7 @@ final class StepOps {
         return act;
     }
 
-    /** {dg, du} of act = silu(g) * u given dact. */
-    static float[][] swigluBackward(Backend be, float[] g, float[] u, float[] dact) {
-        return swigluBackward(be, g, u, dact, new float[dact.length], new float[dact.length]);
-    }
-
-    /** As above into dg and du (every element written). */
+    /** {dg, du} of act = silu(g) * u given dact, into dg and du (every element written). */
     static float[][] swigluBackward(Backend be, float[] g, float[] u, float[] dact, float[] dg, float[] du) {
         if (usesNative(be)) {
             NativeKernels.swigluBackward(g, u, dact, dg, du);
@@ -93,12 +88,10 @@ final class StepOps {
         return y;
     }
 
-    /** Its backward: dx, and dw_i += sum_t dy_ti x_ti / rms_t (in row order) when dw is given. */
-    static float[] rmsNormBackward(Backend be, float[] x, float[] w, float[] dy, int dim, float eps, java.nio.FloatBuffer dw) {
-        return rmsNormBackward(be, x, w, dy, dim, eps, dw, new float[x.length]);
-    }
-
-    /** As above into dx (every element written). */
+    /**
+     * Its backward: dx (every element written), and dw_i += sum_t dy_ti x_ti / rms_t (in row
+     * order) when dw is given.
+     */
     static float[] rmsNormBackward(Backend be, float[] x, float[] w, float[] dy, int dim, float eps, java.nio.FloatBuffer dw,
                                    float[] dx) {
         if (!usesNative(be)) {

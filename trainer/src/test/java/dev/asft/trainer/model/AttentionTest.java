@@ -44,11 +44,11 @@ class AttentionTest {
 
         float[] want = Ops.attention(q, k, v, mask, batch, len, heads, kv, dim);
         float[][] wantB = Ops.attentionBackward(q, k, v, dout, mask, batch, len, heads, kv, dim);
-        try (Attention.Kept kept = new Attention.Kept()) {
-            float[] got = Attention.forward(cpu, q, k, v, mask, batch, len, heads, kv, dim, kept);
+        try (Attention.ProbBuffers pool = new Attention.ProbBuffers(); Attention.Kept kept = new Attention.Kept(pool, 0)) {
+            float[] got = Attention.forward(cpu, q, k, v, mask, batch, len, heads, kv, dim, kept, nans(q.length));
             assertTrue(GemmAttentionTest.relErr(got, want) < 2e-6, "forward " + GemmAttentionTest.relErr(got, want) + ctx);
-            float[][] kb = Attention.backward(cpu, q, k, v, dout, mask, batch, len, heads, kv, dim, kept);
-            float[][] rb = Attention.backward(cpu, q, k, v, dout, mask, batch, len, heads, kv, dim, null);
+            float[][] kb = backward(cpu, q, k, v, dout, mask, batch, len, heads, kv, dim, kept);
+            float[][] rb = backward(cpu, q, k, v, dout, mask, batch, len, heads, kv, dim, null);
             for (int i = 0; i < 3; i++) {
                 double e = GemmAttentionTest.relErr(rb[i], wantB[i]);
                 assertTrue(e < 1e-5, "backward " + i + ": " + e + ctx);
@@ -57,13 +57,25 @@ class AttentionTest {
             int before = NativeKernels.numThreads();
             try {
                 NativeKernels.setNumThreads(1);
-                assertArrayEquals(got, Attention.forward(cpu, q, k, v, mask, batch, len, heads, kv, dim, null), "1 thread" + ctx);
-                float[][] one = Attention.backward(cpu, q, k, v, dout, mask, batch, len, heads, kv, dim, null);
+                assertArrayEquals(got, Attention.forward(cpu, q, k, v, mask, batch, len, heads, kv, dim, null, nans(q.length)), "1 thread" + ctx);
+                float[][] one = backward(cpu, q, k, v, dout, mask, batch, len, heads, kv, dim, null);
                 for (int i = 0; i < 3; i++) assertArrayEquals(rb[i], one[i], "1 thread backward " + i + ctx);
             } finally {
                 NativeKernels.setNumThreads(before);
             }
         }
+    }
+
+    /** Outputs poisoned before a run: an element the kernel does not write stays NaN. */
+    static float[] nans(int n) {
+        float[] a = new float[n];
+        java.util.Arrays.fill(a, Float.NaN);
+        return a;
+    }
+
+    private static float[][] backward(CpuBackend cpu, float[] q, float[] k, float[] v, float[] dout, int[] mask, int batch, int len,
+                                      int heads, int kv, int dim, Attention.Kept kept) {
+        return Attention.backward(cpu, q, k, v, dout, mask, batch, len, heads, kv, dim, kept, nans(q.length), nans(k.length), nans(v.length));
     }
 
     @org.junit.jupiter.api.Test

@@ -38,7 +38,8 @@ class StepOpsTest {
             }
             float[] want = StepOps.swiglu(plain, g, u), got = StepOps.swiglu(cpu, g, u);
             assertTrue(scaledErr(got, want) < 4e-6, "forward n=" + n + ": " + scaledErr(got, want) + " (seed " + seed + ")");
-            float[][] wb = StepOps.swigluBackward(plain, g, u, dact), gb = StepOps.swigluBackward(cpu, g, u, dact);
+            float[][] wb = StepOps.swigluBackward(plain, g, u, dact, AttentionTest.nans(n), AttentionTest.nans(n)),
+                    gb = StepOps.swigluBackward(cpu, g, u, dact, AttentionTest.nans(n), AttentionTest.nans(n));
             for (int i = 0; i < 2; i++)
                 assertTrue(scaledErr(gb[i], wb[i]) < 4e-6, "backward " + i + " n=" + n + ": " + scaledErr(gb[i], wb[i]) + " (seed " + seed + ")");
         }
@@ -134,11 +135,12 @@ class StepOpsTest {
                  dev.asft.core.tensor.Tensor dw2 = dev.asft.core.tensor.Tensor.zeros(dev.asft.core.tensor.DType.F32, dim)) {
                 dw1.fill(0.5f);
                 dw2.fill(0.5f); // the weight gradient accumulates
-                float[] wb = StepOps.rmsNormBackward(plain, x, w, dy, dim, eps, dw1.floats());
-                float[] gb = StepOps.rmsNormBackward(cpu, x, w, dy, dim, eps, dw2.floats());
+                float[] wb = StepOps.rmsNormBackward(plain, x, w, dy, dim, eps, dw1.floats(), AttentionTest.nans(x.length));
+                float[] gb = StepOps.rmsNormBackward(cpu, x, w, dy, dim, eps, dw2.floats(), AttentionTest.nans(x.length));
                 assertTrue(scaledErr(gb, wb) < 4e-6, "backward dim=" + dim + ": " + scaledErr(gb, wb) + " (seed " + seed + ")");
                 assertTrue(scaledErr(dw2.toFloatArray(), dw1.toFloatArray()) < 1e-6, "weight gradient dim=" + dim + " (seed " + seed + ")");
-                assertArrayEquals(gb, StepOps.rmsNormBackward(cpu, x, w, dy, dim, eps, null), "dx without the weight gradient");
+                assertArrayEquals(gb, StepOps.rmsNormBackward(cpu, x, w, dy, dim, eps, null, AttentionTest.nans(x.length)),
+                        "dx without the weight gradient");
             }
         }
     }
