@@ -91,7 +91,7 @@ final class Workspace {
     /** Floats held for reuse (for tests and memory reports). */
     long pooledFloats() {
         long n = 0;
-        for (ArrayDeque<float[]> q : free.values()) n += (long) q.size() * (q.isEmpty() ? 0 : q.peek().length);
+        for (Map.Entry<Integer, ArrayDeque<float[]>> e : free.entrySet()) n += (long) e.getKey() * e.getValue().size(); // keyed by length
         return n;
     }
 }
