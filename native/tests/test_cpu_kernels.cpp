@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "asft/asft.h"
@@ -216,10 +217,27 @@ void test_conversions() {
   }
 }
 
+// The thread cap is the calling thread's own: another thread still sees every thread.
+void test_thread_cap() {
+  asft_set_num_threads(3);
+  CHECK(asft_get_num_threads() == 3, "3 threads set");
+  asft_set_thread_cap(1);
+  CHECK(asft_get_num_threads() == 1, "capped at 1 on this thread, got %d", asft_get_num_threads());
+  int other = -1;
+  std::thread t([&] { other = asft_get_num_threads(); });
+  t.join();
+  CHECK(other == 3, "another thread is not capped: %d", other);
+  asft_set_thread_cap(5);
+  CHECK(asft_get_num_threads() == 3, "a cap above the count changes nothing: %d", asft_get_num_threads());
+  asft_set_thread_cap(0);
+  asft_set_num_threads(0);
+}
+
 } // namespace
 
 int main() {
   test_conversions();
+  test_thread_cap();
   for (const char *isa : {"generic", "avx2", "avx512"}) {
     int rc = asft_set_cpu_isa(isa);
     if (rc == ASFT_EUNSUPPORTED) {

@@ -40,6 +40,10 @@ int asft_set_cpu_isa(const char *isa);
 /* Threads used by the CPU kernels (OpenMP). n <= 0 restores the default (all cores). */
 int asft_set_num_threads(int n);
 int asft_get_num_threads(void);
+/* Caps the threads of kernels called from the calling thread only (a thread-local setting;
+ * n <= 0 removes the cap): for callers that run several kernels at once on threads of their own,
+ * one per core. asft_get_num_threads, called from that thread, reflects the cap. */
+int asft_set_thread_cap(int n);
 
 /* ---- conversions and elementwise helpers ------------------------------------------- */
 

@@ -44,6 +44,9 @@ const KernelTable *best() {
 
 const KernelTable *g_active = best();
 int g_threads = 0; // 0: OpenMP's default
+// A cap on the threads of kernels called from this thread (0: none): a training step's lanes
+// each run on one core, so their kernels must not start thread teams of their own.
+thread_local int t_thread_cap = 0;
 
 } // namespace
 
@@ -68,7 +71,10 @@ float *scratch(int slot, size_t n) {
   return b.p[slot];
 }
 
-int threads() { return g_threads > 0 ? g_threads : omp_get_max_threads(); }
+int threads() {
+  const int all = g_threads > 0 ? g_threads : omp_get_max_threads();
+  return t_thread_cap > 0 && t_thread_cap < all ? t_thread_cap : all;
+}
 
 int threads_for(double work) { return work < double(1 << 18) ? 1 : threads(); }
 
@@ -99,6 +105,11 @@ int asft_set_num_threads(int n) {
 }
 
 int asft_get_num_threads(void) { return threads(); }
+
+int asft_set_thread_cap(int n) {
+  t_thread_cap = n > 0 ? n : 0;
+  return ASFT_OK;
+}
 
 int asft_matmul_skinny(const void *m, int m_dtype, int64_t d_out, int64_t d_in, const float *x,
                        int64_t r, float *out) {

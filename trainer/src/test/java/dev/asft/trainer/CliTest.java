@@ -93,18 +93,17 @@ public class CliTest {
     @Test
     void runningOutOfHeapIsOneClearLine() throws Exception {
         ExampleModels.Paths p = example();
-        StringBuilder sb = new StringBuilder(); // 32 sequences of 1024 tokens: far beyond a 48 MiB heap
-        for (int s = 0; s < 32; s++) {
-            sb.append("{\"input_ids\": [");
-            for (int t = 0; t < 1024; t++) sb.append(t == 0 ? "" : ",").append(4 + (s + t) % 90);
-            sb.append("]}\n");
-        }
+        // One sequence of 8192 tokens: its attention scores alone (8192^2 floats per head) are far
+        // beyond a 48 MiB heap. (A long batch would not do: a step runs it a shard at a time.)
+        StringBuilder sb = new StringBuilder("{\"input_ids\": [");
+        for (int t = 0; t < 8192; t++) sb.append(t == 0 ? "" : ",").append(4 + t % 90);
+        sb.append("]}\n");
         Path data = dir.resolve("long.jsonl");
         Files.writeString(data, sb.toString());
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Process proc = new ProcessBuilder(java, "-Xmx48m", "-cp", System.getProperty("java.class.path"), AsftCli.class.getName(),
                 "train", "--model", p.aligned().toString(), "--data", data.toString(), "--out", dir.resolve("oom").toString(),
-                "--batch-size", "32", "--steps", "1", "--lambda", "0", "--device", "java").redirectErrorStream(true).start();
+                "--batch-size", "1", "--max-len", "8192", "--steps", "1", "--lambda", "0", "--device", "java").redirectErrorStream(true).start();
         String output = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(3, proc.waitFor(), output);
         assertTrue(output.contains("asft train: error: out of memory") && output.contains("ASFT_JAVA_OPTS=-Xmx"), output);

@@ -94,6 +94,25 @@ public interface Backend {
     }
 
     /**
+     * How many independent tasks {@link #runInLanes} runs at once, each on a core of its own; 1
+     * when this backend runs them one after another (each then with all of its threads).
+     */
+    default int lanes() {
+        return 1;
+    }
+
+    /**
+     * Runs independent tasks (at most {@link #lanes()}) at once, each single-threaded on a core of
+     * its own, and returns when all have finished; the first failure is rethrown after the
+     * others finished. Tasks must not share mutable state. The default runs them in order on the
+     * calling thread. Small calls scale badly over threads (a fork and a join per GEMM or kernel,
+     * and uneven splits of small products); independent tasks on one core each avoid both.
+     */
+    default void runInLanes(java.util.List<Runnable> tasks) {
+        for (Runnable t : tasks) t.run();
+    }
+
+    /**
      * c = alpha * op(a) * op(b) + beta * c for 2-D f32 tensors, op = transpose when asked: the
      * small products of the low-rank and direction anchors and of Safe LoRA.
      */

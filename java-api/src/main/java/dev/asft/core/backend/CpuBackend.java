@@ -35,6 +35,17 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public int lanes() {
+        return CpuLanes.lanes();
+    }
+
+    @Override
+    public void runInLanes(java.util.List<Runnable> tasks) {
+        if (tasks.size() > lanes()) throw new IllegalArgumentException(tasks.size() + " tasks for " + lanes() + " lanes");
+        CpuLanes.run(tasks);
+    }
+
+    @Override
     public void matmulSkinny(Tensor m, Tensor x, Tensor out) {
         NativeKernels.matmulSkinny(m, x, out);
     }

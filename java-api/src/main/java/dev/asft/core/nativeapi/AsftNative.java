@@ -36,6 +36,8 @@ public final class AsftNative {
 
     public static native int asft_get_num_threads();
 
+    public static native int asft_set_thread_cap(int n);
+
     public static native int asft_convert_to_f32(@Const Pointer src, int srcDtype, FloatPointer dst, long n);
 
     public static native int asft_convert_from_f32(@Const FloatPointer src, Pointer dst, int dstDtype, long n);

@@ -72,9 +72,19 @@ public final class NativeKernels {
         check(AsftNative.asft_set_num_threads(n), "asft_set_num_threads");
     }
 
+    /** Threads the kernels use when called from this thread (the cap of {@link #setThreadCap} included). */
     public static int numThreads() {
         ensureLoaded();
         return AsftNative.asft_get_num_threads();
+    }
+
+    /**
+     * Caps the threads of kernels called from the current thread (n &lt;= 0 removes the cap); other
+     * threads are not affected. For callers that run kernels on several threads at once.
+     */
+    public static void setThreadCap(int n) {
+        ensureLoaded();
+        check(AsftNative.asft_set_thread_cap(n), "asft_set_thread_cap");
     }
 
     private static void requireOpenKernelStorage(Tensor t, String what) {

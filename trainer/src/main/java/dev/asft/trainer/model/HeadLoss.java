@@ -37,9 +37,9 @@ final class HeadLoss {
      * predict, or -1. The gradient is that of (summed row losses) / denominator; with headGrad
      * (full fine-tuning) the head's weight gradient is added to it too.
      */
-    static Result lossAndDx(Backend be, Workspace ws, Linear head, float[] xf, int hidden, int[] targets, int vocab,
+    static Result lossAndDx(Backend be, Lane lane, Linear head, float[] xf, int hidden, int[] targets, int vocab,
                             long denominator, Tensor headGrad) {
-        return lossAndDx(be, ws, head, xf, hidden, targets, vocab, denominator, headGrad, chunkRows(vocab));
+        return lossAndDx(be, lane, head, xf, hidden, targets, vocab, denominator, headGrad, chunkRows(vocab));
     }
 
     /** Rows per chunk: CHUNK_FLOATS logits, but at least MIN_CHUNK_ROWS rows. */
@@ -48,26 +48,27 @@ final class HeadLoss {
     }
 
     /** As above with chunks of the given number of rows (when the head is frozen). */
-    static Result lossAndDx(Backend be, Workspace ws, Linear head, float[] xf, int hidden, int[] targets, int vocab,
+    static Result lossAndDx(Backend be, Lane lane, Linear head, float[] xf, int hidden, int[] targets, int vocab,
                             long denominator, Tensor headGrad, int chunkRows) {
         int[] rows = supervisedRows(targets);
         if (rows.length == 0) return new Result(null, 0, 0);
-        if (headGrad != null) return rowsAtOnce(be, ws, head, xf, targets.length, targets, vocab, denominator, headGrad);
-        return overChunks(be, ws, head, xf, hidden, targets, rows, vocab, denominator, chunkRows, true);
+        if (headGrad != null) return rowsAtOnce(be, lane, head, xf, targets.length, targets, vocab, denominator, headGrad);
+        return overChunks(be, lane, head, xf, hidden, targets, rows, vocab, denominator, chunkRows, true);
     }
 
     /**
      * The summed row losses and their count without any gradient (evaluation): the supervised
      * rows' logits a chunk at a time, as above.
      */
-    static double[] lossOnly(Backend be, Workspace ws, Linear head, float[] xf, int hidden, int[] targets, int vocab) {
-        Result r = overChunks(be, ws, head, xf, hidden, targets, supervisedRows(targets), vocab, 1, chunkRows(vocab), false);
+    static double[] lossOnly(Backend be, Lane lane, Linear head, float[] xf, int hidden, int[] targets, int vocab) {
+        Result r = overChunks(be, lane, head, xf, hidden, targets, supervisedRows(targets), vocab, 1, chunkRows(vocab), false);
         return new double[] {r.lossSum(), r.count()};
     }
 
     /** The given rows of xf, packed a chunk at a time; with grad, dx scattered back to them (other rows 0). */
-    private static Result overChunks(Backend be, Workspace ws, Linear head, float[] xf, int hidden, int[] targets, int[] rows,
+    private static Result overChunks(Backend be, Lane lane, Linear head, float[] xf, int hidden, int[] targets, int[] rows,
                                      int vocab, long denominator, int chunkRows, boolean grad) {
+        Workspace ws = lane.ws;
         int chunk = Math.max(1, Math.min(rows.length, chunkRows));
         float[] dx = grad ? ws.zeros(targets.length * hidden) : null; // rows without a target pass no gradient down
         double lossSum = 0;
@@ -80,7 +81,7 @@ final class HeadLoss {
                 System.arraycopy(xf, rows[s + i] * hidden, xs, i * hidden, hidden);
                 ts[i] = targets[rows[s + i]];
             }
-            Result part = grad ? rowsAtOnce(be, ws, head, xs, c, ts, vocab, denominator, null) : lossOfRows(be, ws, head, xs, c, ts, vocab);
+            Result part = grad ? rowsAtOnce(be, lane, head, xs, c, ts, vocab, denominator, null) : lossOfRows(be, lane, head, xs, c, ts, vocab);
             if (grad) {
                 for (int i = 0; i < c; i++) System.arraycopy(part.dx(), i * hidden, dx, rows[s + i] * hidden, hidden);
                 ws.give(part.dx());
@@ -93,8 +94,9 @@ final class HeadLoss {
     }
 
     /** The loss of n rows of x, no gradient. */
-    private static Result lossOfRows(Backend be, Workspace ws, Linear head, float[] x, int n, int[] targets, int vocab) {
-        float[] logits = head.apply(be, x, n);
+    private static Result lossOfRows(Backend be, Lane lane, Linear head, float[] x, int n, int[] targets, int vocab) {
+        Workspace ws = lane.ws;
+        float[] logits = head.apply(be, lane, x, n);
         float[] unused = ws.take(logits.length); // the kernel writes the gradient too
         double[] sumCount = StepOps.crossEntropy(be, logits, targets, vocab, 1, unused);
         ws.give(logits, unused);
@@ -102,14 +104,15 @@ final class HeadLoss {
     }
 
     /** Logits of all n rows of x in one product, the loss and its gradient, then dx = dlogits W. */
-    static Result rowsAtOnce(Backend be, Workspace ws, Linear head, float[] x, int n, int[] targets, int vocab,
+    static Result rowsAtOnce(Backend be, Lane lane, Linear head, float[] x, int n, int[] targets, int vocab,
                              long denominator, Tensor headGrad) {
-        float[] logits = head.apply(be, x, n);
+        Workspace ws = lane.ws;
+        float[] logits = head.apply(be, lane, x, n);
         float[] dlogits = ws.take(logits.length);
         // The loss and d loss / d logits = (softmax - onehot) / denominator in one pass, one exp per logit.
         double[] sumCount = StepOps.crossEntropy(be, logits, targets, vocab, denominator, dlogits);
         ws.give(logits);
-        float[] dx = head.backward(be, x, dlogits, n, null, null, headGrad, null, true);
+        float[] dx = head.backward(be, lane, x, dlogits, n, null, null, headGrad, null, true);
         ws.give(dlogits);
         return new Result(dx, sumCount[0], (long) sumCount[1]);
     }

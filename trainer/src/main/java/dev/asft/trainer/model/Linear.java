@@ -7,11 +7,11 @@ import dev.asft.core.tensor.Tensor;
 /**
  * y = x W^T (+ b) (+ s (x A^T) B^T with a LoRA adapter) for x [n x in], W [out x in] (PyTorch's
  * nn.Linear layout), A [r x in], B [out x r] (PEFT's), as GEMMs on the backend. W is an f32
- * tensor, or a memory-mapped bf16/f16 view of the checkpoint that each GEMM widens into a
- * scratch buffer shared by the model's layers (no f32 copy of the model is ever held).
+ * tensor, or a memory-mapped bf16/f16 view of the checkpoint that each GEMM widens into the
+ * calling lane's scratch buffer (no f32 copy of the model is ever held).
  */
 final class Linear implements AutoCloseable {
-    /** One growing f32 buffer for widening mapped weights, shared by a model's layers (single-threaded use). */
+    /** One growing f32 buffer for widening mapped weights, shared by a model's layers (one per lane: single-threaded use). */
     static final class Scratch implements AutoCloseable {
         private Tensor buf;
 
@@ -32,28 +32,25 @@ final class Linear implements AutoCloseable {
 
     private final String name;
     private final Tensor weight, bias;
-    private final Scratch scratch; // null: the weight is f32
-    private final Workspace ws; // the model's: outputs and temporaries of training steps
     private Tensor loraA, loraB; // views of the adapter's tensors (not owned)
     private float loraScale;
-    private float[] loraMask; // LoRA dropout of the last training forward: 0 or 1/keep per input element
 
+    /**
+     * The weight may be f32, or a mapped bf16/f16 view that each GEMM widens into the calling
+     * lane's scratch. Per-call state (outputs, temporaries, dropout masks) lives in the lane, so
+     * one projection serves several lanes at once.
+     */
     Linear(String name, Tensor weight, Tensor bias) {
-        this(name, weight, bias, null, new Workspace());
-    }
-
-    Linear(String name, Tensor weight, Tensor bias, Scratch scratch, Workspace ws) {
-        if (weight.dtype() != DType.F32 && scratch == null) throw new IllegalArgumentException(name + ": a " + weight.dtype() + " weight needs a scratch");
+        if (weight.dtype() != DType.F32 && weight.dtype() != DType.BF16 && weight.dtype() != DType.F16)
+            throw new IllegalArgumentException(name + ": a " + weight.dtype() + " weight cannot be a projection");
         this.name = name;
         this.weight = weight;
         this.bias = bias;
-        this.scratch = weight.dtype() == DType.F32 ? null : scratch;
-        this.ws = ws;
     }
 
-    /** The weight as an f32 tensor for one GEMM (widened into the scratch when mapped). */
-    private Tensor w32() {
-        return scratch == null ? weight : scratch.f32(weight);
+    /** The weight as an f32 tensor for one GEMM (widened into the lane's scratch when mapped). */
+    private Tensor w32(Lane lane) {
+        return weight.dtype() == DType.F32 ? weight : lane.scratch.f32(weight);
     }
 
     String name() {
@@ -77,31 +74,33 @@ final class Linear implements AutoCloseable {
         this.loraScale = scale;
     }
 
-    float[] apply(Backend backend, float[] x, int n) {
-        return apply(backend, x, n, 0f, null);
+    float[] apply(Backend backend, Lane lane, float[] x, int n) {
+        return apply(backend, lane, x, n, 0f, null);
     }
 
     /**
-     * As {@link #apply(Backend, float[], int)}, with LoRA dropout on the adapter's input
+     * As {@link #apply(Backend, Lane, float[], int)}, with LoRA dropout on the adapter's input
      * (PEFT's lora_dropout: y = x W^T + s (dropout(x) A^T) B^T) when p > 0 and rnd is given; the
-     * mask is kept for the backward pass.
+     * mask is kept in the lane for the backward pass.
      */
-    float[] apply(Backend backend, float[] x, int n, float p, java.util.SplittableRandom rnd) {
+    float[] apply(Backend backend, Lane lane, float[] x, int n, float p, java.util.SplittableRandom rnd) {
         int out = (int) weight.dim(0), in = (int) weight.dim(1);
         if (x.length != n * in) throw new IllegalArgumentException(name + ": input has " + x.length + " values, expected " + n + " x " + in);
-        loraMask = null;
+        Workspace ws = lane.ws;
+        lane.setMask(this, null);
         float[] r = ws.take(n * out);
-        backend.gemm(true, 1f, x, n, in, w32(), 0f, r); // y = x W^T on the Java arrays (no copies on the cpu backend)
+        backend.gemm(true, 1f, x, n, in, w32(lane), 0f, r); // y = x W^T on the Java arrays (no copies on the cpu backend)
         if (loraA != null) {
             float[] xl = x;
             if (p > 0 && rnd != null) {
-                loraMask = ws.take(x.length);
+                float[] mask = ws.take(x.length);
                 xl = ws.take(x.length);
                 float keep = 1f / (1f - p);
                 for (int i = 0; i < x.length; i++) {
-                    loraMask[i] = rnd.nextDouble() < p ? 0f : keep;
-                    xl[i] = x[i] * loraMask[i];
+                    mask[i] = rnd.nextDouble() < p ? 0f : keep;
+                    xl[i] = x[i] * mask[i];
                 }
+                lane.setMask(this, mask);
             }
             int rank = (int) loraA.dim(0);
             float[] xa = ws.take(n * rank);
@@ -126,8 +125,8 @@ final class Linear implements AutoCloseable {
      * Backward through y = x W^T (+ b) (+ s (x A^T) B^T): returns dx = dy W (+ s (dy B) A) and, with
      * LoRA, adds dA += s (dy B)^T x and dB += s dy^T (x A^T) to gradA / gradB. W and b are frozen.
      */
-    float[] backward(Backend backend, float[] x, float[] dy, int n, Tensor gradA, Tensor gradB) {
-        return backward(backend, x, dy, n, gradA, gradB, null, null, true);
+    float[] backward(Backend backend, Lane lane, float[] x, float[] dy, int n, Tensor gradA, Tensor gradB) {
+        return backward(backend, lane, x, dy, n, gradA, gradB, null, null, true);
     }
 
     /**
@@ -135,8 +134,10 @@ final class Linear implements AutoCloseable {
      * gradBias when they are given (x is the layer's input, before any LoRA dropout). Without
      * needDx (nothing below the layer trains) only the parameter gradients are made: returns null.
      */
-    float[] backward(Backend backend, float[] x, float[] dy, int n, Tensor gradA, Tensor gradB, Tensor gradW, Tensor gradBias,
-                     boolean needDx) {
+    float[] backward(Backend backend, Lane lane, float[] x, float[] dy, int n, Tensor gradA, Tensor gradB, Tensor gradW,
+                     Tensor gradBias, boolean needDx) {
+        Workspace ws = lane.ws;
+        float[] loraMask = loraA == null ? null : lane.mask(this);
         if (gradW != null) backend.gemmTN(1f, dy, x, n, (int) weight.dim(0), (int) weight.dim(1), 1f, gradW); // dW += dy^T x
         if (gradBias != null) {
             int out = (int) weight.dim(0);
@@ -157,7 +158,7 @@ final class Linear implements AutoCloseable {
         float[] dx = null;
         if (needDx) {
             dx = ws.take(n * in);
-            backend.gemm(false, 1f, dy, n, out, w32(), 0f, dx); // dx = dy W on the Java arrays
+            backend.gemm(false, 1f, dy, n, out, w32(lane), 0f, dx); // dx = dy W on the Java arrays
         }
         if (loraA != null) {
             int r = (int) loraA.dim(0);

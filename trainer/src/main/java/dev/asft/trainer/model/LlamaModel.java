@@ -30,9 +30,10 @@ public final class LlamaModel implements AutoCloseable {
     private final java.util.Map<String, float[]> norms = new java.util.LinkedHashMap<>(); // HF name -> live weights
     private java.util.Map<String, Tensor> fullParams; // every weight by HF name, made on first use (full fine-tuning)
     private final boolean mapped; // weights are views of the memory-mapped checkpoint, widened per GEMM
-    private final Linear.Scratch scratch = new Linear.Scratch();
-    private final Workspace ws = new Workspace(); // the arrays of training steps, reused step to step
-    private final Attention.ProbBuffers probBuffers = new Attention.ProbBuffers();
+    private final Lane main = new Lane(); // whole steps, inference, losses: arrays reused step to step
+    private final List<Lane> shardLanes = new ArrayList<>(); // lanes 1.. of a step run in shards (lane 0 is main)
+    private final List<java.util.Map<String, Tensor[]>> shardGrads = new ArrayList<>(); // per shard, reused
+    private int shardTokens = Shards.TOKENS;
 
     /**
      * How the frozen weights are held: {@code COPY} converts them to f32 off-heap tensors at load
@@ -87,7 +88,7 @@ public final class LlamaModel implements AutoCloseable {
         this.finalNorm = vector(ck, "model.norm.weight", cfg.hiddenSize());
         this.head = cfg.tieWordEmbeddings() || !ck.has("lm_head.weight") ? embed
                 : weight(ck, "lm_head.weight", cfg.vocabSize(), cfg.hiddenSize());
-        this.lmHead = new Linear("lm_head", head, null, scratch, ws);
+        this.lmHead = new Linear("lm_head", head, null);
     }
 
     /** Whether the weights are memory-mapped views (see {@link Weights}). */
@@ -122,7 +123,7 @@ public final class LlamaModel implements AutoCloseable {
     private Linear linear(HfCheckpoint ck, String name, int out, int in, boolean bias) {
         Tensor w = weight(ck, name + ".weight", out, in);
         Tensor b = bias && ck.has(name + ".bias") ? f32(ck, name + ".bias", out) : null;
-        return new Linear(name, w, b, scratch, ws);
+        return new Linear(name, w, b);
     }
 
     private float[] vector(HfCheckpoint ck, String name, int size) {
@@ -210,9 +211,9 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /** The embedding rows of the tokens, [tokens x hidden], read straight from the table. */
-    private float[] embedTokens(int[] ids) {
+    private float[] embedTokens(Lane lane, int[] ids) {
         int h = cfg.hiddenSize();
-        float[] x = ws.take(ids.length * h);
+        float[] x = lane.ws.take(ids.length * h);
         java.nio.FloatBuffer table = embed.dtype() == DType.F32 ? embed.floats() : null;
         for (int t = 0; t < ids.length; t++) {
             int id = ids[t];
@@ -228,30 +229,32 @@ public final class LlamaModel implements AutoCloseable {
      * norm. With LoRA dropout p and rnd (training) and, when caches is given, what the backward
      * pass needs from each layer.
      */
-    private float[] decoder(int[] ids, int[] mask, int batch, int len, float dropout, java.util.SplittableRandom rnd, List<Cache> caches) {
+    private float[] decoder(Lane lane, int[] ids, int[] mask, int batch, int len, float dropout, java.util.SplittableRandom rnd,
+                            List<Cache> caches) {
         int h = cfg.hiddenSize(), n = batch * len;
         int heads = cfg.numAttentionHeads(), kv = cfg.numKeyValueHeads(), hd = cfg.headDim();
         float eps = (float) cfg.rmsNormEps();
-        float[] x = embedTokens(ids);
+        Workspace ws = lane.ws;
+        float[] x = embedTokens(lane, ids);
         Rope rope = new Rope(hd, cfg.ropeTheta(), len, cfg.ropeScaling());
         for (int li = 0; li < layers.size(); li++) {
             Layer l = layers.get(li);
             float[] hn = StepOps.rmsNorm(backend, x, l.inNorm(), h, eps, ws.take(x.length));
-            float[] q = l.q().apply(backend, hn, n, dropout, rnd), k = l.k().apply(backend, hn, n, dropout, rnd),
-                    v = l.v().apply(backend, hn, n, dropout, rnd);
+            float[] q = l.q().apply(backend, lane, hn, n, dropout, rnd), k = l.k().apply(backend, lane, hn, n, dropout, rnd),
+                    v = l.v().apply(backend, lane, hn, n, dropout, rnd);
             rope.apply(backend, q, n, len, heads);
             rope.apply(backend, k, n, len, kv);
             // training keeps the attention probabilities for the backward when they are small enough
-            Attention.Kept probs = caches != null ? new Attention.Kept(probBuffers, li) : null;
+            Attention.Kept probs = caches != null ? new Attention.Kept(lane.probs, li) : null;
             float[] att = Attention.forward(backend, q, k, v, mask, batch, len, heads, kv, hd, probs, ws.take(q.length));
             // The residual sums go into the projections' outputs (x + o is o + x, bit for bit), so
             // the layer's input and midpoint stay as they are for the backward: no copies.
-            float[] xMid = l.o().apply(backend, att, n, dropout, rnd);
+            float[] xMid = l.o().apply(backend, lane, att, n, dropout, rnd);
             Ops.addInPlace(xMid, x);
             float[] hp = StepOps.rmsNorm(backend, xMid, l.postNorm(), h, eps, ws.take(x.length));
-            float[] g = l.gate().apply(backend, hp, n, dropout, rnd), u = l.up().apply(backend, hp, n, dropout, rnd);
+            float[] g = l.gate().apply(backend, lane, hp, n, dropout, rnd), u = l.up().apply(backend, lane, hp, n, dropout, rnd);
             float[] act = StepOps.swiglu(backend, g, u, ws.take(g.length));
-            float[] xOut = l.down().apply(backend, act, n, dropout, rnd);
+            float[] xOut = l.down().apply(backend, lane, act, n, dropout, rnd);
             Ops.addInPlace(xOut, xMid);
             if (caches != null) caches.add(new Cache(x, hn, q, k, v, att, xMid, hp, g, u, act, probs));
             else ws.give(x, hn, q, k, v, att, xMid, hp, g, u, act); // no backward: the next layer reuses them
@@ -265,8 +268,9 @@ public final class LlamaModel implements AutoCloseable {
      * real tokens and 0 for padding (right padding: positions count from the sequence start).
      */
     public float[] forward(int[] ids, int[] mask, int batch, int len) {
-        float[] xf = StepOps.rmsNorm(backend, decoder(ids, mask, batch, len, 0f, null, null), finalNorm, cfg.hiddenSize(), (float) cfg.rmsNormEps());
-        return lmHead.apply(backend, xf, batch * len);
+        float[] xf = StepOps.rmsNorm(backend, decoder(main, ids, mask, batch, len, 0f, null, null), finalNorm, cfg.hiddenSize(),
+                (float) cfg.rmsNormEps());
+        return lmHead.apply(backend, main, xf, batch * len);
     }
 
     /** Keys and values of every layer for positions [0, length), for incremental decoding. */
@@ -310,7 +314,7 @@ public final class LlamaModel implements AutoCloseable {
         });
         cache.length = start + n;
         float[] last = java.util.Arrays.copyOfRange(x, (n - 1) * h, n * h);
-        return lmHead.apply(backend, StepOps.rmsNorm(backend, last, finalNorm, h, (float) cfg.rmsNormEps()), 1);
+        return lmHead.apply(backend, main, StepOps.rmsNorm(backend, last, finalNorm, h, (float) cfg.rmsNormEps()), 1);
     }
 
     /** Attention of one layer during cached decoding: q, k, v of the new tokens in, attention output out. */
@@ -321,16 +325,16 @@ public final class LlamaModel implements AutoCloseable {
     /** The decoder layers over new tokens whose attention reads KV caches; returns the hidden states before the final norm. */
     private float[] cachedDecoder(int[] tokens, CachedAttention attention) {
         int n = tokens.length, h = cfg.hiddenSize();
-        float[] x = embedTokens(tokens);
+        float[] x = embedTokens(main, tokens);
         float eps = (float) cfg.rmsNormEps();
         for (int li = 0; li < layers.size(); li++) {
             Layer l = layers.get(li);
             float[] hn = StepOps.rmsNorm(backend, x, l.inNorm(), h, eps);
-            float[] q = l.q().apply(backend, hn, n), k = l.k().apply(backend, hn, n), v = l.v().apply(backend, hn, n);
-            Ops.addInPlace(x, l.o().apply(backend, attention.apply(li, q, k, v), n));
+            float[] q = l.q().apply(backend, main, hn, n), k = l.k().apply(backend, main, hn, n), v = l.v().apply(backend, main, hn, n);
+            Ops.addInPlace(x, l.o().apply(backend, main, attention.apply(li, q, k, v), n));
             float[] hp = StepOps.rmsNorm(backend, x, l.postNorm(), h, eps);
-            float[] g = l.gate().apply(backend, hp, n), u = l.up().apply(backend, hp, n);
-            Ops.addInPlace(x, l.down().apply(backend, StepOps.swiglu(backend, g, u), n));
+            float[] g = l.gate().apply(backend, main, hp, n), u = l.up().apply(backend, main, hp, n);
+            Ops.addInPlace(x, l.down().apply(backend, main, StepOps.swiglu(backend, g, u), n));
         }
         return x;
     }
@@ -364,7 +368,7 @@ public final class LlamaModel implements AutoCloseable {
             return att;
         });
         for (KvCache c : caches) c.length++;
-        return lmHead.apply(backend, StepOps.rmsNorm(backend, x, finalNorm, h, (float) cfg.rmsNormEps()), n);
+        return lmHead.apply(backend, main, StepOps.rmsNorm(backend, x, finalNorm, h, (float) cfg.rmsNormEps()), n);
     }
 
     /**
@@ -459,28 +463,37 @@ public final class LlamaModel implements AutoCloseable {
      */
     public double[] lossSum(int[] ids, int[] mask, int[] labels, int batch, int len) {
         int h = cfg.hiddenSize();
-        ws.begin();
+        main.begin();
         try {
-            float[] x = decoder(ids, mask, batch, len, 0f, null, null);
-            float[] xf = StepOps.rmsNorm(backend, x, finalNorm, h, (float) cfg.rmsNormEps(), ws.take(x.length));
-            return HeadLoss.lossOnly(backend, ws, stepHead(), xf, h, targets(labels, batch, len), cfg.vocabSize());
+            float[] x = decoder(main, ids, mask, batch, len, 0f, null, null);
+            float[] xf = StepOps.rmsNorm(backend, x, finalNorm, h, (float) cfg.rmsNormEps(), main.ws.take(x.length));
+            return HeadLoss.lossOnly(backend, main, stepHead(main), xf, h, targets(labels, batch, len), cfg.vocabSize());
         } finally {
-            ws.end();
+            main.end();
         }
     }
 
     /**
      * The head for a step's chunks of rows: a mapped bf16/f16 head is widened into the shared
-     * scratch once here, not once per product (two per chunk; 545 MB for Qwen2-0.5B's tied head).
-     * The view is good until the next widening, i.e. while the head's products run.
+     * scratch of the lane once here, not once per product (two per chunk; 545 MB for Qwen2-0.5B's
+     * tied head). The view is good until the lane's next widening, i.e. while the head's products run.
      */
-    private Linear stepHead() {
-        return head.dtype() == DType.F32 ? lmHead : new Linear("lm_head", scratch.f32(head), null, scratch, ws);
+    private Linear stepHead(Lane lane) {
+        return head.dtype() == DType.F32 ? lmHead : new Linear("lm_head", lane.scratch.f32(head), null);
+    }
+
+    /**
+     * The fewest tokens per shard of a LoRA step (see {@link Shards}); tests lower it to run small
+     * batches in shards, or raise it to run them whole.
+     */
+    void shardTokens(int tokens) {
+        if (tokens <= 0) throw new IllegalArgumentException("shard tokens must be positive, got " + tokens);
+        this.shardTokens = tokens;
     }
 
     /** Floats the model holds for reuse by its next step (tests: what a step's peak is made of). */
     long pooledFloats() {
-        return ws.pooledFloats();
+        return main.ws.pooledFloats();
     }
 
     /** The token each row learns to predict (the next label), or -1 where it is -100 or past the end. */
@@ -536,21 +549,139 @@ public final class LlamaModel implements AutoCloseable {
 
     private double lossAndGrads(int[] ids, int[] mask, int[] labels, int batch, int len, java.util.Map<String, Tensor[]> grads,
                                 java.util.Map<String, Tensor> full, long denominator, float dropout, java.util.SplittableRandom rnd) {
+        int shards = full == null ? Shards.count(batch, len, shardTokens) : 1; // full fine-tuning: whole steps
+        double[] sumCount;
+        if (shards > 1) {
+            sumCount = inShards(shards, ids, mask, labels, batch, len, grads, denominator, dropout, rnd);
+        } else {
+            main.begin(); // every array of this step is taken from the lane and back in it at the end
+            try {
+                sumCount = onLane(main, ids, mask, labels, batch, len, grads, full, denominator, dropout, rnd);
+            } finally {
+                main.end();
+            }
+        }
+        return sumCount[1] == 0 ? Double.NaN : sumCount[0] / sumCount[1];
+    }
+
+    /**
+     * A LoRA step in shards of whole sequences ({@link Shards}): each shard's forward and backward
+     * on one lane, into gradient buffers of its own, added to {@code grads} in shard order. With
+     * as many backend lanes as divide the shard count (one core each), the shards run at once;
+     * otherwise one after another on the model's lane, each with all threads. Either way the
+     * result is the same bit for bit: it depends on the batch's shape, not on the machine's cores.
+     */
+    private double[] inShards(int count, int[] ids, int[] mask, int[] labels, int batch, int len,
+                              java.util.Map<String, Tensor[]> grads, long denominator, float dropout,
+                              java.util.SplittableRandom rnd) {
+        int lanes = backend.lanes();
+        if (lanes > count || count % lanes != 0) lanes = 1; // an uneven split leaves lanes idle: whole threads win
+        java.util.SplittableRandom[] rnds = new java.util.SplittableRandom[count]; // dropout: a stream per shard
+        for (int s = 0; s < count; s++) rnds[s] = rnd == null ? null : rnd.split();
+        List<java.util.Map<String, Tensor[]>> g = new ArrayList<>();
+        for (int s = 0; s < count; s++) g.add(shardGrads(s, grads));
+        List<Lane> used = new ArrayList<>();
+        for (int j = 0; j < lanes; j++) used.add(lane(j));
+        double[][] sumCount = new double[count][];
+        int per = batch / count, stride = lanes;
+        List<Runnable> tasks = new ArrayList<>();
+        for (int j = 0; j < lanes; j++) {
+            Lane lane = used.get(j);
+            int first = j;
+            tasks.add(() -> {
+                for (int s = first; s < count; s += stride) {
+                    int from = s * per * len, to = (s + 1) * per * len;
+                    for (Tensor[] t : g.get(s).values())
+                        for (Tensor x : t) if (x != null) x.fill(0f);
+                    lane.begin();
+                    try {
+                        sumCount[s] = onLane(lane, java.util.Arrays.copyOfRange(ids, from, to), java.util.Arrays.copyOfRange(mask, from, to),
+                                java.util.Arrays.copyOfRange(labels, from, to), per, len, g.get(s), null, denominator, dropout, rnds[s]);
+                    } finally {
+                        lane.end();
+                    }
+                }
+            });
+        }
+        if (lanes == 1) tasks.get(0).run();
+        else backend.runInLanes(tasks);
+        double sum = 0, n = 0;
+        for (int s = 0; s < count; s++) {
+            sum += sumCount[s][0];
+            n += sumCount[s][1];
+            for (var e : grads.entrySet()) {
+                Tensor[] own = g.get(s).get(e.getKey());
+                for (int i = 0; i < e.getValue().length; i++)
+                    if (e.getValue()[i] != null) addInto(e.getValue()[i], own[i]);
+            }
+        }
+        return new double[] {sum, n};
+    }
+
+    /** Lane j of sharded steps: the model's own for j = 0, made on first use for the others. */
+    private Lane lane(int j) {
+        if (j == 0) return main;
+        while (shardLanes.size() < j) shardLanes.add(new Lane());
+        return shardLanes.get(j - 1);
+    }
+
+    /** Shard s's gradient buffers, shaped like {@code grads} (kept and reused from step to step). */
+    private java.util.Map<String, Tensor[]> shardGrads(int s, java.util.Map<String, Tensor[]> grads) {
+        while (shardGrads.size() <= s) shardGrads.add(new java.util.LinkedHashMap<>());
+        java.util.Map<String, Tensor[]> own = shardGrads.get(s);
+        boolean fits = own.keySet().equals(grads.keySet());
+        for (var e : grads.entrySet()) {
+            Tensor[] mine = own.get(e.getKey());
+            fits = fits && mine != null && mine.length == e.getValue().length;
+            for (int i = 0; fits && i < mine.length; i++)
+                fits = (mine[i] == null) == (e.getValue()[i] == null)
+                        && (mine[i] == null || java.util.Arrays.equals(mine[i].shape(), e.getValue()[i].shape()));
+        }
+        if (!fits) {
+            closeGrads(own);
+            own.clear();
+            for (var e : grads.entrySet()) {
+                Tensor[] mine = new Tensor[e.getValue().length];
+                for (int i = 0; i < mine.length; i++)
+                    if (e.getValue()[i] != null) mine[i] = Tensor.allocate(DType.F32, e.getValue()[i].shape());
+                own.put(e.getKey(), mine);
+            }
+        }
+        return own;
+    }
+
+    private static void closeGrads(java.util.Map<String, Tensor[]> g) {
+        for (Tensor[] t : g.values())
+            for (Tensor x : t) if (x != null) x.close();
+    }
+
+    /** dst += src, elementwise (f32 tensors of one shape). */
+    private static void addInto(Tensor dst, Tensor src) {
+        java.nio.FloatBuffer d = dst.floats(), a = src.floats();
+        for (int i = 0, n = d.capacity(); i < n; i++) d.put(i, d.get(i) + a.get(i));
+    }
+
+    /**
+     * Forward and backward of [batch x len] tokens on one lane (between its begin and end):
+     * gradients added to grads (LoRA) or full; returns {summed token losses, their count}.
+     */
+    private double[] onLane(Lane lane, int[] ids, int[] mask, int[] labels, int batch, int len, java.util.Map<String, Tensor[]> grads,
+                            java.util.Map<String, Tensor> full, long denominator, float dropout, java.util.SplittableRandom rnd) {
         int h = cfg.hiddenSize(), n = batch * len, vocab = cfg.vocabSize();
         int heads = cfg.numAttentionHeads(), kv = cfg.numKeyValueHeads(), hd = cfg.headDim();
         float eps = (float) cfg.rmsNormEps();
+        Workspace ws = lane.ws;
         List<Cache> caches = new ArrayList<>();
-        ws.begin(); // every array of this step is taken from ws and back in it at the end
         try {
-            float[] x = decoder(ids, mask, batch, len, dropout, rnd, caches);
+            float[] x = decoder(lane, ids, mask, batch, len, dropout, rnd, caches);
             Rope rope = new Rope(hd, cfg.ropeTheta(), len, cfg.ropeScaling());
             float[] xf = StepOps.rmsNorm(backend, x, finalNorm, h, eps, ws.take(x.length));
             int[] targets = targets(labels, batch, len);
             Tensor headGrad = full == null ? null : full.get(head == embed ? "model.embed_tokens.weight" : "lm_head.weight");
-            HeadLoss.Result hl = HeadLoss.lossAndDx(backend, ws, stepHead(), xf, h, targets, vocab, denominator, headGrad);
+            HeadLoss.Result hl = HeadLoss.lossAndDx(backend, lane, stepHead(lane), xf, h, targets, vocab, denominator, headGrad);
             ws.give(xf);
-            if (hl.count() == 0) return Double.NaN;
-            double loss = hl.lossSum() / hl.count();
+            if (hl.count() == 0) return new double[] {0, 0};
+            double[] result = {hl.lossSum(), hl.count()};
             float[] dx = StepOps.rmsNormBackward(backend, x, finalNorm, hl.dx(), h, eps, fullVec(full, "model.norm.weight"), ws.take(x.length));
             ws.give(hl.dx(), x);
             // Like autograd, the backward stops where nothing below trains: with LoRA on the first
@@ -565,15 +696,15 @@ public final class LlamaModel implements AutoCloseable {
                 boolean needMid = needIn || trains(grads, l, true); // ... at x_mid, below the MLP
                 boolean gateUp = trains(grads, l.gate()) || trains(grads, l.up());
                 // MLP: x_out = x_mid + down(silu(gate(hp)) * up(hp)), hp = norm(x_mid)
-                float[] dact = l.down().backward(backend, c.act(), dx, n, grad(grads, l.down(), 0), grad(grads, l.down(), 1), wgrad(full, l.down()), bgrad(full, l.down()),
+                float[] dact = l.down().backward(backend, lane, c.act(), dx, n, grad(grads, l.down(), 0), grad(grads, l.down(), 1), wgrad(full, l.down()), bgrad(full, l.down()),
                         needMid || gateUp);
                 String p = "model.layers." + li + ".";
                 if (dact != null) {
                     float[] dg = ws.take(dact.length), du = ws.take(dact.length);
                     StepOps.swigluBackward(backend, c.g(), c.u(), dact, dg, du);
                     ws.give(dact);
-                    float[] dhp = l.gate().backward(backend, c.hp(), dg, n, grad(grads, l.gate(), 0), grad(grads, l.gate(), 1), wgrad(full, l.gate()), bgrad(full, l.gate()), needMid);
-                    float[] dhpUp = l.up().backward(backend, c.hp(), du, n, grad(grads, l.up(), 0), grad(grads, l.up(), 1), wgrad(full, l.up()), bgrad(full, l.up()), needMid);
+                    float[] dhp = l.gate().backward(backend, lane, c.hp(), dg, n, grad(grads, l.gate(), 0), grad(grads, l.gate(), 1), wgrad(full, l.gate()), bgrad(full, l.gate()), needMid);
+                    float[] dhpUp = l.up().backward(backend, lane, c.hp(), du, n, grad(grads, l.up(), 0), grad(grads, l.up(), 1), wgrad(full, l.up()), bgrad(full, l.up()), needMid);
                     ws.give(dg, du);
                     if (!needMid) break; // only the MLP of the lowest layer trains
                     Ops.addInPlace(dhp, dhpUp);
@@ -586,16 +717,16 @@ public final class LlamaModel implements AutoCloseable {
                 }
                 // Attention: x_mid = x + o(attn(rope(q(hn)), rope(k(hn)), v(hn))), hn = norm(x)
                 boolean qkv = needIn || trains(grads, l.q()) || trains(grads, l.k()) || trains(grads, l.v());
-                float[] datt = l.o().backward(backend, c.att(), dx, n, grad(grads, l.o(), 0), grad(grads, l.o(), 1), wgrad(full, l.o()), bgrad(full, l.o()), qkv);
+                float[] datt = l.o().backward(backend, lane, c.att(), dx, n, grad(grads, l.o(), 0), grad(grads, l.o(), 1), wgrad(full, l.o()), bgrad(full, l.o()), qkv);
                 if (!qkv) break; // only o_proj of the lowest layer trains
                 float[] dq = ws.take(c.q().length), dk = ws.take(c.k().length), dv = ws.take(c.v().length);
                 Attention.backward(backend, c.q(), c.k(), c.v(), datt, mask, batch, len, heads, kv, hd, c.probs(), dq, dk, dv);
                 ws.give(datt);
                 rope.backward(backend, dq, n, len, heads);
                 rope.backward(backend, dk, n, len, kv);
-                float[] dhq = l.q().backward(backend, c.hn(), dq, n, grad(grads, l.q(), 0), grad(grads, l.q(), 1), wgrad(full, l.q()), bgrad(full, l.q()), needIn);
-                float[] dhk = l.k().backward(backend, c.hn(), dk, n, grad(grads, l.k(), 0), grad(grads, l.k(), 1), wgrad(full, l.k()), bgrad(full, l.k()), needIn);
-                float[] dhv = l.v().backward(backend, c.hn(), dv, n, grad(grads, l.v(), 0), grad(grads, l.v(), 1), wgrad(full, l.v()), bgrad(full, l.v()), needIn);
+                float[] dhq = l.q().backward(backend, lane, c.hn(), dq, n, grad(grads, l.q(), 0), grad(grads, l.q(), 1), wgrad(full, l.q()), bgrad(full, l.q()), needIn);
+                float[] dhk = l.k().backward(backend, lane, c.hn(), dk, n, grad(grads, l.k(), 0), grad(grads, l.k(), 1), wgrad(full, l.k()), bgrad(full, l.k()), needIn);
+                float[] dhv = l.v().backward(backend, lane, c.hn(), dv, n, grad(grads, l.v(), 0), grad(grads, l.v(), 1), wgrad(full, l.v()), bgrad(full, l.v()), needIn);
                 ws.give(dq, dk, dv);
                 if (!needIn) break;
                 Ops.addInPlace(dhq, dhk);
@@ -611,11 +742,10 @@ public final class LlamaModel implements AutoCloseable {
                 for (int t = 0; t < n; t++)
                     for (int i = 0; i < h; i++) ge.put(ids[t] * h + i, ge.get(ids[t] * h + i) + dx[t * h + i]);
             }
-            return loss;
+            return result;
         } finally { // the attention probabilities each layer kept, also where the backward stopped early or failed
             for (Cache c : caches)
                 if (c.probs() != null) c.probs().close();
-            ws.end();
         }
     }
 
@@ -681,7 +811,8 @@ public final class LlamaModel implements AutoCloseable {
         }
         if (fullParams != null)
             for (String name : norms.keySet()) fullParams.get(name).close();
-        scratch.close();
-        probBuffers.close();
+        main.close();
+        for (Lane l : shardLanes) l.close();
+        for (java.util.Map<String, Tensor[]> g : shardGrads) closeGrads(g);
     }
 }

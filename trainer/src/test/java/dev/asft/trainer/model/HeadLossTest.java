@@ -33,13 +33,14 @@ class HeadLossTest {
         for (int r = 0; r < n; r++) targets[r] = r % 3 == 0 || r > 18 ? -1 : rnd.nextInt(vocab); // prompt-like gaps and a tail
         for (Backend be : List.of(new JavaBackend(), new CpuBackend())) {
             try (Tensor wt = Tensor.of(DType.F32, w, vocab, hidden)) {
-                Workspace ws = new Workspace();
+                Lane lane = new Lane();
+                Workspace ws = lane.ws;
                 Linear head = new Linear("lm_head", wt, null);
-                HeadLoss.Result all = HeadLoss.rowsAtOnce(be, ws, head, xf, n, targets, vocab, 57, null);
+                HeadLoss.Result all = HeadLoss.rowsAtOnce(be, lane, head, xf, n, targets, vocab, 57, null);
                 for (int chunkRows : new int[] {1, 2, 5, HeadLoss.chunkRows(vocab)}) {
                     ws.begin();
                     try {
-                        HeadLoss.Result got = HeadLoss.lossAndDx(be, ws, head, xf, hidden, targets, vocab, 57, null, chunkRows);
+                        HeadLoss.Result got = HeadLoss.lossAndDx(be, lane, head, xf, hidden, targets, vocab, 57, null, chunkRows);
                         String ctx = be.name() + ", chunks of " + chunkRows + " rows";
                         assertEquals(all.count(), got.count(), ctx);
                         // f32 logits: a one-row product may take OpenBLAS's gemv path and round differently
@@ -55,7 +56,7 @@ class HeadLossTest {
                 }
                 ws.begin();
                 try {
-                    double[] only = HeadLoss.lossOnly(be, ws, head, xf, hidden, targets, vocab);
+                    double[] only = HeadLoss.lossOnly(be, lane, head, xf, hidden, targets, vocab);
                     assertEquals(all.count(), (long) only[1], be.name() + ": lossOnly count");
                     assertEquals(all.lossSum(), only[0], 1e-6 * Math.abs(only[0]), be.name() + ": lossOnly");
                 } finally {
@@ -63,7 +64,7 @@ class HeadLossTest {
                 }
                 int[] none = new int[n];
                 java.util.Arrays.fill(none, -1);
-                HeadLoss.Result empty = HeadLoss.lossAndDx(be, ws, head, xf, hidden, none, vocab, 1, null);
+                HeadLoss.Result empty = HeadLoss.lossAndDx(be, lane, head, xf, hidden, none, vocab, 1, null);
                 assertEquals(0, empty.count());
                 assertNull(empty.dx());
             }

@@ -33,28 +33,35 @@ class LoraBackwardTest {
         return new PeftAdapter(PeftAdapter.newConfig(4, 8, List.of("q_proj", "v_proj"), false, 0, name), mods);
     }
 
+    /** Whole, and in two shards of one sequence each (on the cpu backend: at once, one core each). */
     @ParameterizedTest
     @ValueSource(strings = {"llama", "qwen2"})
     void loraGradientsMatchAutograd(String name) throws Exception {
         Path dir = LlamaForwardTest.golden(name);
         for (Backend be : List.of(new JavaBackend(), new CpuBackend())) {
-            try (HfCheckpoint ck = HfCheckpoint.open(dir); LlamaModel m = new LlamaModel(ck, be);
-                 SafetensorsFile g = SafetensorsFile.open(dir.resolve("golden.safetensors"));
-                 SafetensorsFile lg = SafetensorsFile.open(dir.resolve("lora_golden.safetensors"))) {
-                Map<String, Tensor[]> grads = new LinkedHashMap<>();
-                try (PeftAdapter ad = goldenAdapter(lg, name, grads)) {
-                    m.applyAdapter(ad);
-                    int[] ids = LlamaForwardTest.ints(g, "input_ids"), mask = LlamaForwardTest.ints(g, "attention_mask"),
-                            labels = LlamaForwardTest.ints(g, "labels");
-                    long[] shape = g.tensor("input_ids").shape();
-                    double loss = m.lossAndLoraGrads(ids, mask, labels, (int) shape[0], (int) shape[1], grads);
-                    assertEquals(lg.tensor("lora_loss").getFloat(0), loss, 1e-5, name + " loss on " + be.name());
-                    for (Map.Entry<String, Tensor[]> e : grads.entrySet()) {
-                        for (int w = 0; w < 2; w++) {
-                            String which = w == 0 ? ".lora_A.grad" : ".lora_B.grad";
-                            float[] want = lg.tensor(e.getKey() + which).toFloatArray(), got = e.getValue()[w].toFloatArray();
-                            double rel = GemmAttentionTest.relErr(got, want);
-                            assertTrue(rel < 1e-4, name + " " + e.getKey() + which + " on " + be.name() + ": rel err " + rel);
+            for (int shardTokens : new int[] {Shards.TOKENS, 1}) {
+                try (HfCheckpoint ck = HfCheckpoint.open(dir); LlamaModel m = new LlamaModel(ck, be);
+                     SafetensorsFile g = SafetensorsFile.open(dir.resolve("golden.safetensors"));
+                     SafetensorsFile lg = SafetensorsFile.open(dir.resolve("lora_golden.safetensors"))) {
+                    Map<String, Tensor[]> grads = new LinkedHashMap<>();
+                    try (PeftAdapter ad = goldenAdapter(lg, name, grads)) {
+                        m.applyAdapter(ad);
+                        int[] ids = LlamaForwardTest.ints(g, "input_ids"), mask = LlamaForwardTest.ints(g, "attention_mask"),
+                                labels = LlamaForwardTest.ints(g, "labels");
+                        long[] shape = g.tensor("input_ids").shape();
+                        m.shardTokens(shardTokens);
+                        int shards = Shards.count((int) shape[0], (int) shape[1], shardTokens);
+                        assertEquals(shardTokens == 1 ? 2 : 1, shards, "the golden batch has two sequences");
+                        String what = name + " (" + shards + " shards)";
+                        double loss = m.lossAndLoraGrads(ids, mask, labels, (int) shape[0], (int) shape[1], grads);
+                        assertEquals(lg.tensor("lora_loss").getFloat(0), loss, 1e-5, what + " loss on " + be.name());
+                        for (Map.Entry<String, Tensor[]> e : grads.entrySet()) {
+                            for (int w = 0; w < 2; w++) {
+                                String which = w == 0 ? ".lora_A.grad" : ".lora_B.grad";
+                                float[] want = lg.tensor(e.getKey() + which).toFloatArray(), got = e.getValue()[w].toFloatArray();
+                                double rel = GemmAttentionTest.relErr(got, want);
+                                assertTrue(rel < 1e-4, what + " " + e.getKey() + which + " on " + be.name() + ": rel err " + rel);
+                            }
                         }
                     }
                 }

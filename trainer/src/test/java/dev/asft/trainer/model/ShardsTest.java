@@ -1,0 +1,124 @@
+package dev.asft.trainer.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.asft.core.backend.Backend;
+import dev.asft.core.backend.CpuBackend;
+import dev.asft.core.backend.JavaBackend;
+import dev.asft.core.io.HfCheckpoint;
+import dev.asft.core.io.PeftAdapter;
+import dev.asft.core.io.SafetensorsFile;
+import dev.asft.core.nativeapi.NativeKernels;
+import dev.asft.core.tensor.Tensor;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/** LoRA steps in shards: how a batch is cut, and that shards add up to the whole step on any number of cores. */
+class ShardsTest {
+    @Test
+    void theCountIsAPowerOfTwoDividingTheBatchWithEnoughTokensPerShard() {
+        assertEquals(2, Shards.count(4, 256, 512), "the benchmark step: two shards of two sequences");
+        assertEquals(4, Shards.count(8, 256, 512));
+        assertEquals(2, Shards.count(6, 256, 512), "three shards would not divide among 2 or 4 cores");
+        assertEquals(1, Shards.count(7, 256, 512), "an odd batch stays whole");
+        assertEquals(1, Shards.count(1, 4096, 512), "one sequence is one shard, however long");
+        assertEquals(8, Shards.count(32, 128, 512), "32 short sequences: 8 shards of 512 tokens");
+        assertEquals(1, Shards.count(16, 16, 512), "a small batch (the demo's) stays whole");
+        assertEquals(16, Shards.count(16, 1024, 512), "at most one shard per sequence");
+        assertEquals(1, Shards.count(3, 1024, 512), "3 sequences: not divisible by 2");
+    }
+
+    /**
+     * A batch of 4 sequences (padding, ignored labels, one sequence without any supervised token)
+     * in 4 shards gives the whole step's loss and gradients up to float rounding, on both
+     * backends; with the cpu backend's two lanes (shards at once, one core each) and with one
+     * (one after another), the same bits, with and without LoRA dropout.
+     */
+    @Test
+    void shardsAddUpToTheWholeStepOnAnyNumberOfLanes() throws Exception {
+        Path dir = LlamaForwardTest.golden("llama");
+        try (SafetensorsFile g = SafetensorsFile.open(dir.resolve("golden.safetensors"));
+             SafetensorsFile lg = SafetensorsFile.open(dir.resolve("lora_golden.safetensors"));
+             HfCheckpoint ck = HfCheckpoint.open(dir)) {
+            int[][] b = fourSequences(g);
+            int batch = 4, len = b[0].length / 4;
+            for (Backend be : List.of(new JavaBackend(), new CpuBackend())) {
+                float[][] whole = step(ck, be, lg, b, batch, len, Integer.MAX_VALUE, 0f);
+                float[][] sharded = step(ck, be, lg, b, batch, len, 1, 0f);
+                assertEquals(whole[0][0], sharded[0][0], 1e-6 * Math.abs(whole[0][0]), be.name() + ": loss");
+                for (int i = 1; i < whole.length; i++) {
+                    double rel = GemmAttentionTest.relErr(sharded[i], whole[i]);
+                    assertTrue(rel < 1e-5, be.name() + ": gradient " + i + " rel err " + rel);
+                }
+            }
+            try {
+                for (float dropout : new float[] {0f, 0.25f}) {
+                    NativeKernels.setNumThreads(2);
+                    CpuBackend cpu = new CpuBackend();
+                    assertEquals(2, cpu.lanes());
+                    float[][] twoLanes = step(ck, cpu, lg, b, batch, len, 1, dropout);
+                    NativeKernels.setNumThreads(1);
+                    assertEquals(1, cpu.lanes());
+                    float[][] oneLane = step(ck, cpu, lg, b, batch, len, 1, dropout);
+                    for (int i = 0; i < twoLanes.length; i++)
+                        assertArrayEquals(oneLane[i], twoLanes[i], "dropout " + dropout + ", array " + i + ": 1 lane vs 2");
+                    if (dropout > 0) {
+                        float[][] noDrop = step(ck, cpu, lg, b, batch, len, 1, 0f);
+                        assertTrue(noDrop[0][0] != twoLanes[0][0], "dropout changes the loss");
+                    }
+                }
+            } finally {
+                NativeKernels.setNumThreads(0); // the default: all cores
+            }
+        }
+    }
+
+    /** {ids, mask, labels} of 4 sequences from the golden batch of 2: the second pair shifted, the last unsupervised. */
+    private static int[][] fourSequences(SafetensorsFile g) {
+        int[] ids = LlamaForwardTest.ints(g, "input_ids"), mask = LlamaForwardTest.ints(g, "attention_mask"),
+                labels = LlamaForwardTest.ints(g, "labels");
+        int len = ids.length / 2, vocab = 0;
+        for (int id : ids) vocab = Math.max(vocab, id + 1);
+        int[][] out = {new int[4 * len], new int[4 * len], new int[4 * len]};
+        for (int s = 0; s < 4; s++)
+            for (int t = 0; t < len; t++) {
+                int from = (s % 2) * len + t, to = s * len + t;
+                out[0][to] = s < 2 ? ids[from] : (ids[from] + 1) % vocab;
+                out[1][to] = mask[from];
+                out[2][to] = s == 3 ? -100 : labels[from] == -100 ? -100 : out[0][to];
+            }
+        return out;
+    }
+
+    /** One step from the golden adapter: {loss} and every gradient, flattened. */
+    private static float[][] step(HfCheckpoint ck, Backend be, SafetensorsFile lg, int[][] b, int batch, int len, int shardTokens,
+                                  float dropout) {
+        Map<String, Tensor[]> grads = new LinkedHashMap<>();
+        try (LlamaModel m = new LlamaModel(ck, be); PeftAdapter ad = LoraBackwardTest.goldenAdapter(lg, "llama", grads)) {
+            m.applyAdapter(ad);
+            m.shardTokens(shardTokens);
+            long targets = LlamaModel.supervisedTargets(b[2], batch, len);
+            double loss = m.lossAndLoraGrads(b[0], b[1], b[2], batch, len, grads, targets, dropout, new SplittableRandom(7));
+            List<float[]> out = new ArrayList<>();
+            out.add(new float[] {(float) loss});
+            for (Tensor[] t : grads.values())
+                for (Tensor x : t) {
+                    float[] v = x.toFloatArray();
+                    for (float f : v) assertTrue(Float.isFinite(f), "finite gradients");
+                    out.add(v);
+                }
+            assertTrue(Double.isFinite(loss));
+            return out.toArray(new float[0][]);
+        } finally {
+            for (Tensor[] t : grads.values())
+                for (Tensor x : t) x.close();
+        }
+    }
+}
