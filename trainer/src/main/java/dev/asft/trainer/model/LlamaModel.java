@@ -459,18 +459,31 @@ public final class LlamaModel implements AutoCloseable {
     /**
      * The summed next-token losses over supervised labels and their count, {sum, count}, as a
      * training step computes them (logits for supervised rows only, a bounded chunk at a time,
-     * so a large vocabulary never needs rows x vocab floats): what {@code asft loss} reports.
+     * so a large vocabulary never needs rows x vocab floats; in shards on lanes, as a LoRA step):
+     * what {@code asft loss} reports.
      */
     public double[] lossSum(int[] ids, int[] mask, int[] labels, int batch, int len) {
-        int h = cfg.hiddenSize();
-        main.begin();
-        try {
-            float[] x = decoder(main, ids, mask, batch, len, 0f, null, null);
-            float[] xf = StepOps.rmsNorm(backend, x, finalNorm, h, (float) cfg.rmsNormEps(), main.ws.take(x.length));
-            return HeadLoss.lossOnly(backend, main, stepHead(main), xf, h, targets(labels, batch, len), cfg.vocabSize());
-        } finally {
-            main.end();
+        int count = Shards.count(batch, len, shardTokens), per = batch / count;
+        double[][] sumCount = new double[count][];
+        forShards(count, (lane, s) -> {
+            int from = s * per * len, to = (s + 1) * per * len;
+            sumCount[s] = lossOnLane(lane, java.util.Arrays.copyOfRange(ids, from, to), java.util.Arrays.copyOfRange(mask, from, to),
+                    java.util.Arrays.copyOfRange(labels, from, to), per, len);
+        });
+        double sum = 0, n = 0;
+        for (double[] sc : sumCount) {
+            sum += sc[0];
+            n += sc[1];
         }
+        return new double[] {sum, n};
+    }
+
+    /** {summed losses, count} of [batch x len] tokens on one lane, no gradients. */
+    private double[] lossOnLane(Lane lane, int[] ids, int[] mask, int[] labels, int batch, int len) {
+        int h = cfg.hiddenSize();
+        float[] x = decoder(lane, ids, mask, batch, len, 0f, null, null);
+        float[] xf = StepOps.rmsNorm(backend, x, finalNorm, h, (float) cfg.rmsNormEps(), lane.ws.take(x.length));
+        return HeadLoss.lossOnly(backend, lane, stepHead(lane), xf, h, targets(labels, batch, len), cfg.vocabSize());
     }
 
     /**
@@ -574,37 +587,19 @@ public final class LlamaModel implements AutoCloseable {
     private double[] inShards(int count, int[] ids, int[] mask, int[] labels, int batch, int len,
                               java.util.Map<String, Tensor[]> grads, long denominator, float dropout,
                               java.util.SplittableRandom rnd) {
-        int lanes = backend.lanes();
-        if (lanes > count || count % lanes != 0) lanes = 1; // an uneven split leaves lanes idle: whole threads win
         java.util.SplittableRandom[] rnds = new java.util.SplittableRandom[count]; // dropout: a stream per shard
         for (int s = 0; s < count; s++) rnds[s] = rnd == null ? null : rnd.split();
         List<java.util.Map<String, Tensor[]>> g = new ArrayList<>();
         for (int s = 0; s < count; s++) g.add(shardGrads(s, grads));
-        List<Lane> used = new ArrayList<>();
-        for (int j = 0; j < lanes; j++) used.add(lane(j));
         double[][] sumCount = new double[count][];
-        int per = batch / count, stride = lanes;
-        List<Runnable> tasks = new ArrayList<>();
-        for (int j = 0; j < lanes; j++) {
-            Lane lane = used.get(j);
-            int first = j;
-            tasks.add(() -> {
-                for (int s = first; s < count; s += stride) {
-                    int from = s * per * len, to = (s + 1) * per * len;
-                    for (Tensor[] t : g.get(s).values())
-                        for (Tensor x : t) if (x != null) x.fill(0f);
-                    lane.begin();
-                    try {
-                        sumCount[s] = onLane(lane, java.util.Arrays.copyOfRange(ids, from, to), java.util.Arrays.copyOfRange(mask, from, to),
-                                java.util.Arrays.copyOfRange(labels, from, to), per, len, g.get(s), null, denominator, dropout, rnds[s]);
-                    } finally {
-                        lane.end();
-                    }
-                }
-            });
-        }
-        if (lanes == 1) tasks.get(0).run();
-        else backend.runInLanes(tasks);
+        int per = batch / count;
+        forShards(count, (lane, s) -> {
+            int from = s * per * len, to = (s + 1) * per * len;
+            for (Tensor[] t : g.get(s).values())
+                for (Tensor x : t) if (x != null) x.fill(0f);
+            sumCount[s] = onLane(lane, java.util.Arrays.copyOfRange(ids, from, to), java.util.Arrays.copyOfRange(mask, from, to),
+                    java.util.Arrays.copyOfRange(labels, from, to), per, len, g.get(s), null, denominator, dropout, rnds[s]);
+        });
         double sum = 0, n = 0;
         for (int s = 0; s < count; s++) {
             sum += sumCount[s][0];
@@ -616,6 +611,37 @@ public final class LlamaModel implements AutoCloseable {
             }
         }
         return new double[] {sum, n};
+    }
+
+    /** One shard's work on a lane, between the lane's begin and end. */
+    private interface ShardWork {
+        void run(Lane lane, int shard);
+    }
+
+    /**
+     * Runs work for shards 0 .. count-1: at once on the backend's lanes when their number divides
+     * count (lane j takes shards j, j + lanes, ...), else one after another on the model's lane.
+     */
+    private void forShards(int count, ShardWork work) {
+        int lanes = backend.lanes();
+        if (lanes > count || count % lanes != 0) lanes = 1; // an uneven split leaves lanes idle: whole threads win
+        List<Runnable> tasks = new ArrayList<>();
+        for (int j = 0; j < lanes; j++) {
+            Lane lane = lane(j);
+            int first = j, stride = lanes;
+            tasks.add(() -> {
+                for (int s = first; s < count; s += stride) {
+                    lane.begin();
+                    try {
+                        work.run(lane, s);
+                    } finally {
+                        lane.end();
+                    }
+                }
+            });
+        }
+        if (lanes == 1) tasks.get(0).run();
+        else backend.runInLanes(tasks);
     }
 
     /** Lane j of sharded steps: the model's own for j = 0, made on first use for the others. */

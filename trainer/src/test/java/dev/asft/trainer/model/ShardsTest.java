@@ -80,6 +80,32 @@ class ShardsTest {
         }
     }
 
+    /** The loss without gradients ({@code asft loss}) in shards: the whole batch's, the same on 1 and 2 lanes. */
+    @Test
+    void aLossInShardsIsTheWholeBatchsLoss() throws Exception {
+        Path dir = LlamaForwardTest.golden("qwen2");
+        try (SafetensorsFile g = SafetensorsFile.open(dir.resolve("golden.safetensors")); HfCheckpoint ck = HfCheckpoint.open(dir)) {
+            int[][] b = fourSequences(g);
+            int batch = 4, len = b[0].length / 4;
+            try {
+                double[][] got = new double[3][];
+                for (int i = 0; i < 3; i++) {
+                    NativeKernels.setNumThreads(i == 2 ? 1 : 2);
+                    try (LlamaModel m = new LlamaModel(ck, new CpuBackend())) {
+                        m.shardTokens(i == 0 ? Integer.MAX_VALUE : 1);
+                        got[i] = m.lossSum(b[0], b[1], b[2], batch, len);
+                    }
+                }
+                assertEquals(LlamaModel.supervisedTargets(b[2], batch, len), (long) got[0][1]);
+                assertEquals(got[0][1], got[1][1]);
+                assertEquals(got[0][0], got[1][0], 1e-6 * got[0][0], "4 shards vs whole");
+                assertArrayEquals(got[1], got[2], "2 lanes vs 1");
+            } finally {
+                NativeKernels.setNumThreads(0);
+            }
+        }
+    }
+
     /** {ids, mask, labels} of 4 sequences from the golden batch of 2: the second pair shifted, the last unsupervised. */
     private static int[][] fourSequences(SafetensorsFile g) {
         int[] ids = LlamaForwardTest.ints(g, "input_ids"), mask = LlamaForwardTest.ints(g, "attention_mask"),
