@@ -463,7 +463,7 @@ public final class LlamaModel implements AutoCloseable {
      * what {@code asft loss} reports.
      */
     public double[] lossSum(int[] ids, int[] mask, int[] labels, int batch, int len) {
-        int count = Shards.count(batch, len, shardTokens), per = batch / count;
+        int count = shardCount(batch, len, false), per = batch / count;
         double[][] sumCount = new double[count][];
         forShards(count, (lane, s) -> {
             int from = s * per * len, to = (s + 1) * per * len;
@@ -562,7 +562,7 @@ public final class LlamaModel implements AutoCloseable {
 
     private double lossAndGrads(int[] ids, int[] mask, int[] labels, int batch, int len, java.util.Map<String, Tensor[]> grads,
                                 java.util.Map<String, Tensor> full, long denominator, float dropout, java.util.SplittableRandom rnd) {
-        int shards = full == null ? Shards.count(batch, len, shardTokens) : 1; // full fine-tuning: whole steps
+        int shards = shardCount(batch, len, full != null);
         double[] sumCount;
         if (shards > 1) {
             sumCount = inShards(shards, ids, mask, labels, batch, len, grads, denominator, dropout, rnd);
@@ -611,6 +611,16 @@ public final class LlamaModel implements AutoCloseable {
             }
         }
         return new double[] {sum, n};
+    }
+
+    /**
+     * Shards of a [batch x len] step ({@link Shards}). Whole steps for full fine-tuning (each shard
+     * would need gradients for every weight) and for mapped weights (each lane would widen every
+     * weight for itself: twice the widening and one more scratch; on the 1.1B bf16 checkpoint,
+     * 4 x 256 tokens, 84 s against 80 s for two steps and 7.4 against 6.7 GB peak RSS).
+     */
+    private int shardCount(int batch, int len, boolean fullFineTuning) {
+        return fullFineTuning || mapped ? 1 : Shards.count(batch, len, shardTokens);
     }
 
     /** One shard's work on a lane, between the lane's begin and end. */

@@ -13,6 +13,7 @@ package dev.asft.trainer.model;
  * shards, which divide evenly among 2, 4, 8... cores) with at least {@link #TOKENS} tokens per
  * shard. Smaller shards did not pay: one 256-token sequence per core took 1.0–1.3 s per
  * 4 sequences, against 0.97–1.04 s with two (OpenBLAS packs the weights once per product).
+ * Full fine-tuning and memory-mapped weights keep whole steps (LlamaModel#shardCount says why).
  */
 final class Shards {
     /** The fewest tokens (padding included) per shard. */
