@@ -3,9 +3,11 @@
 
 One LoRA training step (r = 8 on q_proj and v_proj, frozen weights, autograd) of a random
 Llama: hidden 512, 8 layers, 8 heads, intermediate 1376, vocab 8000, batch 4 x 256, 2 threads.
-Usage: /usr/bin/python3 benchmarks/torch_train_step.py
+Usage: /usr/bin/python3 benchmarks/torch_train_step.py [STEPS]   (default 6, as compared in docs/PERFORMANCE.md)
 """
 import math
+import statistics
+import sys
 import time
 
 import torch
@@ -64,12 +66,14 @@ def step(ids):
     opt.step()
 
 
+# As `asft bench train --steps N`: one warm-up step, then N timed steps; the mean and the median.
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 6
 ids = torch.randint(4, V, (B, T))
 step(ids)
 ts = []
-for _ in range(3):
+for _ in range(N):
     t = time.perf_counter()
     step(ids)
     ts.append(time.perf_counter() - t)
-ts.sort()
-print(f"torch {torch.__version__}, 2 threads: {ts[1]:.3f} s/step, {B * T / ts[1]:.0f} tokens/s")
+mean, med = sum(ts) / N, statistics.median(ts)
+print(f"torch {torch.__version__}, 2 threads: {mean:.3f} s/step (median {med:.3f}) over {N} steps, {B * T / mean:.0f} tokens/s")

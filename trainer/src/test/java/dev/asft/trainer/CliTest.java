@@ -194,7 +194,7 @@ public class CliTest {
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("(10 prompt tokens each)"), r.out());
         JsonNode j = new ObjectMapper().readTree(r.lastLine());
-        for (String k : new String[] {"tokens_per_s", "s_per_step", "mfu", "sgemm_gflop_per_s"})
+        for (String k : new String[] {"tokens_per_s", "s_per_step", "s_per_step_median", "mfu", "sgemm_gflop_per_s"})
             assertTrue(j.has(k) && j.get(k).asDouble() > 0, k + " in " + j);
         Run bad = run("bench", "train", "--seq", "16", "--prompt", "16");
         assertEquals(2, bad.code());

@@ -164,6 +164,10 @@ final class BenchCommand implements Runnable {
                             new dev.asft.trainer.train.LoraTrainer(m, backend, o, anchor).train(data, 0, s -> System.err.printf(
                                     "step %d: %.1f s%n", s.step(), s.elapsedS()));
                     double timed = st.get(st.size() - 1).elapsedS() - st.get(0).elapsedS();
+                    double[] each = new double[st.size() - 1]; // the timed steps, one by one
+                    for (int i = 1; i < st.size(); i++) each[i - 1] = st.get(i).elapsedS() - st.get(i - 1).elapsedS();
+                    java.util.Arrays.sort(each);
+                    double median = each.length % 2 == 1 ? each[each.length / 2] : (each[each.length / 2 - 1] + each[each.length / 2]) / 2;
                     long tokens = (long) steps * batch * seq;
                     double tps = tokens / timed;
                     // Model FLOPs per token for LoRA training: forward 2N plus the backward through the frozen
@@ -180,12 +184,13 @@ final class BenchCommand implements Runnable {
                     System.out.printf("%s  random Llama %dx%d (vocab %d), batch %d x %d%s, LoRA r=%d on q,v, lambda %.1f%n", backend.describe(),
                             layers, hidden, vocab, batch, seq, prompt > 0 ? " (" + prompt + " prompt tokens each)" : "", rank, lambda);
                     double rss = dev.asft.trainer.train.MemoryUse.peakRssMib();
-                    System.out.printf("%.0f tokens/s, %.2f s/step; model FLOP utilization %.1f%% of the %.0f GFLOP/s sgemm rate; peak RSS %.0f MiB%n",
-                            tps, timed / steps, 100 * mfu, peak, rss);
+                    System.out.printf("%.0f tokens/s, %.2f s/step (median %.2f); model FLOP utilization %.1f%% of the %.0f GFLOP/s sgemm rate; peak RSS %.0f MiB%n",
+                            tps, timed / steps, median, 100 * mfu, peak, rss);
                     if (json) {
                         java.util.Map<String, Object> out = new java.util.LinkedHashMap<>();
                         out.put("tokens_per_s", tps);
                         out.put("s_per_step", timed / steps);
+                        out.put("s_per_step_median", median);
                         out.put("mfu", mfu);
                         out.put("sgemm_gflop_per_s", peak);
                         if (!Double.isNaN(rss)) out.put("peak_rss_mib", rss);
