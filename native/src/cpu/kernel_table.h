@@ -15,9 +15,13 @@ constexpr int ATTN_QR = 4;
 constexpr int ATTN_NV = 2;
 // K^T and V^T rows padded to whole vectors of the widest ISA (16 floats).
 inline int64_t attn_keys_padded(int64_t len) { return (len + 15) / 16 * 16; }
-inline int64_t attn_forward_scratch(int64_t len, int64_t dim) { return attn_keys_padded(len) * dim + ATTN_QR * len; }
+// K^T, a contiguous copy of V's rows, and ATTN_QR rows of probabilities.
+inline int64_t attn_forward_scratch(int64_t len, int64_t dim) {
+  return attn_keys_padded(len) * dim + len * dim + ATTN_QR * len;
+}
+// K^T, V^T, contiguous copies of K's, Q's and dO's rows (one head), a block of dS and of P.
 inline int64_t attn_backward_scratch(int64_t len, int64_t dim) {
-  return 2 * attn_keys_padded(len) * dim + 2 * ATTN_RB * len;
+  return 2 * attn_keys_padded(len) * dim + 3 * len * dim + 2 * ATTN_RB * len;
 }
 
 struct KernelTable {

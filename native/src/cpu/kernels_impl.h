@@ -547,6 +547,16 @@ inline void transpose_rows(const float *rows, int64_t stride, int64_t len, int64
     for (int64_t j = len; j < ldk; j++) kt[d * ldk + j] = 0.f;
 }
 
+// rows[j * stride + d] for d < dim, as contiguous rows (out[j * dim + d]); rows itself when
+// they already are. The weighted sums walk one key's row after another: rows of one head
+// 2 KiB apart (8 heads of 64) cross a 4 KiB page every other row, where the L1 prefetcher
+// stops, and perf put most of the kernel's cycles on the loads that missed.
+inline const float *contiguous_rows(const float *rows, int64_t stride, int64_t len, int64_t dim, float *out) {
+  if (stride == dim) return rows;
+  for (int64_t j = 0; j < len; j++) std::memcpy(out + j * dim, rows + j * stride, size_t(dim) * sizeof(float));
+  return out;
+}
+
 // Row i of P from its raw scores p[0..i] = q_i . k_j: p[j] = softmax over the unmasked keys
 // j <= i of scale * p[j], 0 elsewhere up to len (all 0 when every key is masked: returns false).
 inline bool softmax_row(const int32_t *mask, int64_t i, int64_t len, float scale, float *p) {
@@ -642,11 +652,12 @@ void attn_head_forward(const float *qb, int64_t qs, const float *kb, const float
                        float *probs, float *scratch) {
   constexpr int R = ATTN_QR;
   const float scale = 1.f / __builtin_sqrtf(float(dim));
-  float *kt = scratch, *rowbuf = scratch + attn_keys_padded(len) * dim;
+  float *kt = scratch, *vc = kt + attn_keys_padded(len) * dim, *rowbuf = vc + len * dim;
   transpose_rows(kb, ks, len, dim, kt);
+  const float *v = contiguous_rows(vb, ks, len, dim, vc);
   int64_t i = 0;
-  for (; i + R <= len; i += R) attn_forward_rows<R>(qb, qs, kt, vb, ks, mask, len, dim, scale, i, ob, os, probs, rowbuf);
-  for (; i < len; i++) attn_forward_rows<1>(qb, qs, kt, vb, ks, mask, len, dim, scale, i, ob, os, probs, rowbuf);
+  for (; i + R <= len; i += R) attn_forward_rows<R>(qb, qs, kt, v, dim, mask, len, dim, scale, i, ob, os, probs, rowbuf);
+  for (; i < len; i++) attn_forward_rows<1>(qb, qs, kt, v, dim, mask, len, dim, scale, i, ob, os, probs, rowbuf);
 }
 
 // dS and dQ = dS K for the query rows [i, i + R) of a block starting at i0 (rows of dsb, and of
@@ -728,26 +739,29 @@ void attn_group_backward(const float *qb, int64_t qs, const float *kb, const flo
                          float *scratch) {
   constexpr int R = ATTN_QR;
   const float scale = 1.f / __builtin_sqrtf(float(dim));
-  float *kt = scratch, *vt = kt + attn_keys_padded(len) * dim, *dsb = vt + attn_keys_padded(len) * dim,
-        *pb = dsb + ATTN_RB * len;
+  const int64_t ldk = attn_keys_padded(len);
+  float *kt = scratch, *vt = kt + ldk * dim, *kc = vt + ldk * dim, *qc = kc + len * dim, *doc = qc + len * dim,
+        *dsb = doc + len * dim, *pb = dsb + ATTN_RB * len;
   transpose_rows(kb, ks, len, dim, kt);
   transpose_rows(vb, ks, len, dim, vt);
+  const float *k = contiguous_rows(kb, ks, len, dim, kc); // the rows the weighted sums walk, contiguous
   for (int64_t j = 0; j < len; j++)
     for (int64_t d = 0; d < dim; d++) dkb[j * ks + d] = dvb[j * ks + d] = 0.f;
   for (int64_t g = 0; g < group; g++) {
     const float *qh = qb + g * dim, *doh = dob + g * dim;
+    const float *q = contiguous_rows(qh, qs, len, dim, qc), *dout = contiguous_rows(doh, qs, len, dim, doc);
     float *dqh = dqb + g * dim;
     const float *ph = probs ? probs + g * len * len : nullptr;
     for (int64_t i0 = 0; i0 < len; i0 += ATTN_RB) {
       const int64_t i1 = i0 + ATTN_RB < len ? i0 + ATTN_RB : len;
       int64_t i = i0;
       for (; i + R <= i1; i += R)
-        attn_ds_rows<R>(qh, doh, qs, kb, kt, vt, ks, mask, len, dim, scale, ph, i, i0, dsb, pb, dqh);
+        attn_ds_rows<R>(qh, doh, qs, k, kt, vt, dim, mask, len, dim, scale, ph, i, i0, dsb, pb, dqh);
       for (; i < i1; i++)
-        attn_ds_rows<1>(qh, doh, qs, kb, kt, vt, ks, mask, len, dim, scale, ph, i, i0, dsb, pb, dqh);
+        attn_ds_rows<1>(qh, doh, qs, k, kt, vt, dim, mask, len, dim, scale, ph, i, i0, dsb, pb, dqh);
       int64_t j = 0; // keys seen by the block's rows
-      for (; j + R <= i1; j += R) attn_dkdv_keys<R>(qh, doh, qs, ks, len, dim, ph, pb, dsb, j, i0, i1, dkb, dvb);
-      for (; j < i1; j++) attn_dkdv_keys<1>(qh, doh, qs, ks, len, dim, ph, pb, dsb, j, i0, i1, dkb, dvb);
+      for (; j + R <= i1; j += R) attn_dkdv_keys<R>(q, dout, dim, ks, len, dim, ph, pb, dsb, j, i0, i1, dkb, dvb);
+      for (; j < i1; j++) attn_dkdv_keys<1>(q, dout, dim, ks, len, dim, ph, pb, dsb, j, i0, i1, dkb, dvb);
     }
   }
 }
