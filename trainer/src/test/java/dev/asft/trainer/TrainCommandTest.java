@@ -167,6 +167,19 @@ class TrainCommandTest {
         assertTrue(mixed.err().contains("checkpoint was made with --group-by-length"), mixed.err());
     }
 
+    /** Batches of 4 x 256 tokens run in two shards (at once on two cores), with LoRA dropout: the resume is still exact. */
+    @Test
+    void shardedStepsWithDropoutResumeExactly() throws Exception {
+        StringBuilder sb = new StringBuilder();
+        for (int s = 0; s < 16; s++) {
+            StringBuilder ids = new StringBuilder();
+            for (int t = 0; t < 256; t++) ids.append(t == 0 ? "" : ",").append(4 + (s % 8 + t) % 40);
+            sb.append("{\"input_ids\": [").append(ids).append("]}\n");
+        }
+        Files.writeString(data, sb.toString());
+        resumeContinuesExactly("adapter_model.safetensors", "--lambda", "0", "--lr", "1e-2", "--lora-dropout", "0.1");
+    }
+
     @Test
     void fullFineTuningResumesExactly() throws Exception {
         resumeContinuesExactly("model.safetensors", "--full", "--lr", "3e-3");
