@@ -20,14 +20,16 @@ import org.bytedeco.openblas.global.openblas;
  */
 final class CpuLanes {
     private static final AtomicInteger NEXT = new AtomicInteger();
+    /** Set on lane threads: work running in a lane gets no lanes of its own (no nesting, no deadlock). */
+    private static final ThreadLocal<Boolean> IN_LANE = ThreadLocal.withInitial(() -> false);
     private static ExecutorService pool;
     private static int poolSize;
 
     private CpuLanes() {}
 
-    /** Lanes available: the kernels' thread count (one core each). */
+    /** Lanes available: the kernels' thread count (one core each); 1 inside a lane. */
     static int lanes() {
-        return Math.max(1, NativeKernels.numThreads());
+        return IN_LANE.get() ? 1 : Math.max(1, NativeKernels.numThreads());
     }
 
     /** One lane thread per task (grown as needed, daemon threads, kept for the process). */
@@ -37,6 +39,7 @@ final class CpuLanes {
             pool = Executors.newFixedThreadPool(n, r -> {
                 Thread t = new Thread(() -> {
                     NativeKernels.setThreadCap(1);
+                    IN_LANE.set(true);
                     r.run();
                 }, "asft-lane-" + NEXT.incrementAndGet());
                 t.setDaemon(true);

@@ -31,7 +31,7 @@ class CpuLanesTest {
         int blasBefore = openblas.blas_get_num_threads();
         Thread caller = Thread.currentThread();
         Thread[] ran = new Thread[2];
-        int[] kernelThreads = new int[2], blasThreads = new int[2];
+        int[] kernelThreads = new int[2], blasThreads = new int[2], lanesInside = new int[2];
         CountDownLatch both = new CountDownLatch(2); // each task waits for the other: they must overlap
         boolean[] met = new boolean[2];
         Runnable[] tasks = new Runnable[2];
@@ -41,6 +41,7 @@ class CpuLanesTest {
                 ran[k] = Thread.currentThread();
                 kernelThreads[k] = NativeKernels.numThreads();
                 blasThreads[k] = openblas.blas_get_num_threads();
+                lanesInside[k] = cpu.lanes();
                 both.countDown();
                 try {
                     met[k] = both.await(20, TimeUnit.SECONDS);
@@ -55,6 +56,7 @@ class CpuLanesTest {
             assertNotSame(caller, ran[i]);
             assertEquals(1, kernelThreads[i], "libasft capped at one thread in a lane");
             assertEquals(1, blasThreads[i], "OpenBLAS single-threaded while lanes run");
+            assertEquals(1, lanesInside[i], "no lanes inside a lane (a nested runInLanes would wait for itself)");
         }
         assertNotSame(ran[0], ran[1]);
         assertEquals(blasBefore, openblas.blas_get_num_threads(), "OpenBLAS's thread count restored");
