@@ -31,8 +31,7 @@ public final class LlamaModel implements AutoCloseable {
     private java.util.Map<String, Tensor> fullParams; // every weight by HF name, made on first use (full fine-tuning)
     private final boolean mapped; // weights are views of the memory-mapped checkpoint, widened per GEMM
     private final Lane main = new Lane(); // whole steps, inference, losses: arrays reused step to step
-    private final List<Lane> shardLanes = new ArrayList<>(); // lanes 1.. of a step run in shards (lane 0 is main)
-    private final List<java.util.Map<String, Tensor[]>> shardGrads = new ArrayList<>(); // per shard, reused
+    private final Shards shards; // LoRA steps and losses of larger batches: lanes and per-shard gradients
     private int shardTokens = Shards.TOKENS;
 
     /**
@@ -70,6 +69,7 @@ public final class LlamaModel implements AutoCloseable {
             throw new IllegalArgumentException(ck.dir() + "/config.json: " + e.getMessage(), e);
         }
         this.backend = backend;
+        this.shards = new Shards(backend, main);
         this.mapped = weights == Weights.MAP || (weights == Weights.AUTO && f32Bytes(ck) > totalMemory() / 2);
         this.embed = weight(ck, "model.embed_tokens.weight", cfg.vocabSize(), cfg.hiddenSize());
         for (int l = 0; l < cfg.numHiddenLayers(); l++) {
@@ -465,7 +465,7 @@ public final class LlamaModel implements AutoCloseable {
     public double[] lossSum(int[] ids, int[] mask, int[] labels, int batch, int len) {
         int count = shardCount(batch, len, false), per = batch / count;
         double[][] sumCount = new double[count][];
-        forShards(count, (lane, s) -> {
+        shards.run(count, (lane, s) -> {
             int from = s * per * len, to = (s + 1) * per * len;
             sumCount[s] = lossOnLane(lane, java.util.Arrays.copyOfRange(ids, from, to), java.util.Arrays.copyOfRange(mask, from, to),
                     java.util.Arrays.copyOfRange(labels, from, to), per, len);
@@ -590,10 +590,10 @@ public final class LlamaModel implements AutoCloseable {
         java.util.SplittableRandom[] rnds = new java.util.SplittableRandom[count]; // dropout: a stream per shard
         for (int s = 0; s < count; s++) rnds[s] = rnd == null ? null : rnd.split();
         List<java.util.Map<String, Tensor[]>> g = new ArrayList<>();
-        for (int s = 0; s < count; s++) g.add(shardGrads(s, grads));
+        for (int s = 0; s < count; s++) g.add(shards.grads(s, grads));
         double[][] sumCount = new double[count][];
         int per = batch / count;
-        forShards(count, (lane, s) -> {
+        shards.run(count, (lane, s) -> {
             int from = s * per * len, to = (s + 1) * per * len;
             for (Tensor[] t : g.get(s).values())
                 for (Tensor x : t) if (x != null) x.fill(0f);
@@ -607,7 +607,7 @@ public final class LlamaModel implements AutoCloseable {
             for (var e : grads.entrySet()) {
                 Tensor[] own = g.get(s).get(e.getKey());
                 for (int i = 0; i < e.getValue().length; i++)
-                    if (e.getValue()[i] != null) addInto(e.getValue()[i], own[i]);
+                    if (e.getValue()[i] != null) Shards.addInto(e.getValue()[i], own[i]);
             }
         }
         return new double[] {sum, n};
@@ -621,80 +621,6 @@ public final class LlamaModel implements AutoCloseable {
      */
     private int shardCount(int batch, int len, boolean fullFineTuning) {
         return fullFineTuning || mapped ? 1 : Shards.count(batch, len, shardTokens);
-    }
-
-    /** One shard's work on a lane, between the lane's begin and end. */
-    private interface ShardWork {
-        void run(Lane lane, int shard);
-    }
-
-    /**
-     * Runs work for shards 0 .. count-1: at once on the backend's lanes when their number divides
-     * count (lane j takes shards j, j + lanes, ...), else one after another on the model's lane.
-     */
-    private void forShards(int count, ShardWork work) {
-        int lanes = backend.lanes();
-        if (lanes > count || count % lanes != 0) lanes = 1; // an uneven split leaves lanes idle: whole threads win
-        List<Runnable> tasks = new ArrayList<>();
-        for (int j = 0; j < lanes; j++) {
-            Lane lane = lane(j);
-            int first = j, stride = lanes;
-            tasks.add(() -> {
-                for (int s = first; s < count; s += stride) {
-                    lane.begin();
-                    try {
-                        work.run(lane, s);
-                    } finally {
-                        lane.end();
-                    }
-                }
-            });
-        }
-        if (lanes == 1) tasks.get(0).run();
-        else backend.runInLanes(tasks);
-    }
-
-    /** Lane j of sharded steps: the model's own for j = 0, made on first use for the others. */
-    private Lane lane(int j) {
-        if (j == 0) return main;
-        while (shardLanes.size() < j) shardLanes.add(new Lane());
-        return shardLanes.get(j - 1);
-    }
-
-    /** Shard s's gradient buffers, shaped like {@code grads} (kept and reused from step to step). */
-    private java.util.Map<String, Tensor[]> shardGrads(int s, java.util.Map<String, Tensor[]> grads) {
-        while (shardGrads.size() <= s) shardGrads.add(new java.util.LinkedHashMap<>());
-        java.util.Map<String, Tensor[]> own = shardGrads.get(s);
-        boolean fits = own.keySet().equals(grads.keySet());
-        for (var e : grads.entrySet()) {
-            Tensor[] mine = own.get(e.getKey());
-            fits = fits && mine != null && mine.length == e.getValue().length;
-            for (int i = 0; fits && i < mine.length; i++)
-                fits = (mine[i] == null) == (e.getValue()[i] == null)
-                        && (mine[i] == null || java.util.Arrays.equals(mine[i].shape(), e.getValue()[i].shape()));
-        }
-        if (!fits) {
-            closeGrads(own);
-            own.clear();
-            for (var e : grads.entrySet()) {
-                Tensor[] mine = new Tensor[e.getValue().length];
-                for (int i = 0; i < mine.length; i++)
-                    if (e.getValue()[i] != null) mine[i] = Tensor.allocate(DType.F32, e.getValue()[i].shape());
-                own.put(e.getKey(), mine);
-            }
-        }
-        return own;
-    }
-
-    private static void closeGrads(java.util.Map<String, Tensor[]> g) {
-        for (Tensor[] t : g.values())
-            for (Tensor x : t) if (x != null) x.close();
-    }
-
-    /** dst += src, elementwise (f32 tensors of one shape). */
-    private static void addInto(Tensor dst, Tensor src) {
-        java.nio.FloatBuffer d = dst.floats(), a = src.floats();
-        for (int i = 0, n = d.capacity(); i < n; i++) d.put(i, d.get(i) + a.get(i));
     }
 
     /**
@@ -848,7 +774,6 @@ public final class LlamaModel implements AutoCloseable {
         if (fullParams != null)
             for (String name : norms.keySet()) fullParams.get(name).close();
         main.close();
-        for (Lane l : shardLanes) l.close();
-        for (java.util.Map<String, Tensor[]> g : shardGrads) closeGrads(g);
+        shards.close();
     }
 }
