@@ -27,8 +27,17 @@ class CpuLanesTest {
         NativeKernels.setNumThreads(2);
         CpuBackend cpu = new CpuBackend();
         assertEquals(2, cpu.lanes());
+        int blasDefault = openblas.blas_get_num_threads();
         openblas.blas_set_num_threads(2);
         int blasBefore = openblas.blas_get_num_threads();
+        try {
+            runTwoOverlappingTasks(cpu, blasBefore);
+        } finally {
+            openblas.blas_set_num_threads(blasDefault);
+        }
+    }
+
+    private static void runTwoOverlappingTasks(CpuBackend cpu, int blasBefore) throws Exception {
         Thread caller = Thread.currentThread();
         Thread[] ran = new Thread[2];
         int[] kernelThreads = new int[2], blasThreads = new int[2], lanesInside = new int[2];
