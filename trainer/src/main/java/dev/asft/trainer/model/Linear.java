@@ -123,14 +123,8 @@ final class Linear implements AutoCloseable {
 
     /**
      * Backward through y = x W^T (+ b) (+ s (x A^T) B^T): returns dx = dy W (+ s (dy B) A) and, with
-     * LoRA, adds dA += s (dy B)^T x and dB += s dy^T (x A^T) to gradA / gradB. W and b are frozen.
-     */
-    float[] backward(Backend backend, Lane lane, float[] x, float[] dy, int n, Tensor gradA, Tensor gradB) {
-        return backward(backend, lane, x, dy, n, gradA, gradB, null, null, true);
-    }
-
-    /**
-     * As above; for full fine-tuning also adds dW += dy^T x to gradW and db += sum_t dy_t to
+     * LoRA, adds dA += s (dy B)^T x and dB += s dy^T (x A^T) to gradA / gradB (W and b frozen);
+     * for full fine-tuning also adds dW += dy^T x to gradW and db += sum_t dy_t to
      * gradBias when they are given (x is the layer's input, before any LoRA dropout). Without
      * needDx (nothing below the layer trains) only the parameter gradients are made: returns null.
      */

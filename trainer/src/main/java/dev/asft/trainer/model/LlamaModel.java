@@ -465,11 +465,8 @@ public final class LlamaModel implements AutoCloseable {
     public double[] lossSum(int[] ids, int[] mask, int[] labels, int batch, int len) {
         int count = shardCount(batch, len, false), per = batch / count;
         double[][] sumCount = new double[count][];
-        shards.run(count, (lane, s) -> {
-            int from = s * per * len, to = (s + 1) * per * len;
-            sumCount[s] = lossOnLane(lane, java.util.Arrays.copyOfRange(ids, from, to), java.util.Arrays.copyOfRange(mask, from, to),
-                    java.util.Arrays.copyOfRange(labels, from, to), per, len);
-        });
+        shards.run(count, (lane, s) -> sumCount[s] = lossOnLane(lane, Shards.part(ids, s, count), Shards.part(mask, s, count),
+                Shards.part(labels, s, count), per, len));
         double sum = 0, n = 0;
         for (double[] sc : sumCount) {
             sum += sc[0];
@@ -509,13 +506,17 @@ public final class LlamaModel implements AutoCloseable {
         return main.ws.pooledFloats();
     }
 
+    /** The label row r learns to predict: the next position's, or -100 at the end of its sequence. */
+    private static int nextLabel(int[] labels, int len, int r) {
+        return r % len + 1 >= len ? -100 : labels[r + 1];
+    }
+
     /** The token each row learns to predict (the next label), or -1 where it is -100 or past the end. */
     private int[] targets(int[] labels, int batch, int len) {
         int n = batch * len, vocab = cfg.vocabSize();
         int[] targets = new int[n];
         for (int r = 0; r < n; r++) {
-            int t = r % len;
-            int target = t + 1 >= len ? -100 : labels[r + 1];
+            int target = nextLabel(labels, len, r);
             if (target != -100 && (target < 0 || target >= vocab))
                 throw new IllegalArgumentException("label " + target + " outside the vocabulary");
             targets[r] = target == -100 ? -1 : target;
@@ -526,8 +527,7 @@ public final class LlamaModel implements AutoCloseable {
     /** Next-token targets the loss counts: labels at positions 1 .. len-1 that are not -100. */
     public static long supervisedTargets(int[] labels, int batch, int len) {
         long n = 0;
-        for (int b = 0; b < batch; b++)
-            for (int t = 1; t < len; t++) if (labels[b * len + t] != -100) n++;
+        for (int r = 0; r < batch * len; r++) if (nextLabel(labels, len, r) != -100) n++;
         return n;
     }
 
@@ -594,11 +594,10 @@ public final class LlamaModel implements AutoCloseable {
         double[][] sumCount = new double[count][];
         int per = batch / count;
         shards.run(count, (lane, s) -> {
-            int from = s * per * len, to = (s + 1) * per * len;
             for (Tensor[] t : g.get(s).values())
                 for (Tensor x : t) if (x != null) x.fill(0f);
-            sumCount[s] = onLane(lane, java.util.Arrays.copyOfRange(ids, from, to), java.util.Arrays.copyOfRange(mask, from, to),
-                    java.util.Arrays.copyOfRange(labels, from, to), per, len, g.get(s), null, denominator, dropout, rnds[s]);
+            sumCount[s] = onLane(lane, Shards.part(ids, s, count), Shards.part(mask, s, count), Shards.part(labels, s, count), per, len,
+                    g.get(s), null, denominator, dropout, rnds[s]);
         });
         double sum = 0, n = 0;
         for (int s = 0; s < count; s++) {

@@ -52,6 +52,12 @@ final class Shards implements AutoCloseable {
         return c;
     }
 
+    /** Shard s's rows of a per-token batch array (ids, mask, labels: [batch x len], count dividing batch). */
+    static int[] part(int[] batchRows, int shard, int count) {
+        int n = batchRows.length / count;
+        return Arrays.copyOfRange(batchRows, shard * n, (shard + 1) * n);
+    }
+
     /** One shard's work on a lane, between the lane's begin and end. */
     interface Work {
         void run(Lane lane, int shard);
