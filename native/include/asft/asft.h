@@ -127,10 +127,11 @@ int asft_attention_backward(const float *q, const float *k, const float *v, cons
                             float *dv);
 
 /* RMSNorm over rows of x [rows x dim]: y = w * x / sqrt(mean(x^2) + eps). The backward fills dx
- * (weight frozen) and, unless inv_rms is NULL, the rows' 1 / rms (for a weight gradient). */
+ * (weight frozen), or adds to it when accumulate != 0 (a residual stream's gradient), and,
+ * unless inv_rms is NULL, the rows' 1 / rms (for a weight gradient). */
 int asft_rmsnorm_forward(const float *x, const float *w, int64_t rows, int64_t dim, float eps, float *y);
 int asft_rmsnorm_backward(const float *x, const float *w, const float *dy, int64_t rows, int64_t dim,
-                          float eps, float *dx, double *inv_rms);
+                          float eps, float *dx, double *inv_rms, int accumulate);
 
 /* Rotary position embedding in place (Hugging Face's rotate-half convention) of x [tokens x
  * heads*dim], token t at position t % len; cos and sin [positions x dim/2], positions >= len.

@@ -75,7 +75,7 @@ struct KernelTable {
   void (*rms_forward_rows)(const float *x, const float *w, int64_t r0, int64_t r1, int64_t dim, float eps,
                            float *y);
   void (*rms_backward_rows)(const float *x, const float *w, const float *dy, int64_t r0, int64_t r1,
-                            int64_t dim, float eps, float *dx, double *inv_out);
+                            int64_t dim, float eps, float *dx, double *inv_out, bool accumulate);
 };
 
 const KernelTable &generic_kernels();

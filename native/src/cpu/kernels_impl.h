@@ -859,7 +859,7 @@ void rms_forward_rows(const float *x, const float *w, int64_t r0, int64_t r1, in
 // dx = inv w dy - k x per row with k = inv^3 <w dy, x> / dim (inv and k in double, the products
 // in f32); inv_out[t] = inv for the weight gradient, which the caller sums in row order.
 void rms_backward_rows(const float *x, const float *w, const float *dy, int64_t r0, int64_t r1, int64_t dim,
-                       float eps, float *dx, double *inv_out) {
+                       float eps, float *dx, double *inv_out, bool accumulate) {
   for (int64_t t = r0; t < r1; t++) {
     const float *xr = x + t * dim, *dr = dy + t * dim;
     float *o = dx + t * dim;
@@ -876,10 +876,14 @@ void rms_backward_rows(const float *x, const float *w, const float *dy, int64_t 
     const float fi = float(inv), fk = float(inv * inv * inv * gx / double(dim));
     const vf iv = splat(fi), kv = splat(fk);
     for (i = 0; i + W <= dim; i += W) {
-      const vf v = iv * load(w + i) * load(dr + i) - kv * load(xr + i);
+      vf v = iv * load(w + i) * load(dr + i) - kv * load(xr + i);
+      if (accumulate) v = load(o + i) + v; // the same sum as adding the rows afterwards
       std::memcpy(o + i, &v, sizeof v);
     }
-    for (; i < dim; i++) o[i] = fi * w[i] * dr[i] - fk * xr[i];
+    for (; i < dim; i++) {
+      const float v = fi * w[i] * dr[i] - fk * xr[i];
+      o[i] = accumulate ? o[i] + v : v;
+    }
     if (inv_out) inv_out[t] = inv;
   }
 }

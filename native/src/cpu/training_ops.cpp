@@ -70,10 +70,10 @@ extern "C" int asft_rmsnorm_forward(const float *x, const float *w, int64_t rows
 }
 
 extern "C" int asft_rmsnorm_backward(const float *x, const float *w, const float *dy, int64_t rows, int64_t dim,
-                                     float eps, float *dx, double *inv_rms) {
+                                     float eps, float *dx, double *inv_rms, int accumulate) {
   if (!x || !w || !dy || !dx || rows < 0 || dim <= 0 || !(eps >= 0)) return ASFT_EINVAL;
   const KernelTable &kt = active();
   const int nt = threads_for_step(8.0 * double(rows) * double(dim));
-  for_ranges(rows, nt, [&](int64_t b, int64_t e) { kt.rms_backward_rows(x, w, dy, b, e, dim, eps, dx, inv_rms); });
+  for_ranges(rows, nt, [&](int64_t b, int64_t e) { kt.rms_backward_rows(x, w, dy, b, e, dim, eps, dx, inv_rms, accumulate != 0); });
   return ASFT_OK;
 }

@@ -112,5 +112,5 @@ public final class AsftNative {
 
     @CriticalRegion
     public static native int asft_rmsnorm_backward(@Const float[] x, @Const float[] w, @Const float[] dy, long rows, long dim,
-                                                   float eps, float[] dx, double[] invRms);
+                                                   float eps, float[] dx, double[] invRms, int accumulate);
 }

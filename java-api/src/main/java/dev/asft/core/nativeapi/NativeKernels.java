@@ -379,15 +379,20 @@ public final class NativeKernels {
         check(AsftNative.asft_rmsnorm_forward(x, w, x.length / dim, dim, eps, y), "asft_rmsnorm_forward");
     }
 
-    /** Its backward (weight frozen): fills dx; with invRms (one per row) also the rows' 1 / rms. */
-    public static void rmsNormBackward(float[] x, float[] w, float[] dy, int dim, float eps, float[] dx, double[] invRms) {
+    /**
+     * Its backward (weight frozen): fills dx, or adds to it with accumulate; with invRms (one per
+     * row) also the rows' 1 / rms.
+     */
+    public static void rmsNormBackward(float[] x, float[] w, float[] dy, int dim, float eps, float[] dx, double[] invRms,
+                                       boolean accumulate) {
         ensureLoaded();
         checkRms(x, w, dim, eps);
         need(dy, x.length, "rmsnorm backward: dy");
         need(dx, x.length, "rmsnorm backward: dx");
         if (invRms != null && invRms.length != x.length / dim)
             throw new IllegalArgumentException("rmsnorm backward: invRms must have one value per row (" + x.length / dim + ")");
-        check(AsftNative.asft_rmsnorm_backward(x, w, dy, x.length / dim, dim, eps, dx, invRms), "asft_rmsnorm_backward");
+        check(AsftNative.asft_rmsnorm_backward(x, w, dy, x.length / dim, dim, eps, dx, invRms, accumulate ? 1 : 0),
+                "asft_rmsnorm_backward");
     }
 
     private static void checkRms(float[] x, float[] w, int dim, float eps) {

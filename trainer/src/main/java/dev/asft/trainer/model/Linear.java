@@ -130,6 +130,16 @@ final class Linear implements AutoCloseable {
      */
     float[] backward(Backend backend, Lane lane, float[] x, float[] dy, int n, Tensor gradA, Tensor gradB, Tensor gradW,
                      Tensor gradBias, boolean needDx) {
+        return backward(backend, lane, x, dy, n, gradA, gradB, gradW, gradBias, needDx, null);
+    }
+
+    /**
+     * As above, with dx added to {@code addTo} (n x in, returned) instead of a new array when it
+     * is given: projections that read the same input (q, k, v; gate, up) sum their input
+     * gradients in the GEMM itself (beta = 1), without a zeroed output and an addition pass each.
+     */
+    float[] backward(Backend backend, Lane lane, float[] x, float[] dy, int n, Tensor gradA, Tensor gradB, Tensor gradW,
+                     Tensor gradBias, boolean needDx, float[] addTo) {
         Workspace ws = lane.ws;
         float[] loraMask = loraA == null ? null : lane.mask(this);
         if (gradW != null) backend.gemmTN(1f, dy, x, n, (int) weight.dim(0), (int) weight.dim(1), 1f, gradW); // dW += dy^T x
@@ -151,8 +161,10 @@ final class Linear implements AutoCloseable {
         if (!needDx && loraA == null) return null; // a frozen projection with nothing to pass down
         float[] dx = null;
         if (needDx) {
-            dx = ws.take(n * in);
-            backend.gemm(false, 1f, dy, n, out, w32(lane), 0f, dx); // dx = dy W on the Java arrays
+            if (addTo != null && addTo.length != n * in)
+                throw new IllegalArgumentException(name + ": input gradient has " + addTo.length + " values, expected " + n + " x " + in);
+            dx = addTo != null ? addTo : ws.take(n * in);
+            backend.gemm(false, 1f, dy, n, out, w32(lane), addTo != null ? 1f : 0f, dx); // dx (+)= dy W on the Java arrays
         }
         if (loraA != null) {
             int r = (int) loraA.dim(0);

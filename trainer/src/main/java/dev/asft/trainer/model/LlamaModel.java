@@ -665,14 +665,14 @@ public final class LlamaModel implements AutoCloseable {
                     StepOps.swigluBackward(backend, c.g(), c.u(), dact, dg, du);
                     ws.give(dact);
                     float[] dhp = l.gate().backward(backend, lane, c.hp(), dg, n, grad(grads, l.gate(), 0), grad(grads, l.gate(), 1), wgrad(full, l.gate()), bgrad(full, l.gate()), needMid);
-                    float[] dhpUp = l.up().backward(backend, lane, c.hp(), du, n, grad(grads, l.up(), 0), grad(grads, l.up(), 1), wgrad(full, l.up()), bgrad(full, l.up()), needMid);
+                    l.up().backward(backend, lane, c.hp(), du, n, grad(grads, l.up(), 0), grad(grads, l.up(), 1), wgrad(full, l.up()), bgrad(full, l.up()), needMid,
+                            dhp); // dhp += du W_up
                     ws.give(dg, du);
                     if (!needMid) break; // only the MLP of the lowest layer trains
-                    Ops.addInPlace(dhp, dhpUp);
-                    float[] dxNorm = StepOps.rmsNormBackward(backend, c.xMid(), l.postNorm(), dhp, h, eps, fullVec(full, p + "post_attention_layernorm.weight"),
-                            ws.take(dx.length));
-                    Ops.addInPlace(dx, dxNorm); // dx becomes the gradient at x_mid
-                    ws.give(dhp, dhpUp, dxNorm);
+                    // dx becomes the gradient at x_mid: the residual's plus the norm's
+                    StepOps.rmsNormBackward(backend, c.xMid(), l.postNorm(), dhp, h, eps, fullVec(full, p + "post_attention_layernorm.weight"),
+                            dx, true);
+                    ws.give(dhp);
                 } else if (!needMid) {
                     break;
                 }
@@ -686,16 +686,13 @@ public final class LlamaModel implements AutoCloseable {
                 rope.backward(backend, dq, n, len, heads);
                 rope.backward(backend, dk, n, len, kv);
                 float[] dhq = l.q().backward(backend, lane, c.hn(), dq, n, grad(grads, l.q(), 0), grad(grads, l.q(), 1), wgrad(full, l.q()), bgrad(full, l.q()), needIn);
-                float[] dhk = l.k().backward(backend, lane, c.hn(), dk, n, grad(grads, l.k(), 0), grad(grads, l.k(), 1), wgrad(full, l.k()), bgrad(full, l.k()), needIn);
-                float[] dhv = l.v().backward(backend, lane, c.hn(), dv, n, grad(grads, l.v(), 0), grad(grads, l.v(), 1), wgrad(full, l.v()), bgrad(full, l.v()), needIn);
+                // dhq += dk W_k + dv W_v: the three input gradients summed in the GEMMs
+                l.k().backward(backend, lane, c.hn(), dk, n, grad(grads, l.k(), 0), grad(grads, l.k(), 1), wgrad(full, l.k()), bgrad(full, l.k()), needIn, dhq);
+                l.v().backward(backend, lane, c.hn(), dv, n, grad(grads, l.v(), 0), grad(grads, l.v(), 1), wgrad(full, l.v()), bgrad(full, l.v()), needIn, dhq);
                 ws.give(dq, dk, dv);
                 if (!needIn) break;
-                Ops.addInPlace(dhq, dhk);
-                Ops.addInPlace(dhq, dhv);
-                float[] dxNorm = StepOps.rmsNormBackward(backend, c.x(), l.inNorm(), dhq, h, eps, fullVec(full, p + "input_layernorm.weight"),
-                        ws.take(dx.length));
-                Ops.addInPlace(dx, dxNorm);
-                ws.give(dhq, dhk, dhv, dxNorm);
+                StepOps.rmsNormBackward(backend, c.x(), l.inNorm(), dhq, h, eps, fullVec(full, p + "input_layernorm.weight"), dx, true);
+                ws.give(dhq);
                 c.giveBack(ws); // this layer's activations are not needed again
             }
             if (full != null) { // the embedding rows of the batch's tokens receive dx

@@ -94,12 +94,23 @@ final class StepOps {
      */
     static float[] rmsNormBackward(Backend be, float[] x, float[] w, float[] dy, int dim, float eps, java.nio.FloatBuffer dw,
                                    float[] dx) {
+        return rmsNormBackward(be, x, w, dy, dim, eps, dw, dx, false);
+    }
+
+    /**
+     * The same with the input gradient added to dx when accumulate (a residual stream's
+     * gradient: the same sums as adding it afterwards, without the extra array and pass).
+     */
+    static float[] rmsNormBackward(Backend be, float[] x, float[] w, float[] dy, int dim, float eps, java.nio.FloatBuffer dw,
+                                   float[] dx, boolean accumulate) {
         if (!usesNative(be)) {
-            System.arraycopy(Ops.rmsNormBackward(x, w, dy, dim, eps, dw), 0, dx, 0, dx.length);
+            float[] g = Ops.rmsNormBackward(x, w, dy, dim, eps, dw);
+            if (accumulate) Ops.addInPlace(dx, g);
+            else System.arraycopy(g, 0, dx, 0, dx.length);
             return dx;
         }
         double[] inv = dw == null ? null : new double[x.length / dim];
-        NativeKernels.rmsNormBackward(x, w, dy, dim, eps, dx, inv);
+        NativeKernels.rmsNormBackward(x, w, dy, dim, eps, dx, inv, accumulate);
         if (dw != null) Ops.addRmsNormWeightGrad(x, dy, inv, dim, dw);
         return dx;
     }

@@ -141,6 +141,16 @@ class StepOpsTest {
                 assertTrue(scaledErr(dw2.toFloatArray(), dw1.toFloatArray()) < 1e-6, "weight gradient dim=" + dim + " (seed " + seed + ")");
                 assertArrayEquals(gb, StepOps.rmsNormBackward(cpu, x, w, dy, dim, eps, null, AttentionTest.nans(x.length)),
                         "dx without the weight gradient");
+                // accumulate: dx is added to what the array held, the same sums as adding afterwards
+                float[] base = new float[x.length];
+                for (int i = 0; i < base.length; i++) base[i] = (float) rnd.nextGaussian();
+                for (dev.asft.core.backend.Backend be : new dev.asft.core.backend.Backend[] {plain, cpu}) {
+                    float[] fresh = StepOps.rmsNormBackward(be, x, w, dy, dim, eps, null, AttentionTest.nans(x.length));
+                    float[] sum = base.clone();
+                    for (int i = 0; i < sum.length; i++) sum[i] += fresh[i];
+                    float[] acc = StepOps.rmsNormBackward(be, x, w, dy, dim, eps, null, base.clone(), true);
+                    assertArrayEquals(sum, acc, "accumulated dx, " + be.name() + " dim=" + dim + " (seed " + seed + ")");
+                }
             }
         }
     }
