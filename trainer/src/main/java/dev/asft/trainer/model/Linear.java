@@ -170,10 +170,12 @@ final class Linear implements AutoCloseable {
             int r = (int) loraA.dim(0);
             float[] dyb = ws.take(n * r);
             backend.gemm(false, 1f, dy, n, out, loraB, 0f, dyb); // dy B
-            if (needDx) {
+            if (needDx && loraMask == null) {
+                backend.gemm(false, loraScale, dyb, n, r, loraA, 1f, dx); // dx += s (dy B) A
+            } else if (needDx) { // w.r.t. the LoRA input: through the dropout mask
                 float[] d = ws.take(n * in);
-                backend.gemm(false, loraScale, dyb, n, r, loraA, 0f, d); // s (dy B) A, w.r.t. the LoRA input
-                for (int i = 0; i < dx.length; i++) dx[i] += loraMask == null ? d[i] : d[i] * loraMask[i];
+                backend.gemm(false, loraScale, dyb, n, r, loraA, 0f, d); // s (dy B) A
+                for (int i = 0; i < dx.length; i++) dx[i] += d[i] * loraMask[i];
                 ws.give(d);
             }
             if (gradA != null) backend.gemmTN(loraScale, dyb, xl, n, r, in, 1f, gradA); // s (dy B)^T x_l
