@@ -1,6 +1,7 @@
 // ctest: every CPU kernel against a plain double-precision reference, on fresh random
 // inputs, for every ISA path this CPU supports. Outputs are poisoned (NaN) before each run
 // so an element the kernel forgets to write fails the test.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -192,6 +193,38 @@ void test_lowrank(int64_t d_out, int64_t d_in, int64_t r, int64_t k) {
         asft_cpu_isa(), (long long)d_out, (long long)d_in, (long long)r, (long long)k, ea, eb);
 }
 
+// asft_sgemm hands most products to the process's cblas_sgemm, which a test binary does not
+// have: a stand-in that only records being called, for the routes libasft computes itself.
+bool g_sgemm_called = false;
+void recording_sgemm(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *,
+                     int) {
+  g_sgemm_called = true;
+}
+
+// The LoRA gradients' route of asft_sgemm: c = alpha a^T b + beta c with a [k x m], b [k x n]
+// and m or n at most 16 (tn_skinny), against the sum in double.
+void test_sgemm_tn(int64_t k, int64_t m, int64_t n, float alpha, float beta) {
+  auto a = randn(size_t(k * m)), b = randn(size_t(k * n)), c = randn(size_t(m * n));
+  if (beta == 0.f) std::fill(c.begin(), c.end(), std::nanf("")); // overwritten, not scaled
+  std::vector<double> ref(c.size());
+  double scale = 0;
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j = 0; j < n; j++) {
+      double s = 0;
+      for (int64_t t = 0; t < k; t++) s += double(a[t * m + i]) * b[t * n + j];
+      ref[i * n + j] = alpha * s + (beta == 0.f ? 0.0 : beta * double(c[i * n + j]));
+      scale = std::max(scale, std::fabs(ref[i * n + j]));
+    }
+  g_sgemm_called = false;
+  CHECK(asft_sgemm(1, 0, m, n, k, alpha, a.data(), m, b.data(), n, beta, c.data(), n) == 0, "sgemm tn status");
+  CHECK(!g_sgemm_called, "[%s] %lldx%lld k=%lld went to cblas_sgemm", asft_cpu_isa(), (long long)m, (long long)n,
+        (long long)k);
+  double err = 0;
+  for (size_t q = 0; q < c.size(); q++) err = std::max(err, std::fabs(c[q] - ref[q]));
+  CHECK(err <= 1e-5 * (1 + scale) * std::sqrt(double(k)), "[%s] sgemm tn %lldx%lld k=%lld max err %.3g (scale %.3g)",
+        asft_cpu_isa(), (long long)m, (long long)n, (long long)k, err, scale);
+}
+
 void test_conversions() {
   using namespace asft::cpu;
   // Known bit patterns.
@@ -236,6 +269,7 @@ void test_thread_cap() {
 } // namespace
 
 int main() {
+  CHECK(asft_set_sgemm(reinterpret_cast<const void *>(&recording_sgemm)) == 0, "set sgemm");
   test_conversions();
   test_thread_cap();
   for (const char *isa : {"generic", "avx2", "avx512"}) {
@@ -262,6 +296,13 @@ int main() {
       test_lowrank(1031, 300, 8, 130);
       test_lowrank(64, 40, 16, 33);  // two column groups of 8
       test_lowrank(19, 11, 21, 7);   // three groups, the last padded; fewer rows than two blocks
+      test_sgemm_tn(512, 8, 512, 0.75f, 1.f);   // dA += s (dy B)^T x
+      test_sgemm_tn(512, 520, 8, 0.75f, 1.f);   // dB += s dy^T (x A^T): row tiles of 8, 4 and 1
+      test_sgemm_tn(300, 13, 37, 1.f, 0.f);     // partial vectors of columns; beta = 0 overwrites
+      test_sgemm_tn(129, 16, 700, -2.f, 0.5f);  // a partial block of k; several column blocks
+      test_sgemm_tn(2048, 8, 1000, 1.f, 1.f);   // big enough for a team of threads
+      test_sgemm_tn(1024, 1000, 8, 0.5f, 1.f);
+      test_sgemm_tn(64, 3, 3, 1.f, 1.f);
     }
     asft_set_num_threads(0);
     std::printf("ok %s\n", isa);

@@ -76,6 +76,11 @@ struct KernelTable {
                            float *y);
   void (*rms_backward_rows)(const float *x, const float *w, const float *dy, int64_t r0, int64_t r1,
                             int64_t dim, float eps, float *dx, double *inv_out, bool accumulate);
+  // c += alpha a^T b for a [k x m], b [k x n] (row-major, leading dimensions m and n), over the
+  // rows [i0, i1) and columns [j0, j1) of c, j0 a multiple of the vector width and j1 one too
+  // or n: the LoRA gradients' products, where m or n is the rank.
+  void (*tn_skinny)(const float *a, int64_t m, const float *b, int64_t n, int64_t k, float alpha, float *c,
+                    int64_t i0, int64_t i1, int64_t j0, int64_t j1);
 };
 
 const KernelTable &generic_kernels();
