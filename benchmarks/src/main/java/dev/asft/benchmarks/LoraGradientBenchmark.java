@@ -1,0 +1,111 @@
+package dev.asft.benchmarks;
+
+import dev.asft.core.backend.CpuBackend;
+import dev.asft.core.tensor.DType;
+import dev.asft.core.tensor.Tensor;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.bytedeco.openblas.global.openblas;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * The LoRA gradients of one projection for one shard of a training step (tokens x d, rank r),
+ * on one core as a lane runs them: dA += s (dy B)^T x (r rows of output) and dB += s dy^T
+ * (x A^T) (r columns), through the cpu backend on Java arrays (libasft's tn_skinny) beside the
+ * same product as one OpenBLAS call on tensors (what the arrays took before), in one run. Each
+ * is 2 tokens d r flops: at 512 x 512 x 8, 4.2 MFLOP.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 2, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"-Dorg.bytedeco.javacpp.maxBytes=0", "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0"})
+public class LoraGradientBenchmark {
+    @Param({"512"})
+    int tokens;
+
+    @Param({"512"})
+    int d;
+
+    @Param({"8"})
+    int r;
+
+    CpuBackend cpu;
+    float[] x, dy, dyb, xa;
+    Tensor xt, dyt, dybt, xat, gradA, gradB;
+    int blasThreads, kernelThreads;
+
+    @Setup(Level.Trial)
+    public void setup() {
+        cpu = new CpuBackend();
+        SplittableRandom rnd = new SplittableRandom(5);
+        x = random(rnd, tokens * d);
+        dy = random(rnd, tokens * d);
+        dyb = random(rnd, tokens * r);
+        xa = random(rnd, tokens * r);
+        xt = Tensor.of(DType.F32, x, tokens, d);
+        dyt = Tensor.of(DType.F32, dy, tokens, d);
+        dybt = Tensor.of(DType.F32, dyb, tokens, r);
+        xat = Tensor.of(DType.F32, xa, tokens, r);
+        gradA = Tensor.zeros(DType.F32, r, d);
+        gradB = Tensor.zeros(DType.F32, d, r);
+        blasThreads = openblas.blas_get_num_threads(); // one core each, as inside a lane
+        openblas.blas_set_num_threads(1);
+        kernelThreads = dev.asft.core.nativeapi.NativeKernels.numThreads();
+        dev.asft.core.nativeapi.NativeKernels.setNumThreads(1);
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        openblas.blas_set_num_threads(blasThreads);
+        dev.asft.core.nativeapi.NativeKernels.setNumThreads(kernelThreads);
+        for (Tensor t : new Tensor[] {xt, dyt, dybt, xat, gradA, gradB}) t.close();
+    }
+
+    private static float[] random(SplittableRandom rnd, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) (rnd.nextDouble() * 2 - 1);
+        return a;
+    }
+
+    /** dA += s (dy B)^T x: r x d output, tn_skinny. */
+    @Benchmark
+    public Tensor gradA() {
+        cpu.gemmTN(0.5f, dyb, x, tokens, r, d, 1f, gradA);
+        return gradA;
+    }
+
+    /** The same as one OpenBLAS sgemm (A transposed) on tensors. */
+    @Benchmark
+    public Tensor gradAOpenBlas() {
+        cpu.gemm(true, false, 0.5f, dybt, xt, 1f, gradA);
+        return gradA;
+    }
+
+    /** dB += s dy^T (x A^T): d x r output, tn_skinny. */
+    @Benchmark
+    public Tensor gradB() {
+        cpu.gemmTN(0.5f, dy, xa, tokens, d, r, 1f, gradB);
+        return gradB;
+    }
+
+    /** The same as one OpenBLAS sgemm (A transposed) on tensors. */
+    @Benchmark
+    public Tensor gradBOpenBlas() {
+        cpu.gemm(true, false, 0.5f, dyt, xat, 1f, gradB);
+        return gradB;
+    }
+}
