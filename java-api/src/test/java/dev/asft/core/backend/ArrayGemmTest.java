@@ -60,13 +60,7 @@ class ArrayGemmTest {
             } else {
                 float[] two = c0.clone(), one = c0.clone();
                 cpu.gemm(transB, alpha, a, m, k, b, beta, two);
-                int before = dev.asft.core.nativeapi.NativeKernels.numThreads();
-                try {
-                    dev.asft.core.nativeapi.NativeKernels.setNumThreads(1);
-                    cpu.gemm(transB, alpha, a, m, k, b, beta, one);
-                } finally {
-                    dev.asft.core.nativeapi.NativeKernels.setNumThreads(before);
-                }
+                onOneKernelThread(() -> cpu.gemm(transB, alpha, a, m, k, b, beta, one));
                 assertArrayEquals(one, two, "the skinny route does not depend on the thread count");
             }
         }
@@ -106,13 +100,7 @@ class ArrayGemmTest {
                 cpu.gemm(true, false, alpha, at, bt, beta, c2);
                 assertArrayEquals(c2.toFloatArray(), c1.toFloatArray(), "arrays and tensors take the same OpenBLAS call");
             } else {
-                int before = dev.asft.core.nativeapi.NativeKernels.numThreads();
-                try {
-                    dev.asft.core.nativeapi.NativeKernels.setNumThreads(1);
-                    cpu.gemmTN(alpha, a, b, k, m, n, beta, c2);
-                } finally {
-                    dev.asft.core.nativeapi.NativeKernels.setNumThreads(before);
-                }
+                onOneKernelThread(() -> cpu.gemmTN(alpha, a, b, k, m, n, beta, c2));
                 assertArrayEquals(c2.toFloatArray(), c1.toFloatArray(), "the LoRA-gradient route does not depend on the thread count");
             }
         }
@@ -129,6 +117,17 @@ class ArrayGemmTest {
             assertTrue(e.getMessage().contains("c"), e.getMessage());
             e = assertThrows(IllegalArgumentException.class, () -> cpu.gemmTN(1f, new float[8 * 4], new float[8 * 6], 8, 4, 5, 1f, b));
             assertTrue(e.getMessage().contains("must be [4 x 5]"), e.getMessage());
+        }
+    }
+
+    /** Runs r with libasft's kernels on one thread, then restores their thread count. */
+    private static void onOneKernelThread(Runnable r) {
+        int before = dev.asft.core.nativeapi.NativeKernels.numThreads();
+        try {
+            dev.asft.core.nativeapi.NativeKernels.setNumThreads(1);
+            r.run();
+        } finally {
+            dev.asft.core.nativeapi.NativeKernels.setNumThreads(before);
         }
     }
 
