@@ -769,10 +769,10 @@ void attn_group_backward(const float *qb, int64_t qs, const float *kb, const flo
 // ---- the LoRA gradients' products: c += alpha a^T b with m or n small ---------------------
 // For a [k x m] and b [k x n] (row-major), k the tokens: dA += s (dy B)^T x (m = r) and
 // dB += s dy^T (x A^T) (n = r). OpenBLAS packs both operands for an output of 8 rows or
-// columns and ran these at 20-24 GFLOP/s on one core (this at 44-57). Here a tile of TR rows of c times one
-// vector of its columns keeps TR accumulators over a block of TN_TB rows of a and b: per row,
-// one vector of b and TR broadcasts of a, the block of the wide operand in L2 (256 KiB at 512
-// columns), the narrow one in L1.
+// columns and ran these at 20-24 GFLOP/s on one core (this: 44-57). Here a tile of TR rows of
+// c times one vector of its columns keeps TR accumulators over a block of TN_TB rows of a and
+// b: per row, one vector of b and TR broadcasts of a, the block of the wide operand in L2
+// (256 KiB at 512 columns), the narrow one in L1.
 constexpr int64_t TN_TB = 128;
 
 template <int TR>
