@@ -1,6 +1,7 @@
 package dev.asft.trainer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -185,6 +186,21 @@ public class CliTest {
         Run big = run("bench", "regularizer", "--d-out", "1024", "--d-in", "1024", "--rank", "2", "--modules", "1",
                 "--seconds", "0.01", "--device", "java", "--json");
         assertTrue(new ObjectMapper().readTree(big.lastLine()).get("literal_ms_per_module").isNull(), "too slow on java: null");
+        // a low-rank mode is also timed against code mode in the same run
+        Run low = run("bench", "regularizer", "--d-out", "96", "--d-in", "64", "--rank", "4", "--modules", "2",
+                "--seconds", "0.05", "--mode", "compressed:8", "--json");
+        assertEquals(0, low.code(), low.err());
+        assertTrue(low.out().contains("vs code mode"), low.out());
+        JsonNode lj = new ObjectMapper().readTree(low.lastLine());
+        for (String k : new String[] {"code_ms_per_module", "lowrank_ms_per_module_alternating", "speedup_vs_code",
+                "speedup_vs_code_min", "speedup_vs_code_max"})
+            assertTrue(lj.has(k) && lj.get(k).asDouble() > 0, k + " in " + lj);
+        assertTrue(lj.get("speedup_vs_code_min").asDouble() <= lj.get("speedup_vs_code").asDouble()
+                && lj.get("speedup_vs_code").asDouble() <= lj.get("speedup_vs_code_max").asDouble(), lj.toString());
+        Run code = run("bench", "regularizer", "--d-out", "96", "--d-in", "64", "--rank", "4", "--modules", "1", "--seconds", "0.01",
+                "--json");
+        assertEquals(0, code.code(), code.err());
+        assertFalse(new ObjectMapper().readTree(code.lastLine()).has("speedup_vs_code"), "code mode: nothing to compare with");
     }
 
     @Test

@@ -57,6 +57,21 @@ public final class RegularizerBench {
                 LowRankAnchor m = (LowRankAnchor) lowRank.get(k[0]++ % modules);
                 backend.streamRead(m.u());
             });
+            // A low-rank mode against code mode (the dense Q anchors above) in the same run, in
+            // alternating blocks: both see the same neighbours, which on a shared machine move
+            // each by more than the difference between two runs of one.
+            double[] vsCode = null;
+            if (!lowRank.isEmpty()) {
+                double[] code = new double[COMPARE_ROUNDS], low = new double[COMPARE_ROUNDS], ratio = new double[COMPARE_ROUNDS];
+                double block = Math.max(0.2, minSeconds / 4);
+                for (int i = 0; i < COMPARE_ROUNDS; i++) {
+                    code[i] = medianMs(() -> backend.regularizer(anchors.get(k[0]++ % modules), AnchorForm.Q, a, b, ga, gb, 1f), block);
+                    low[i] = medianMs(() -> lowRank.get(k[0]++ % modules).regularize(backend, a, b, ga, gb, 1f), block);
+                    ratio[i] = code[i] / low[i];
+                }
+                vsCode = new double[] {median(code), median(low), median(ratio), Arrays.stream(ratio).min().getAsDouble(),
+                        Arrays.stream(ratio).max().getAsDouble()};
+            }
             lowRank.forEach(ModuleAnchor::close);
             double msStream = !lowRank.isEmpty() ? msStreamLowRank : medianMs(() -> backend.streamRead(anchors.get(k[0]++ % modules)));
             Double msLiteral = null;
@@ -102,17 +117,38 @@ public final class RegularizerBench {
             out.put("fraction_of_sgemm_peak", peak == null ? null : flops / (msReg * 1e6) / peak);
             out.put("literal_ms_per_module", msLiteral);
             out.put("speedup_vs_literal", msLiteral == null ? null : msLiteral / msReg);
+            if (vsCode != null) {
+                out.put("code_ms_per_module", vsCode[0]);
+                out.put("lowrank_ms_per_module_alternating", vsCode[1]);
+                out.put("speedup_vs_code", vsCode[2]);
+                out.put("speedup_vs_code_min", vsCode[3]);
+                out.put("speedup_vs_code_max", vsCode[4]);
+                out.put("speedup_vs_code_rounds", COMPARE_ROUNDS);
+            }
             return out;
         } finally {
             anchors.forEach(Tensor::close);
         }
     }
 
+    /** Alternating blocks of code mode and the low-rank mode (see run). */
+    static final int COMPARE_ROUNDS = 8;
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s[s.length / 2];
+    }
+
     private double medianMs(Runnable op) {
+        return medianMs(op, minSeconds);
+    }
+
+    private double medianMs(Runnable op, double seconds) {
         for (int i = 0; i < Math.max(2, modules); i++) op.run(); // warm-up: JIT, first touch, thread pools
         List<Double> t = new ArrayList<>();
         long start = System.nanoTime();
-        while (t.size() < minReps || (System.nanoTime() - start) / 1e9 < minSeconds) {
+        while (t.size() < minReps || (System.nanoTime() - start) / 1e9 < seconds) {
             long s = System.nanoTime();
             op.run();
             t.add((System.nanoTime() - s) / 1e6);

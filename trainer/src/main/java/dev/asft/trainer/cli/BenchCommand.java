@@ -94,6 +94,11 @@ final class BenchCommand implements Runnable {
                         (Double) r.get("literal_ms_per_module"), (Double) r.get("speedup_vs_literal"));
             else
                 System.out.println("dense formula skipped at this size (too slow on this backend)");
+            if (r.get("speedup_vs_code") != null)
+                System.out.printf("vs code mode  %10.3f ms/module against %.3f, alternating in this run: %.1fx faster (%d rounds: %.1f-%.1fx)%n",
+                        (Double) r.get("lowrank_ms_per_module_alternating"), (Double) r.get("code_ms_per_module"),
+                        (Double) r.get("speedup_vs_code"), (Integer) r.get("speedup_vs_code_rounds"),
+                        (Double) r.get("speedup_vs_code_min"), (Double) r.get("speedup_vs_code_max"));
             if (json) System.out.println(Json.line(r));
             return 0;
         }
