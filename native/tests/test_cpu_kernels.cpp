@@ -194,16 +194,26 @@ void test_lowrank(int64_t d_out, int64_t d_in, int64_t r, int64_t k) {
 }
 
 // asft_sgemm hands most products to the process's cblas_sgemm, which a test binary does not
-// have: a stand-in that only records being called, for the routes libasft computes itself.
+// have: a plain row-major stand-in that records being called, so that a test can tell the
+// routes libasft computes itself from the ones it hands over.
 bool g_sgemm_called = false;
-void recording_sgemm(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *,
-                     int) {
+void recording_sgemm(int, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                     int ldb, float beta, float *c, int ldc) {
   g_sgemm_called = true;
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < n; j++) {
+      double s = 0;
+      for (int t = 0; t < k; t++)
+        s += double(ta == 112 ? a[t * lda + i] : a[i * lda + t]) * (tb == 112 ? b[j * ldb + t] : b[t * ldb + j]);
+      c[i * ldc + j] = float(alpha * s + (beta == 0.f ? 0.0 : beta * double(c[i * ldc + j])));
+    }
 }
 
 // The LoRA gradients' route of asft_sgemm: c = alpha a^T b + beta c with a [k x m], b [k x n]
-// and m or n at most 16 (tn_skinny), against the sum in double.
-void test_sgemm_tn(int64_t k, int64_t m, int64_t n, float alpha, float beta) {
+// and m or n at most 16, against the sum in double; `own` says the shape is one tn_skinny
+// takes on every ISA (its rule in projection_gemm.cpp, with the widest vectors: 16 floats),
+// else it may go to cblas_sgemm.
+void test_sgemm_tn(int64_t k, int64_t m, int64_t n, float alpha, float beta, bool own = true) {
   auto a = randn(size_t(k * m)), b = randn(size_t(k * n)), c = randn(size_t(m * n));
   if (beta == 0.f) std::fill(c.begin(), c.end(), std::nanf("")); // overwritten, not scaled
   std::vector<double> ref(c.size());
@@ -217,8 +227,8 @@ void test_sgemm_tn(int64_t k, int64_t m, int64_t n, float alpha, float beta) {
     }
   g_sgemm_called = false;
   CHECK(asft_sgemm(1, 0, m, n, k, alpha, a.data(), m, b.data(), n, beta, c.data(), n) == 0, "sgemm tn status");
-  CHECK(!g_sgemm_called, "[%s] %lldx%lld k=%lld went to cblas_sgemm", asft_cpu_isa(), (long long)m, (long long)n,
-        (long long)k);
+  CHECK(!own || !g_sgemm_called, "[%s] %lldx%lld k=%lld went to cblas_sgemm", asft_cpu_isa(), (long long)m,
+        (long long)n, (long long)k);
   double err = 0;
   for (size_t q = 0; q < c.size(); q++) err = std::max(err, std::fabs(c[q] - ref[q]));
   CHECK(err <= 1e-5 * (1 + scale) * std::sqrt(double(k)), "[%s] sgemm tn %lldx%lld k=%lld max err %.3g (scale %.3g)",
@@ -297,12 +307,15 @@ int main() {
       test_lowrank(64, 40, 16, 33);  // two column groups of 8
       test_lowrank(19, 11, 21, 7);   // three groups, the last padded; fewer rows than two blocks
       test_sgemm_tn(512, 8, 512, 0.75f, 1.f);   // dA += s (dy B)^T x
-      test_sgemm_tn(512, 520, 8, 0.75f, 1.f);   // dB += s dy^T (x A^T): row tiles of 8, 4 and 1
+      test_sgemm_tn(512, 520, 16, 0.75f, 1.f);  // dB += s dy^T (x A^T): row tiles of 12, 8 and 4
       test_sgemm_tn(300, 13, 37, 1.f, 0.f);     // partial vectors of columns; beta = 0 overwrites
       test_sgemm_tn(129, 16, 700, -2.f, 0.5f);  // a partial block of k; several column blocks
       test_sgemm_tn(2048, 8, 1000, 1.f, 1.f);   // big enough for a team of threads
-      test_sgemm_tn(1024, 1000, 8, 0.5f, 1.f);
-      test_sgemm_tn(64, 3, 3, 1.f, 1.f);
+      test_sgemm_tn(1024, 1001, 16, 0.5f, 1.f); // ... tall, with one row past the tiles
+      test_sgemm_tn(512, 520, 8, 0.75f, 1.f, false); // rank 8: whole vectors only up to AVX2
+      test_sgemm_tn(512, 100, 4, 1.f, 1.f, false);   // rank 4: OpenBLAS (columns one by one)
+      test_sgemm_tn(512, 8, 2048, 1.f, 1.f, false);  // wide rows of b: OpenBLAS
+      test_sgemm_tn(64, 3, 3, 1.f, 1.f, false);
     }
     asft_set_num_threads(0);
     std::printf("ok %s\n", isa);

@@ -81,6 +81,8 @@ struct KernelTable {
   // or n: the LoRA gradients' products, where m or n is the rank.
   void (*tn_skinny)(const float *a, int64_t m, const float *b, int64_t n, int64_t k, float alpha, float *c,
                     int64_t i0, int64_t i1, int64_t j0, int64_t j1);
+  // f32 lanes per vector of this ISA (4, 8 or 16): which shapes tn_skinny covers with whole vectors.
+  int vector_floats;
 };
 
 const KernelTable &generic_kernels();

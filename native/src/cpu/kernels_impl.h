@@ -798,13 +798,15 @@ inline void tn_tile(const float *a, int64_t m, const float *b, int64_t n, int64_
 void tn_skinny(const float *a, int64_t m, const float *b, int64_t n, int64_t k, float alpha, float *c, int64_t i0,
                int64_t i1, int64_t j0, int64_t j1) {
   const int64_t jv = j0 + (j1 - j0) / W * W; // whole vectors in [j0, jv)
+  const bool tall = m > 16;
   for (int64_t t0 = 0; t0 < k; t0 += TN_TB) {
     const int64_t t1 = t0 + TN_TB < k ? t0 + TN_TB : k;
-    // 12 rows a tile where c is tall (12 FMA chains, ~7% faster than 8 at 512 x 8), 8 where it
-    // is the rank; a 4 x 2-vector tile was no faster for the wide case
+    // 12 rows a tile where c is tall (12 FMA chains, ~7% faster than 8 at 512 x 8), 8 where its
+    // rows are the rank (16 = two tiles of 8); a 4 x 2-vector tile was no faster for the wide case
     int64_t i = i0;
-    for (; i + 12 <= i1; i += 12)
-      for (int64_t j = j0; j < jv; j += W) tn_tile<12>(a, m, b, n, t0, t1, i, j, alpha, c);
+    if (tall)
+      for (; i + 12 <= i1; i += 12)
+        for (int64_t j = j0; j < jv; j += W) tn_tile<12>(a, m, b, n, t0, t1, i, j, alpha, c);
     for (; i + 8 <= i1; i += 8)
       for (int64_t j = j0; j < jv; j += W) tn_tile<8>(a, m, b, n, t0, t1, i, j, alpha, c);
     for (; i + 4 <= i1; i += 4)
@@ -947,7 +949,7 @@ const KernelTable &kernels() {
   static const KernelTable table{ASFT_ISA_NAME, skinny_f32, skinny_bf16, sum_f32, dot_f32, axpy_f32,
                                  gram_rows, rows_times, lowrank_uth, lowrank_uy, lowrank_gram, lowrank_times,
                                  attn_head_forward, attn_group_backward, swiglu_forward,
-                                 swiglu_backward, xent_row, rms_forward_rows, rms_backward_rows, tn_skinny};
+                                 swiglu_backward, xent_row, rms_forward_rows, rms_backward_rows, tn_skinny, W};
   return table;
 }
 
