@@ -562,19 +562,12 @@ public final class LlamaModel implements AutoCloseable {
 
     private double lossAndGrads(int[] ids, int[] mask, int[] labels, int batch, int len, java.util.Map<String, Tensor[]> grads,
                                 java.util.Map<String, Tensor> full, long denominator, float dropout, java.util.SplittableRandom rnd) {
-        int shards = shardCount(batch, len, full != null);
-        double[] sumCount;
-        if (shards > 1) {
-            sumCount = inShards(shards, ids, mask, labels, batch, len, grads, denominator, dropout, rnd);
-        } else {
-            main.begin(); // every array of this step is taken from the lane and back in it at the end
-            try {
-                sumCount = onLane(main, ids, mask, labels, batch, len, grads, full, denominator, dropout, rnd);
-            } finally {
-                main.end();
-            }
-        }
-        return sumCount[1] == 0 ? Double.NaN : sumCount[0] / sumCount[1];
+        int count = shardCount(batch, len, full != null);
+        double[][] sumCount = new double[1][];
+        if (count > 1) sumCount[0] = inShards(count, ids, mask, labels, batch, len, grads, denominator, dropout, rnd);
+        else // one shard: the whole step on the model's lane, into the caller's gradients
+            shards.run(1, (lane, s) -> sumCount[0] = onLane(lane, ids, mask, labels, batch, len, grads, full, denominator, dropout, rnd));
+        return sumCount[0][1] == 0 ? Double.NaN : sumCount[0][0] / sumCount[0][1];
     }
 
     /**
