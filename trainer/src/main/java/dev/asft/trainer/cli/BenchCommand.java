@@ -171,8 +171,7 @@ final class BenchCommand implements Runnable {
                     double timed = st.get(st.size() - 1).elapsedS() - st.get(0).elapsedS();
                     double[] each = new double[st.size() - 1]; // the timed steps, one by one
                     for (int i = 1; i < st.size(); i++) each[i - 1] = st.get(i).elapsedS() - st.get(i - 1).elapsedS();
-                    java.util.Arrays.sort(each);
-                    double median = each.length % 2 == 1 ? each[each.length / 2] : (each[each.length / 2 - 1] + each[each.length / 2]) / 2;
+                    double median = dev.asft.trainer.bench.RegularizerBench.median(each);
                     long tokens = (long) steps * batch * seq;
                     double tps = tokens / timed;
                     // Model FLOPs per token for LoRA training: forward 2N plus the backward through the frozen
