@@ -307,11 +307,11 @@ int main() {
       test_lowrank(64, 40, 16, 33);  // two column groups of 8
       test_lowrank(19, 11, 21, 7);   // three groups, the last padded; fewer rows than two blocks
       test_sgemm_tn(512, 8, 512, 0.75f, 1.f);   // dA += s (dy B)^T x
-      test_sgemm_tn(512, 520, 16, 0.75f, 1.f);  // dB += s dy^T (x A^T): row tiles of 12, 8 and 4
+      test_sgemm_tn(512, 524, 16, 0.75f, 1.f);  // dB += s dy^T (x A^T): row tiles of 12 and 8
       test_sgemm_tn(300, 13, 37, 1.f, 0.f);     // partial vectors of columns; beta = 0 overwrites
       test_sgemm_tn(129, 16, 700, -2.f, 0.5f);  // a partial block of k; several column blocks
       test_sgemm_tn(2048, 8, 1000, 1.f, 1.f);   // big enough for a team of threads
-      test_sgemm_tn(1024, 1001, 16, 0.5f, 1.f); // ... tall, with one row past the tiles
+      test_sgemm_tn(1024, 1001, 16, 0.5f, 1.f); // ... threads; tiles of 12, then 4 and 1 row
       test_sgemm_tn(512, 520, 8, 0.75f, 1.f, false); // rank 8: whole vectors only up to AVX2
       test_sgemm_tn(512, 100, 4, 1.f, 1.f, false);   // rank 4: OpenBLAS (columns one by one)
       test_sgemm_tn(512, 8, 2048, 1.f, 1.f, false);  // wide rows of b: OpenBLAS
