@@ -158,8 +158,8 @@ void test_lowrank(int64_t d_out, int64_t d_in, int64_t r, int64_t k) {
   auto ga = ga0, gb = gb0;
   const float scale = 0.75f;
   double value = std::nan("");
-  CHECK(asft_regularizer_lowrank(u.data(), w.data(), k, d_out, d_in, r, a.data(), b.data(), ga.data(),
-                                 gb.data(), scale, &value) == 0,
+  CHECK(asft_regularizer_lowrank(u.data(), ASFT_DTYPE_F32, w.data(), k, d_out, d_in, r, a.data(), b.data(),
+                                 ga.data(), gb.data(), scale, &value) == 0,
         "lowrank status");
   std::vector<double> h(size_t(k * r), 0.0), g(size_t(d_out * r)), sm(size_t(r * r), 0.0), pm(sm.size(), 0.0);
   for (int64_t j = 0; j < k; j++)
@@ -191,6 +191,28 @@ void test_lowrank(int64_t d_out, int64_t d_in, int64_t r, int64_t k) {
   double ea = rel_err(ga, ref_ga), eb = rel_err(gb, ref_gb);
   CHECK(ea < 1e-4 && eb < 1e-4, "[%s] lowrank %lldx%lld r=%lld k=%lld grad rel err A %.3g B %.3g",
         asft_cpu_isa(), (long long)d_out, (long long)d_in, (long long)r, (long long)k, ea, eb);
+}
+
+// A bf16 U: the kernel widens each element exactly and sums in the f32 kernel's order, so the
+// result must equal, bit for bit, the f32 call on the widened U (which test_lowrank checks
+// against the double reference). Outputs start from different poison-free random values.
+void test_lowrank_bf16(int64_t d_out, int64_t d_in, int64_t r, int64_t k) {
+  const auto uh = to_bf16(randn(size_t(d_out * k), 0.2f));
+  const auto u = from_bf16(uh);
+  auto w = randn(size_t(k)), a = randn(size_t(r * d_in)), b = randn(size_t(d_out * r));
+  const auto ga0 = randn(a.size()), gb0 = randn(b.size());
+  auto ga32 = ga0, gb32 = gb0, ga16 = ga0, gb16 = gb0;
+  double v32 = std::nan(""), v16 = std::nan("");
+  CHECK(asft_regularizer_lowrank(u.data(), ASFT_DTYPE_F32, w.data(), k, d_out, d_in, r, a.data(), b.data(),
+                                 ga32.data(), gb32.data(), 0.5f, &v32) == 0, "lowrank f32 status");
+  CHECK(asft_regularizer_lowrank(uh.data(), ASFT_DTYPE_BF16, w.data(), k, d_out, d_in, r, a.data(), b.data(),
+                                 ga16.data(), gb16.data(), 0.5f, &v16) == 0, "lowrank bf16 status");
+  CHECK(v16 == v32 && ga16 == ga32 && gb16 == gb32 && v16 == v16,
+        "[%s] lowrank bf16 %lldx%lld r=%lld k=%lld differs from the f32 kernel on the widened U (value %.9g vs %.9g)",
+        asft_cpu_isa(), (long long)d_out, (long long)d_in, (long long)r, (long long)k, v16, v32);
+  double dummy = 0;
+  CHECK(asft_regularizer_lowrank(uh.data(), ASFT_DTYPE_F16, w.data(), k, d_out, d_in, r, a.data(), b.data(),
+                                 nullptr, nullptr, 1.f, &dummy) == ASFT_EINVAL, "lowrank refuses an f16 U");
 }
 
 // asft_sgemm hands most products to the process's cblas_sgemm, which a test binary does not
@@ -306,6 +328,11 @@ int main() {
       test_lowrank(1031, 300, 8, 130);
       test_lowrank(64, 40, 16, 33);  // two column groups of 8
       test_lowrank(19, 11, 21, 7);   // three groups, the last padded; fewer rows than two blocks
+      test_lowrank_bf16(24, 30, 3, 5);    // odd k: a last single column after the pairs
+      test_lowrank_bf16(257, 129, 9, 65); // lines of 32 bf16 columns prefetched, then a tail
+      test_lowrank_bf16(1031, 300, 8, 130);
+      test_lowrank_bf16(100, 70, 8, 1);
+      test_lowrank_bf16(64, 40, 16, 33);
       test_sgemm_tn(512, 8, 512, 0.75f, 1.f);   // dA += s (dy B)^T x
       test_sgemm_tn(512, 524, 16, 0.75f, 1.f);  // dB += s dy^T (x A^T): row tiles of 12 and 8
       test_sgemm_tn(300, 13, 37, 1.f, 0.f);     // partial vectors of columns; beta = 0 overwrites

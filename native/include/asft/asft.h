@@ -99,10 +99,11 @@ int asft_lora_finish(const float *g, int64_t d_out, int64_t d_in, int64_t r, con
 /*
  * The fused regularizer for a low-rank anchor C = U diag(lambda) U^T (compressed:k, subspace:k):
  * Q = I - U diag(w) U^T with w = 2 lambda - lambda^2 given by the caller (k floats).
- * u = U: d_out x k, row-major (as in the anchor file); the rest as asft_regularizer_dense.
+ * u = U: d_out x k, row-major (as in the anchor file), f32 or bf16 (u_dtype; a bf16 U gives the
+ * same bits as its f32 widening); the rest as asft_regularizer_dense.
  * Two passes over U (the second partly from cache), O(d_out k r), one thread team.
  */
-int asft_regularizer_lowrank(const float *u, const float *w, int64_t k,
+int asft_regularizer_lowrank(const void *u, int u_dtype, const float *w, int64_t k,
                              int64_t d_out, int64_t d_in, int64_t r, const float *a,
                              const float *b, float *grad_a, float *grad_b, float grad_scale,
                              double *value);

@@ -48,6 +48,11 @@ struct KernelTable {
                       float *h);
   void (*lowrank_uy)(const float *u, int64_t k, const float *y, int64_t r8, const float *b, int64_t d0,
                      int64_t d1, float *g);
+  // The same with U in bf16 (the same sums in the same order as for the widened U).
+  void (*lowrank_uth_bf16)(const uint16_t *u, int64_t k, const float *b, int64_t r8, int64_t d0, int64_t d1,
+                           float *h);
+  void (*lowrank_uy_bf16)(const uint16_t *u, int64_t k, const float *y, int64_t r8, const float *b,
+                          int64_t d0, int64_t d1, float *g);
   // s[r8 x r8] += b^T g over n rows (f32 partial sums), and out[t][0..r) += scale (g[t] . P)
   // for P r8 x r8 and out of row stride r: S = B^T G and grad_b += 2 s G P on padded rows.
   void (*lowrank_gram)(const float *b, const float *g, int64_t n, int64_t r8, float *s);

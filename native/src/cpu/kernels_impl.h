@@ -260,34 +260,92 @@ inline v8 bcast8(const float *p) {
   return v;
 #endif
 }
-inline void prefetch_rows(const float *next, int64_t rows, int64_t k, int64_t j) {
+// One element of a bf16 U in every lane (widened exactly).
+inline v8 bcast8(const uint16_t *p) {
+  const float f = to_f32(*p);
+#if defined(__AVX__)
+  return (v8)_mm256_set1_ps(f);
+#else
+  v8 v;
+  for (int l = 0; l < 8; l++) v[l] = f;
+  return v;
+#endif
+}
+// Elements p[0] and p[1] of a bf16 row, each in every lane: one 4-byte broadcast load, then the
+// low half shifted up (p[0]) and the high half masked (p[1]), where f32 rows need two loads.
+inline void bcast8_pair(const uint16_t *p, v8 &e0, v8 &e1) {
+#if defined(__AVX2__)
+  uint32_t two;
+  std::memcpy(&two, p, sizeof two);
+  const __m256i x = _mm256_set1_epi32(int32_t(two));
+  e0 = (v8)_mm256_castsi256_ps(_mm256_slli_epi32(x, 16));
+  e1 = (v8)_mm256_castsi256_ps(_mm256_and_si256(x, _mm256_set1_epi32(int32_t(0xffff0000u))));
+#else
+  e0 = bcast8(p);
+  e1 = bcast8(p + 1);
+#endif
+}
+template <typename T>
+inline void prefetch_rows(const T *next, int64_t rows, int64_t k, int64_t j) {
   for (int64_t t = 0; t < rows; t++) __builtin_prefetch(next + t * k + j, 0, 3);
+}
+// Elements of U per cache line: the prefetches go one line per row ahead of the FMAs.
+template <typename T>
+constexpr int64_t line_elems() {
+  return 64 / int64_t(sizeof(T));
 }
 
 // h[j][0..r8) += sum over the RB rows t of u[t][j] b[t][0..r8): two partial sums per vector, so
 // that a row block's FMA chain is RB / 2 long.
+template <int RB, typename T>
+inline void uth_one(const T *u, int64_t k, const v8 *bv, float *h, int64_t r8, int64_t j) {
+  v8 p0 = bcast8(u + j) * bv[0], p1{};
+  for (int t = 1; t < RB; t++) {
+    if (t % 2) p1 += bcast8(u + t * k + j) * bv[t];
+    else p0 += bcast8(u + t * k + j) * bv[t];
+  }
+  store8(h + j * r8, load8(h + j * r8) + (p0 + p1));
+}
 template <int RB>
 inline void uth_rows(const float *u, int64_t k, const v8 *bv, float *h, int64_t r8, int64_t j0, int64_t j1) {
-  for (int64_t j = j0; j < j1; j++) {
-    v8 p0 = bcast8(u + j) * bv[0], p1{};
+  for (int64_t j = j0; j < j1; j++) uth_one<RB>(u, k, bv, h, r8, j);
+}
+// bf16: two columns per broadcast, each summed exactly as uth_one sums it (the same partial
+// sums in the same order), so a bf16 U gives the f32 kernel's bits for the widened U.
+template <int RB>
+inline void uth_rows(const uint16_t *u, int64_t k, const v8 *bv, float *h, int64_t r8, int64_t j0, int64_t j1) {
+  int64_t j = j0;
+  for (; j + 2 <= j1; j += 2) {
+    v8 a0, a1;
+    bcast8_pair(u + j, a0, a1);
+    v8 p0 = a0 * bv[0], q0 = a1 * bv[0], p1{}, q1{};
     for (int t = 1; t < RB; t++) {
-      if (t % 2) p1 += bcast8(u + t * k + j) * bv[t];
-      else p0 += bcast8(u + t * k + j) * bv[t];
+      bcast8_pair(u + t * k + j, a0, a1);
+      if (t % 2) {
+        p1 += a0 * bv[t];
+        q1 += a1 * bv[t];
+      } else {
+        p0 += a0 * bv[t];
+        q0 += a1 * bv[t];
+      }
     }
     store8(h + j * r8, load8(h + j * r8) + (p0 + p1));
+    store8(h + (j + 1) * r8, load8(h + (j + 1) * r8) + (q0 + q1));
   }
+  for (; j < j1; j++) uth_one<RB>(u, k, bv, h, r8, j);
 }
 
-template <int RB>
-inline void uth_block(const float *u, int64_t k, const float *b, int64_t r8, float *h, const float *next) {
+template <int RB, typename T>
+inline void uth_block(const T *u, int64_t k, const float *b, int64_t r8, float *h, const T *next) {
+  constexpr int64_t L = line_elems<T>();
   for (int64_t c = 0; c < r8; c += 8) {
     v8 bv[RB];
     for (int t = 0; t < RB; t++) bv[t] = load8(b + t * r8 + c);
     int64_t j = 0;
-    if (c == 0 && next) // a cache line of each next row per 16 columns
-      for (; j + 16 <= k; j += 16) {
+    if (c == 0 && next) // a cache line of each next row per line of columns
+      for (; j + L <= k; j += L) {
         prefetch_rows(next, RB, k, j);
-        uth_rows<RB>(u, k, bv, h + c, r8, j, j + 16);
+        uth_rows<RB>(u, k, bv, h + c, r8, j, j + L);
       }
     uth_rows<RB>(u, k, bv, h + c, r8, j, k);
   }
@@ -301,41 +359,78 @@ inline void uy_rows(const float *u, int64_t k, const float *y, int64_t r8, v8 *a
     for (int t = 0; t < RB; t++) acc[t] += bcast8(u + t * k + j) * yv;
   }
 }
-
+// bf16: two columns per broadcast; each accumulator still adds its terms j ascending.
 template <int RB>
-inline void uy_block(const float *u, int64_t k, const float *y, int64_t r8, const float *b, float *g,
-                     const float *next) {
+inline void uy_rows(const uint16_t *u, int64_t k, const float *y, int64_t r8, v8 *acc, int64_t j0, int64_t j1) {
+  int64_t j = j0;
+  for (; j + 2 <= j1; j += 2) {
+    const v8 y0 = load8(y + j * r8), y1 = load8(y + (j + 1) * r8);
+    for (int t = 0; t < RB; t++) {
+      v8 a0, a1;
+      bcast8_pair(u + t * k + j, a0, a1);
+      acc[t] += a0 * y0;
+      acc[t] += a1 * y1;
+    }
+  }
+  for (; j < j1; j++) {
+    const v8 yv = load8(y + j * r8);
+    for (int t = 0; t < RB; t++) acc[t] += bcast8(u + t * k + j) * yv;
+  }
+}
+
+template <int RB, typename T>
+inline void uy_block(const T *u, int64_t k, const float *y, int64_t r8, const float *b, float *g,
+                     const T *next) {
+  constexpr int64_t L = line_elems<T>();
   for (int64_t c = 0; c < r8; c += 8) {
     v8 acc[RB];
     for (int t = 0; t < RB; t++) acc[t] = load8(b + t * r8 + c);
     int64_t j = 0;
     if (c == 0 && next)
-      for (; j + 16 <= k; j += 16) {
+      for (; j + L <= k; j += L) {
         prefetch_rows(next, RB, k, j);
-        uy_rows<RB>(u, k, y + c, r8, acc, j, j + 16);
+        uy_rows<RB>(u, k, y + c, r8, acc, j, j + L);
       }
     uy_rows<RB>(u, k, y + c, r8, acc, j, k);
     for (int t = 0; t < RB; t++) store8(g + t * r8 + c, acc[t]);
   }
 }
 
-void lowrank_uth(const float *u, int64_t k, const float *b, int64_t r8, int64_t d0, int64_t d1, float *h) {
+template <typename T>
+void uth_range(const T *u, int64_t k, const float *b, int64_t r8, int64_t d0, int64_t d1, float *h) {
   int64_t d = d0;
   for (; d + LR_RB <= d1; d += LR_RB)
     uth_block<LR_RB>(u + d * k, k, b + d * r8, r8, h, d + 2 * LR_RB <= d1 ? u + (d + LR_RB) * k : nullptr);
-  for (; d < d1; d++) uth_block<1>(u + d * k, k, b + d * r8, r8, h, nullptr);
+  for (; d < d1; d++) uth_block<1>(u + d * k, k, b + d * r8, r8, h, static_cast<const T *>(nullptr));
 }
 
 // Backwards over the row blocks: right after lowrank_uth over the same rows, the last rows it
 // read are still in L2.
-void lowrank_uy(const float *u, int64_t k, const float *y, int64_t r8, const float *b, int64_t d0, int64_t d1,
-                float *g) {
+template <typename T>
+void uy_range(const T *u, int64_t k, const float *y, int64_t r8, const float *b, int64_t d0, int64_t d1,
+              float *g) {
   const int64_t nb = (d1 - d0) / LR_RB;
-  for (int64_t d = d0 + nb * LR_RB; d < d1; d++) uy_block<1>(u + d * k, k, y, r8, b + d * r8, g + d * r8, nullptr);
+  for (int64_t d = d0 + nb * LR_RB; d < d1; d++)
+    uy_block<1>(u + d * k, k, y, r8, b + d * r8, g + d * r8, static_cast<const T *>(nullptr));
   for (int64_t q = nb - 1; q >= 0; q--) {
     const int64_t d = d0 + q * LR_RB;
     uy_block<LR_RB>(u + d * k, k, y, r8, b + d * r8, g + d * r8, q > 0 ? u + (d - LR_RB) * k : nullptr);
   }
+}
+
+void lowrank_uth(const float *u, int64_t k, const float *b, int64_t r8, int64_t d0, int64_t d1, float *h) {
+  uth_range(u, k, b, r8, d0, d1, h);
+}
+void lowrank_uth_bf16(const uint16_t *u, int64_t k, const float *b, int64_t r8, int64_t d0, int64_t d1, float *h) {
+  uth_range(u, k, b, r8, d0, d1, h);
+}
+void lowrank_uy(const float *u, int64_t k, const float *y, int64_t r8, const float *b, int64_t d0, int64_t d1,
+                float *g) {
+  uy_range(u, k, y, r8, b, d0, d1, g);
+}
+void lowrank_uy_bf16(const uint16_t *u, int64_t k, const float *y, int64_t r8, const float *b, int64_t d0,
+                     int64_t d1, float *g) {
+  uy_range(u, k, y, r8, b, d0, d1, g);
 }
 
 // The r x r tail on rows of G (n x r8, pad columns zero), with vectors along the columns:
@@ -947,7 +1042,8 @@ void rms_backward_rows(const float *x, const float *w, const float *dy, int64_t 
 
 const KernelTable &kernels() {
   static const KernelTable table{ASFT_ISA_NAME, skinny_f32, skinny_bf16, sum_f32, dot_f32, axpy_f32,
-                                 gram_rows, rows_times, lowrank_uth, lowrank_uy, lowrank_gram, lowrank_times,
+                                 gram_rows, rows_times, lowrank_uth, lowrank_uy, lowrank_uth_bf16, lowrank_uy_bf16,
+                                 lowrank_gram, lowrank_times,
                                  attn_head_forward, attn_group_backward, swiglu_forward,
                                  swiglu_backward, xent_row, rms_forward_rows, rms_backward_rows, tn_skinny, W};
   return table;

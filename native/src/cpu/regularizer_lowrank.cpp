@@ -19,12 +19,16 @@
 
 using namespace asft::cpu;
 
-extern "C" int asft_regularizer_lowrank(const float *u, const float *w, int64_t k, int64_t d_out,
+extern "C" int asft_regularizer_lowrank(const void *u, int u_dtype, const float *w, int64_t k, int64_t d_out,
                                         int64_t d_in, int64_t r, const float *a, const float *b,
                                         float *grad_a, float *grad_b, float grad_scale, double *value) {
-  if (!u || !w || !a || !b || !value || k <= 0 || d_out <= 0 || d_in <= 0 || r <= 0)
+  if (!u || !w || !a || !b || !value || k <= 0 || d_out <= 0 || d_in <= 0 || r <= 0 ||
+      (u_dtype != ASFT_DTYPE_F32 && u_dtype != ASFT_DTYPE_BF16))
     return ASFT_EINVAL;
   const KernelTable &kt = active();
+  // A bf16 U is read as it is stored (half the bytes per pass) and widened in registers.
+  const float *u32 = u_dtype == ASFT_DTYPE_F32 ? static_cast<const float *>(u) : nullptr;
+  const uint16_t *u16 = u_dtype == ASFT_DTYPE_BF16 ? static_cast<const uint16_t *>(u) : nullptr;
   const int nt = threads_for(2.0 * double(d_out) * double(k) * double(r));
   const int64_t r8 = (r + 7) / 8 * 8;
   const bool padded = r8 != r;
@@ -61,7 +65,9 @@ extern "C" int asft_regularizer_lowrank(const float *u, const float *w, int64_t 
     for (int64_t q = 0; q < chunks; q++) {
       float *h = hy + q * k * r8; // this chunk's part of H
       std::memset(h, 0, sizeof(float) * size_t(k * r8));
-      kt.lowrank_uth(u, k, bs, r8, q * chunk, std::min(d_out, (q + 1) * chunk), h);
+      const int64_t c0 = q * chunk, c1 = std::min(d_out, c0 + chunk);
+      if (u32) kt.lowrank_uth(u32, k, bs, r8, c0, c1, h);
+      else kt.lowrank_uth_bf16(u16, k, bs, r8, c0, c1, h);
     }
 #pragma omp barrier
     int64_t jb, je; // Y = -(w o H) over a range of the k rows, the partial H summed
@@ -83,7 +89,8 @@ extern "C" int asft_regularizer_lowrank(const float *u, const float *w, int64_t 
 #pragma omp for schedule(dynamic, 1) nowait
     for (int64_t q = chunks - 1; q >= 0; q--) {
       const int64_t c0 = q * chunk, c1 = std::min(d_out, c0 + chunk);
-      kt.lowrank_uy(u, k, y, r8, bs, c0, c1, g);
+      if (u32) kt.lowrank_uy(u32, k, y, r8, bs, c0, c1, g);
+      else kt.lowrank_uy_bf16(u16, k, y, r8, bs, c0, c1, g);
       std::fill(s_chunk.begin(), s_chunk.end(), 0.f);
       kt.lowrank_gram(bs + c0 * r8, g + c0 * r8, c1 - c0, r8, s_chunk.data());
       for (size_t e = 0; e < s_chunk.size(); e++) s_part[size_t(q * r8 * r8) + e] = s_chunk[e];

@@ -24,7 +24,8 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The regularizer with a compressed:k anchor (U [d x k], eigenvalues), value + gradients of
- * one module, to set beside {@code RegularizerBenchmark.fused} (code mode) at the same d and r.
+ * one module, to set beside {@code RegularizerBenchmark.fused} (code mode) at the same d, r and
+ * anchor dtype (U held in f32 or, as a bf16 anchor file stores it, in bf16).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -44,6 +45,9 @@ public class LowRankBenchmark {
     @Param({"8"})
     int r;
 
+    @Param({"f32", "bf16"})
+    String dtype;
+
     CpuBackend cpu;
     LowRankAnchor[] anchors;
     Tensor a, b, ga, gb;
@@ -57,6 +61,11 @@ public class LowRankBenchmark {
         for (int i = 0; i < ANCHORS; i++) {
             Tensor u = RegularizerBenchmark.random(rnd, 1, d, k);
             TopEigen.orthonormalize(u, d, k);
+            if (!dtype.equals("f32")) {
+                Tensor h = u.to(DType.parse(dtype));
+                u.close();
+                u = h;
+            }
             double[] lambda = new double[k];
             for (int j = 0; j < k; j++) lambda[j] = 2.0 * Math.pow(0.98, j);
             anchors[i] = LowRankAnchor.of("m", d, d, u, lambda, AnchorMode.parse("compressed:" + k), 1, Double.NaN); // owns u

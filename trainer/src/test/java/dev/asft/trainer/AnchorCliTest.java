@@ -86,6 +86,13 @@ class AnchorCliTest {
         assertEquals(8, q0.get("k").asInt());
         assertEquals(64L * 8 * 2, q0.get("anchor_bytes").asLong(), "bf16 U is d_out x k x 2 bytes");
         assertTrue(q0.get("norm_v").asDouble() > 0);
+        assertTrue(q0.get("error_bound").asDouble() > 0, "a bf16 compressed anchor records its bound (rounding included)");
+        try (dev.asft.core.anchor.Anchor a = dev.asft.core.anchor.AnchorFile.read(f, new dev.asft.core.backend.CpuBackend(),
+                dev.asft.core.backend.AnchorForm.Q)) {
+            var lr = (dev.asft.core.anchor.LowRankAnchor) a.modules().get("model.layers.0.self_attn.q_proj");
+            assertEquals(DType.BF16, lr.u().dtype(), "read back as stored, not widened");
+            assertEquals(q0.get("error_bound").asDouble(), lr.errorBound());
+        }
         try (dev.asft.core.io.SafetensorsFile sf = dev.asft.core.io.SafetensorsFile.open(f)) {
             Map<String, String> m = sf.metadata();
             assertEquals("compressed:8", m.get("asft.mode"));

@@ -147,17 +147,54 @@ public final class AnchorBuilder {
                 Backend.CodeAnchorMatrix c = backend.codeAnchor(aligned, base, AnchorForm.C, DType.F32);
                 try (Tensor cm = c.matrix()) {
                     TopEigen.Result e = TopEigen.compute(backend, cm, k, oversample, powerIterations, seed);
-                    Tensor u = roundTrip(e.u()); // the anchor takes it over
+                    double rounding = storageRounding(e.u());
+                    Tensor u = inStorage(e.u()); // the anchor takes it over
                     if (mode.kind() == AnchorMode.Kind.SUBSPACE) {
                         double[] ones = new double[k];
                         Arrays.fill(ones, 1.0);
                         return LowRankAnchor.of(module, dOut, dIn, u, ones, new AnchorMode(mode.kind(), k), c.normV(), Double.NaN);
                     }
-                    // A bf16 U perturbs the anchor beyond the subspace error: the bound covers f32 storage.
-                    double bound = storage == DType.F32 ? e.penaltyBound() : Double.NaN;
+                    double bound = e.penaltyBound() + roundingBound(e.lambda(), rounding);
                     return LowRankAnchor.of(module, dOut, dIn, u, e.lambda(), new AnchorMode(mode.kind(), k), c.normV(), bound);
                 }
             }
+        }
+    }
+
+    /** ||round(U) - U||_F for the storage dtype (0 for f32): how far a stored U is from the computed one. */
+    private double storageRounding(Tensor u32) {
+        if (storage == DType.F32) return 0;
+        try (Tensor h = u32.to(storage)) {
+            java.nio.FloatBuffer f = u32.floats();
+            double ss = 0;
+            for (int i = 0; i < f.capacity(); i++) {
+                double d = h.getFloat(i) - f.get(i);
+                ss += d * d;
+            }
+            return Math.sqrt(ss);
+        }
+    }
+
+    /**
+     * What a stored U~ = U + D adds to the bound on |R_code - R|/||B A||^2: the regularizer's
+     * Q~ = I - U~ W U~^T (W = diag(2 lambda - lambda^2)) differs from I - U W U^T by
+     * D W U^T + U W D^T + D W D^T, whose 2-norm is at most max|w| (2 delta + delta^2) with
+     * delta = ||D||_F >= ||D||_2 and ||U||_2 = 1 (orthonormal columns); by the triangle
+     * inequality this adds to the subspace error's bound. bf16 rounds each element by at most
+     * 2^-9 of itself, so delta <= 2^-9 sqrt(k) (0.031 at k = 256).
+     */
+    static double roundingBound(double[] lambda, double delta) {
+        if (delta == 0) return 0;
+        double wmax = 0;
+        for (double l : lambda) wmax = Math.max(wmax, Math.abs(2 * l - l * l));
+        return wmax * delta * (2 + delta);
+    }
+
+    /** U as the anchor holds it: f32 as computed, or rounded to the storage dtype (bf16), read as stored. */
+    private Tensor inStorage(Tensor u32) {
+        if (storage == DType.F32) return u32;
+        try (u32) {
+            return u32.to(storage);
         }
     }
 

@@ -225,7 +225,9 @@ public final class AnchorFile {
                 double[] lambda = new double[k];
                 for (int i = 0; i < k; i++) lambda[i] = l.dtype() == DType.F64 ? l.buffer().getDouble(8 * i) : l.getFloat(i);
                 double bound = s.has("error_bound") ? s.get("error_bound").asDouble() : Double.NaN;
-                return LowRankAnchor.of(module, dOut, dIn, u.to(DType.F32), lambda, new AnchorMode(mode.kind(), k), norm, bound);
+                // bf16 stays bf16 (the regularizer reads it as stored); f16 and f32 are held as f32.
+                Tensor held = u.to(u.dtype() == DType.BF16 ? DType.BF16 : DType.F32); // out of the mapping
+                return LowRankAnchor.of(module, dOut, dIn, held, lambda, new AnchorMode(mode.kind(), k), norm, bound);
             }
         }
     }

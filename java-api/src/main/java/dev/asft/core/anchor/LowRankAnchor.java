@@ -12,19 +12,22 @@ import java.util.Map;
  * top-k eigenvalues of code-mode C) or {@code subspace:k} (lambda = 1: a projector). Then
  * Q B = B - U (w o (U^T B)) with w = 2 lambda - lambda^2: O(d_out k r) per step.
  *
- * <p>Held in memory as U [d_out x k], row-major, as the file stores it: both products of a step
- * stream its rows (the second right after the first, partly from cache).
+ * <p>Held in memory as U [d_out x k], row-major, in the dtype the file stores (f32 or bf16): both
+ * products of a step stream its rows (the second right after the first, partly from cache), and
+ * a bf16 U is read as stored, half the bytes per pass, widened exactly in registers.
  *
  * <p>{@code errorBound} (compressed only): |R_code - R_this| <= errorBound * ||B A||_F^2 for
- * every A and B (see {@link TopEigen}).
+ * every A and B, with this anchor's U as held (see {@link TopEigen} and, for bf16,
+ * {@link AnchorBuilder}).
  */
 public record LowRankAnchor(String module, long dOut, long dIn, Tensor u, Tensor w, double[] lambda,
                             AnchorMode mode, double normV, double errorBound) implements ModuleAnchor {
-    /** From U [d_out x k], f32, which the anchor takes over (closes), and the eigenvalues lambda. */
+    /** From U [d_out x k], f32 or bf16, which the anchor takes over (closes), and the eigenvalues lambda. */
     public static LowRankAnchor of(String module, long dOut, long dIn, Tensor u, double[] lambda, AnchorMode mode,
                                    double normV, double errorBound) {
-        if (u.rank() != 2 || u.dim(0) != dOut || u.dim(1) != lambda.length || u.dtype() != DType.F32)
-            throw new IllegalArgumentException("module " + module + ": U " + u + " must be f32 [" + dOut + " x "
+        if (u.rank() != 2 || u.dim(0) != dOut || u.dim(1) != lambda.length
+                || (u.dtype() != DType.F32 && u.dtype() != DType.BF16))
+            throw new IllegalArgumentException("module " + module + ": U " + u + " must be f32 or bf16 [" + dOut + " x "
                     + lambda.length + "]");
         int k = lambda.length;
         float[] w = new float[k];
@@ -45,12 +48,14 @@ public record LowRankAnchor(String module, long dOut, long dIn, Tensor u, Tensor
     @Override
     public void applyC(Backend be, Tensor b, Tensor out) {
         int r = (int) b.dim(1);
-        try (Tensor h = Tensor.allocate(DType.F32, k(), r)) {
-            be.gemm(true, false, 1f, u, b, 0f, h); // U^T B
+        try (Tensor h = Tensor.allocate(DType.F32, k(), r);
+             Tensor wide = u.dtype() == DType.F32 ? null : u.to(DType.F32)) {
+            Tensor u32 = wide == null ? u : wide;
+            be.gemm(true, false, 1f, u32, b, 0f, h); // U^T B
             FloatBuffer f = h.floats();
             for (int j = 0; j < lambda.length; j++)
                 for (int c = 0; c < r; c++) f.put(j * r + c, (float) (f.get(j * r + c) * lambda[j]));
-            be.gemm(false, false, 1f, u, h, 0f, out); // U (lambda o U^T B)
+            be.gemm(false, false, 1f, u32, h, 0f, out); // U (lambda o U^T B)
         }
     }
 

@@ -35,20 +35,23 @@ public interface Backend {
 
     /**
      * The regularizer for a low-rank anchor C = U diag(lambda) U^T: Q = I - U diag(w) U^T with
-     * w = 2 lambda - lambda^2. u = U [d_out x k], w [k], all f32; the rest as
-     * {@link #regularizer}. This default composes two GEMMs and
-     * {@link #loraFinish}; the cpu backend fuses it into one native call.
+     * w = 2 lambda - lambda^2. u = U [d_out x k] in f32 or bf16, w [k] and the rest f32; the
+     * rest as {@link #regularizer}. This default composes two GEMMs (a bf16 U widened for the
+     * call) and {@link #loraFinish}; the cpu backend fuses it into one native call that reads
+     * either dtype as stored.
      */
     default double regularizerLowRank(Tensor u, Tensor w, Tensor a, Tensor b, Tensor gradA, Tensor gradB,
                                       float gradScale) {
         dev.asft.core.nativeapi.Shapes.checkLowRank(u, w, a, b, gradA, gradB);
         int k = Math.toIntExact(w.numel()), r = (int) b.dim(1);
-        try (Tensor h = Tensor.allocate(DType.F32, k, r); Tensor g = b.to(DType.F32)) {
-            gemm(true, false, 1f, u, g, 0f, h); // H = U^T B
+        try (Tensor h = Tensor.allocate(DType.F32, k, r); Tensor g = b.to(DType.F32);
+             Tensor wide = u.dtype() == DType.F32 ? null : u.to(DType.F32)) {
+            Tensor u32 = wide == null ? u : wide;
+            gemm(true, false, 1f, u32, g, 0f, h); // H = U^T B
             java.nio.FloatBuffer hf = h.floats(), wf = w.floats();
             for (int j = 0; j < k; j++)
                 for (int c = 0; c < r; c++) hf.put(j * r + c, wf.get(j) * hf.get(j * r + c));
-            gemm(false, false, -1f, u, h, 1f, g); // G = B - U (w o H) = Q B
+            gemm(false, false, -1f, u32, h, 1f, g); // G = B - U (w o H) = Q B
             return loraFinish(g, a, b, gradA, gradB, gradScale);
         }
     }

@@ -65,7 +65,7 @@ public final class AsftNative {
                                               FloatPointer gradA, FloatPointer gradB, float gradScale,
                                               DoublePointer value);
 
-    public static native int asft_regularizer_lowrank(@Const FloatPointer u, @Const FloatPointer w, long k, long dOut, long dIn, long r,
+    public static native int asft_regularizer_lowrank(@Const Pointer u, int uDtype, @Const FloatPointer w, long k, long dOut, long dIn, long r,
                                                       @Const FloatPointer a, @Const FloatPointer b,
                                                       FloatPointer gradA, FloatPointer gradB, float gradScale,
                                                       DoublePointer value);

@@ -208,7 +208,8 @@ public final class NativeKernels {
 
     /**
      * The fused low-rank regularizer; see {@code asft_regularizer_lowrank} in asft.h. u = U
-     * [d_out x k], w [k] (w = 2 lambda - lambda^2), all f32. Grad tensors may be null.
+     * [d_out x k] in f32 or bf16, w [k] (w = 2 lambda - lambda^2) and the rest f32. Grad tensors
+     * may be null.
      */
     public static double regularizerLowRank(Tensor u, Tensor w, Tensor a, Tensor b, Tensor gradA, Tensor gradB,
                                             float gradScale) {
@@ -217,7 +218,7 @@ public final class NativeKernels {
         FloatPointer ga = gradA == null ? null : gradA.floatPointer();
         FloatPointer gb = gradB == null ? null : gradB.floatPointer();
         try (DoublePointer v = new DoublePointer(1)) {
-            check(AsftNative.asft_regularizer_lowrank(u.floatPointer(), w.floatPointer(), w.numel(), b.dim(0), a.dim(1),
+            check(AsftNative.asft_regularizer_lowrank(u.pointer(), u.dtype().nativeCode(), w.floatPointer(), w.numel(), b.dim(0), a.dim(1),
                     a.dim(0), a.floatPointer(), b.floatPointer(), ga, gb, gradScale, v), "asft_regularizer_lowrank");
             return v.get();
         }

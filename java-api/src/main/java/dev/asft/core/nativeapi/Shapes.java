@@ -40,10 +40,12 @@ public final class Shapes {
         checkGrads(a, b, gradA, gradB);
     }
 
-    /** A low-rank anchor's U [d_out x k] and weights w [k] (f32) for lora_A / lora_B. */
+    /** A low-rank anchor's U [d_out x k] (f32 or bf16) and weights w [k] (f32) for lora_A / lora_B. */
     public static void checkLowRank(Tensor u, Tensor w, Tensor a, Tensor b, Tensor gradA, Tensor gradB) {
         checkLora(b.dim(0), a.dim(1), a, b, gradA, gradB);
-        u.requireDType(DType.F32);
+        open(u, "low-rank anchor U");
+        if (u.dtype() != DType.F32 && u.dtype() != DType.BF16)
+            throw new IllegalArgumentException("low-rank anchor: U " + u + " must be f32 or bf16");
         w.requireDType(DType.F32);
         if (u.rank() != 2 || u.dim(0) != b.dim(0) || w.rank() != 1 || w.dim(0) != u.dim(1))
             throw new IllegalArgumentException("low-rank anchor: U " + u + " must be [" + b.dim(0) + " x k]"

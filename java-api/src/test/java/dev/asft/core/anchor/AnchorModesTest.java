@@ -205,6 +205,63 @@ class AnchorModesTest {
         }
     }
 
+    /**
+     * bf16 storage: U is held as stored (half the bytes), the cpu kernel reading it gives the bits
+     * of the f32 kernel on the widened U, and the recorded bound, which adds the rounding's share
+     * to the subspace error's, holds on both backends. At k = d_out the subspace error is ~0, so
+     * what is left to bound there is the rounding alone.
+     */
+    @Test
+    void compressedBf16HoldsBf16AndItsBoundCoversTheRounding() {
+        Tensor[] p = pair();
+        CpuBackend cpu = new CpuBackend();
+        try (ModuleAnchor code = new AnchorBuilder(cpu).form(AnchorForm.C).fromWeights("m", p[0], p[1])) {
+            for (int k : new int[] {4, 16, 24}) {
+                AnchorMode mode = AnchorMode.parse("compressed:" + k);
+                try (LowRankAnchor f32 = (LowRankAnchor) new AnchorBuilder(cpu).mode(mode).fromWeights("m", p[0], p[1]);
+                     LowRankAnchor bf = (LowRankAnchor) new AnchorBuilder(cpu).mode(mode).storage(DType.BF16)
+                             .fromWeights("m", p[0], p[1])) {
+                    assertEquals(DType.BF16, bf.u().dtype(), "held as stored");
+                    assertEquals(f32.u().byteSize() / 2, bf.u().byteSize());
+                    assertTrue(bf.errorBound() > f32.errorBound(), "k=" + k + ": the rounding adds to the bound: "
+                            + bf.errorBound() + " vs " + f32.errorBound());
+                    assertTrue(bf.errorBound() < f32.errorBound() + 0.1, "k=" + k + ": rounding term of a bf16 U is small, got "
+                            + bf.errorBound() + " vs " + f32.errorBound());
+                    try (Tensor wide = bf.u().to(DType.F32);
+                         LowRankAnchor widened = LowRankAnchor.of("m", D_OUT, D_IN, wide.to(DType.F32), bf.lambda(), mode, 1, Double.NaN)) {
+                        for (int trial = 0; trial < 20; trial++) {
+                            try (Tensor a = TestData.randn(DType.F32, 1, R, D_IN); Tensor b = TestData.randn(DType.F32, 1, D_OUT, R);
+                                 Tensor ga = TestData.randn(DType.F32, 1, R, D_IN); Tensor gb = TestData.randn(DType.F32, 1, D_OUT, R);
+                                 Tensor ga2 = ga.to(DType.F32); Tensor gb2 = gb.to(DType.F32)) {
+                                double rc = code.regularize(cpu, a, b, null, null, 0f);
+                                double rk = bf.regularize(cpu, a, b, ga, gb, 0.5f);
+                                assertEquals(widened.regularize(cpu, a, b, ga2, gb2, 0.5f), rk, 0.0, "bf16 kernel = f32 kernel on the widened U");
+                                assertTrue(java.util.Arrays.equals(ga.toFloatArray(), ga2.toFloatArray())
+                                        && java.util.Arrays.equals(gb.toFloatArray(), gb2.toFloatArray()), "gradients bit for bit");
+                                double scale = baSq(a.toFloatArray(), b.toFloatArray());
+                                for (Backend be : backends()) {
+                                    double got = be == cpu ? rk : bf.regularize(be, a, b, null, null, 0f);
+                                    assertTrue(Math.abs(rc - got) <= bf.errorBound() * scale + 1e-5 * scale, be.name() + " k=" + k
+                                            + ": |" + rc + " - " + got + "| > " + bf.errorBound() + " * " + scale + TestData.seedInfo());
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        } finally {
+            p[0].close();
+            p[1].close();
+        }
+    }
+
+    @Test
+    void roundingBoundIsTheStatedFormula() {
+        // max |2 lambda - lambda^2| over lambda = {0.5, 3}: |1 - 0.25| = 0.75 and |6 - 9| = 3
+        assertEquals(3 * 0.01 * 2.01, AnchorBuilder.roundingBound(new double[] {0.5, 3}, 0.01), 1e-15);
+        assertEquals(0.0, AnchorBuilder.roundingBound(new double[] {0.5}, 0.0));
+    }
+
     @Test
     void badModesAreClearErrors() {
         assertTrue(assertThrows(IllegalArgumentException.class, () -> AnchorMode.parse("codes")).getMessage().contains("unknown anchor mode"));

@@ -90,10 +90,10 @@ public final class RegularizerBench {
                     msLiteral = t[reps / 2];
                 }
             }
-            // Low-rank anchors hold U^T [k x d_out], read twice per call (the second pass mostly from
-            // cache): d_out k values from memory, 2 d_out k r multiply-adds.
+            // Low-rank anchors hold U [d_out x k] in the anchor dtype, read twice per call (the second
+            // pass partly from cache): d_out k values from memory, 2 d_out k r multiply-adds.
             int kk = mode.clampedK(Math.min(dOut, dIn));
-            long bytes = mode.kind() == AnchorMode.Kind.CODE ? anchors.get(0).byteSize() : 4L * dOut * kk;
+            long bytes = mode.kind() == AnchorMode.Kind.CODE ? anchors.get(0).byteSize() : (long) dtype.bytes() * dOut * kk;
             int passes = mode.kind() != AnchorMode.Kind.CODE || form == AnchorForm.Q ? 1 : 2;
             double flops = mode.kind() == AnchorMode.Kind.CODE ? passes * 2.0 * dOut * dOut * rank : 2.0 * 2.0 * dOut * kk * rank;
             Map<String, Object> out = new LinkedHashMap<>();
@@ -167,6 +167,11 @@ public final class RegularizerBench {
         dev.asft.core.anchor.TopEigen.orthonormalize(u, dOut, k);
         double[] lambda = new double[k];
         for (int i = 0; i < k; i++) lambda[i] = mode.kind() == AnchorMode.Kind.SUBSPACE ? 1 : 2.0 * Math.pow(0.98, i);
+        if (dtype != DType.F32) { // held as a bf16 anchor file's U is: read as stored
+            Tensor h = u.to(dtype);
+            u.close();
+            u = h;
+        }
         return LowRankAnchor.of("bench", dOut, dIn, u, lambda, mode, 1.0, Double.NaN); // the anchor owns u
     }
 
