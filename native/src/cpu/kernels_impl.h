@@ -352,12 +352,14 @@ inline void uth_block(const T *u, int64_t k, const float *b, int64_t r8, float *
 }
 
 // g[t][0..r8) = b[t][0..r8) + sum over j of u[t][j] y[j][0..r8) for the RB rows t.
+template <int RB, typename T>
+inline void uy_one(const T *u, int64_t k, const float *y, int64_t r8, v8 *acc, int64_t j) {
+  const v8 yv = load8(y + j * r8);
+  for (int t = 0; t < RB; t++) acc[t] += bcast8(u + t * k + j) * yv;
+}
 template <int RB>
 inline void uy_rows(const float *u, int64_t k, const float *y, int64_t r8, v8 *acc, int64_t j0, int64_t j1) {
-  for (int64_t j = j0; j < j1; j++) {
-    const v8 yv = load8(y + j * r8);
-    for (int t = 0; t < RB; t++) acc[t] += bcast8(u + t * k + j) * yv;
-  }
+  for (int64_t j = j0; j < j1; j++) uy_one<RB>(u, k, y, r8, acc, j);
 }
 // bf16: two columns per broadcast; each accumulator still adds its terms j ascending.
 template <int RB>
@@ -372,10 +374,7 @@ inline void uy_rows(const uint16_t *u, int64_t k, const float *y, int64_t r8, v8
       acc[t] += a1 * y1;
     }
   }
-  for (; j < j1; j++) {
-    const v8 yv = load8(y + j * r8);
-    for (int t = 0; t < RB; t++) acc[t] += bcast8(u + t * k + j) * yv;
-  }
+  for (; j < j1; j++) uy_one<RB>(u, k, y, r8, acc, j);
 }
 
 template <int RB, typename T>
