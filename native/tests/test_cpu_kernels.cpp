@@ -215,6 +215,39 @@ void test_lowrank_bf16(int64_t d_out, int64_t d_in, int64_t r, int64_t k) {
                                  nullptr, nullptr, 1.f, &dummy) == ASFT_EINVAL, "lowrank refuses an f16 U");
 }
 
+// The regularizers' value and gradients must not depend on the thread count (a training run
+// gives the same numbers on any machine): bit for bit with 1, 2 and 3 threads, at sizes where
+// the tails and products do run on several threads (work above threads_for's 2^18).
+void test_regularizers_thread_independent() {
+  struct Out {
+    double value;
+    std::vector<float> ga, gb;
+    bool operator==(const Out &o) const { return value == o.value && ga == o.ga && gb == o.gb; }
+  };
+  const int64_t d_out = 700, d_in = 400, r = 16, k = 130;
+  const auto q = randn(size_t(d_out * d_out), 0.05f), u = randn(size_t(d_out * k), 0.1f), w = randn(size_t(k));
+  const auto a = randn(size_t(r * d_in)), b = randn(size_t(d_out * r)), g = randn(size_t(d_out * r));
+  const auto ga0 = randn(a.size()), gb0 = randn(b.size());
+  auto run = [&](int which, int threads) {
+    asft_set_num_threads(threads);
+    Out o{std::nan(""), ga0, gb0};
+    int rc = which == 0   ? asft_regularizer_dense(q.data(), ASFT_DTYPE_F32, ASFT_ANCHOR_Q, d_out, d_in, r, a.data(), b.data(),
+                                                   o.ga.data(), o.gb.data(), 0.5f, &o.value)
+             : which == 1 ? asft_lora_finish(g.data(), d_out, d_in, r, a.data(), b.data(), o.ga.data(), o.gb.data(), 0.5f, &o.value)
+                          : asft_regularizer_lowrank(u.data(), ASFT_DTYPE_F32, w.data(), k, d_out, d_in, r, a.data(), b.data(),
+                                                     o.ga.data(), o.gb.data(), 0.5f, &o.value);
+    CHECK(rc == 0, "status %d", rc);
+    return o;
+  };
+  const char *names[] = {"regularizer_dense", "lora_finish", "regularizer_lowrank"};
+  for (int which = 0; which < 3; which++) {
+    const Out one = run(which, 1);
+    for (int threads : {2, 3})
+      CHECK(run(which, threads) == one, "[%s] %s with %d threads differs from 1 thread", asft_cpu_isa(), names[which], threads);
+  }
+  asft_set_num_threads(0);
+}
+
 // asft_sgemm hands most products to the process's cblas_sgemm, which a test binary does not
 // have: a plain row-major stand-in that records being called, so that a test can tell the
 // routes libasft computes itself from the ones it hands over.
@@ -345,6 +378,7 @@ int main() {
       test_sgemm_tn(64, 3, 3, 1.f, 1.f, false);
     }
     asft_set_num_threads(0);
+    test_regularizers_thread_independent();
     std::printf("ok %s\n", isa);
   }
   std::printf("%d failures\n", failures);

@@ -11,6 +11,9 @@ namespace asft::cpu {
 // K^T, V, K, Q or dO, times ATTN_NV vectors. Measured at 4 x 256 tokens, 8 heads of 64 (AVX2,
 // 2 cores): 4 x 2 a little ahead of 3 x 4, 5 x 2 and 6 x 2; 4 x 3 slower (registers spill).
 constexpr int64_t ATTN_RB = 64;
+// Rows per f32 partial sum of gram_rows (S = B^T G), and the chunks the regularizer's tail adds
+// up in order (so that S does not depend on how rows are split between threads).
+constexpr int64_t GRAM_BLOCK = 256;
 constexpr int ATTN_QR = 4;
 constexpr int ATTN_NV = 2;
 // K^T and V^T rows padded to whole vectors of the widest ISA (16 floats).

@@ -194,8 +194,8 @@ void gram_rows(const float *x, const float *y, int64_t n, int64_t r, double *out
   thread_local std::vector<float> buf;
   if (buf.size() < size_t(r * r)) buf.resize(size_t(r * r));
   float *acc = buf.data();
-  for (int64_t t0 = 0; t0 < n; t0 += 256) { // f32 partial sums over 256 rows, then into double
-    const int64_t t1 = t0 + 256 < n ? t0 + 256 : n;
+  for (int64_t t0 = 0; t0 < n; t0 += GRAM_BLOCK) { // f32 partial sums over a block of rows, then into double
+    const int64_t t1 = t0 + GRAM_BLOCK < n ? t0 + GRAM_BLOCK : n;
     std::memset(acc, 0, sizeof(float) * size_t(r * r));
     for (int64_t t = t0; t < t1; t++) {
       const float *xr = x + t * r, *yr = y + t * r;

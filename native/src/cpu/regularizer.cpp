@@ -38,17 +38,22 @@ int finish(const float *g, int64_t d_out, int64_t d_in, int64_t r, const float *
   const KernelTable &k = active();
   const int nt = threads_for(double(d_out + d_in) * double(r) * double(r));
   std::vector<double> s(size_t(r * r), 0.0), p(size_t(r * r), 0.0);
-  std::vector<std::vector<double>> s_part(size_t(nt), std::vector<double>(size_t(r * r), 0.0));
+  // S in fixed chunks of GRAM_BLOCK rows (gram_rows's own f32 block), each into a partial of its
+  // own, added in chunk order: the same sum as one thread's pass over all rows, whatever the
+  // thread count (per-thread ranges made the value and grad_a depend on the machine's cores).
+  const int64_t chunks = (d_out + GRAM_BLOCK - 1) / GRAM_BLOCK;
+  std::vector<double> s_part(size_t(chunks * r * r), 0.0);
 #pragma omp parallel num_threads(nt)
   {
-    const int tid = omp_get_thread_num(), n_threads = omp_get_num_threads();
-    int64_t rb, re; // S over a range of rows of B and G per thread
-    split(d_out, n_threads, tid, &rb, &re);
-    if (rb < re) k.gram_rows(b + rb * r, g + rb * r, re - rb, r, s_part[size_t(tid)].data());
+#pragma omp for schedule(static) nowait
+    for (int64_t q = 0; q < chunks; q++) {
+      const int64_t c0 = q * GRAM_BLOCK, c1 = c0 + GRAM_BLOCK < d_out ? c0 + GRAM_BLOCK : d_out;
+      k.gram_rows(b + c0 * r, g + c0 * r, c1 - c0, r, s_part.data() + q * r * r);
+    }
     aat_shared(k, a, r, d_in, p.data()); // P = A A^T
   }
-  for (const auto &part : s_part)
-    for (size_t q = 0; q < s.size(); q++) s[q] += part[q];
+  for (int64_t q = 0; q < chunks; q++)
+    for (int64_t e = 0; e < r * r; e++) s[size_t(e)] += s_part[size_t(q * r * r + e)];
   double value_sum = 0.0;
   for (int64_t q = 0; q < r * r; q++) value_sum += s[size_t(q)] * p[size_t(q)];
   *value = value_sum;
