@@ -574,8 +574,9 @@ public final class LlamaModel implements AutoCloseable {
      * A LoRA step in shards of whole sequences ({@link Shards}): each shard's forward and backward
      * on one lane, into gradient buffers of its own, added to {@code grads} in shard order. With
      * as many backend lanes as divide the shard count (one core each), the shards run at once;
-     * otherwise one after another on the model's lane, each with all threads. Either way the
-     * result is the same bit for bit: it depends on the batch's shape, not on the machine's cores.
+     * otherwise one after another on the model's lane, each with all threads. The result is the
+     * same bit for bit whenever the GEMMs run single-threaded (lanes, or one core); with several
+     * threads OpenBLAS rounds differently in the last bits ({@link Shards}).
      */
     private double[] inShards(int count, int[] ids, int[] mask, int[] labels, int batch, int len,
                               java.util.Map<String, Tensor[]> grads, long denominator, float dropout,

@@ -17,10 +17,13 @@ import java.util.Map;
  * single-threaded halves of the benchmark step (4 x 256 tokens, hidden 512) took 0.97–1.04 s
  * against 1.16–1.22 s for the whole step on two threads.
  *
- * <p>The count depends on the batch's shape only, never on the machine, so a run gives the same
- * numbers on any number of cores: the largest power of two that divides the batch (equal
- * shards, which divide evenly among 2, 4, 8... cores) with at least {@link #TOKENS} tokens per
- * shard. Smaller shards did not pay: one 256-token sequence per core took 1.0–1.3 s per
+ * <p>The count depends on the batch's shape only, never on the machine: the largest power of two
+ * that divides the batch (equal shards, which divide evenly among 2, 4, 8... cores) with at
+ * least {@link #TOKENS} tokens per shard. A run gives the same numbers bit for bit wherever each
+ * shard's GEMMs run single-threaded: on one core, or on as many lanes as divide the count. A
+ * machine whose cores do not divide it (3 cores, or 4 cores and 2 shards) runs the shards one
+ * after another with all threads, and OpenBLAS's multi-threaded GEMMs round differently from
+ * its single-threaded ones (the last bits; measured: 1 against 2 threads at 512 x 512 x 512). Smaller shards did not pay: one 256-token sequence per core took 1.0–1.3 s per
  * 4 sequences, against 0.97–1.04 s with two (OpenBLAS packs the weights once per product).
  * Full fine-tuning and memory-mapped weights keep whole steps (LlamaModel#shardCount says why).
  *

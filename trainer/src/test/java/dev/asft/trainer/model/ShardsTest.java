@@ -20,7 +20,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
-/** LoRA steps in shards: how a batch is cut, and that shards add up to the whole step on any number of cores. */
+/** LoRA steps in shards: how a batch is cut, and that shards add up to the whole step on one lane or two. */
 class ShardsTest {
     @Test
     void theCountIsAPowerOfTwoDividingTheBatchWithEnoughTokensPerShard() {
