@@ -164,6 +164,16 @@ int asft_set_sgemm(const void *cblas_sgemm);
 int asft_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 
+/*
+ * OpenBLAS's thread count, through the process's openblas_set_num_threads and
+ * openblas_get_num_threads, whose addresses asft_set_blas_threads_fns takes once (as
+ * asft_set_sgemm). asft_blas_threads(n) sets the count for n > 0 and returns the one before;
+ * n <= 0 only returns it; -1 before the hand-over. (For running single-threaded GEMMs in lanes:
+ * the JavaCPP preset's blas_set_num_threads looks its symbols up on every call, ~3 ms.)
+ */
+int asft_set_blas_threads_fns(const void *set_num_threads, const void *get_num_threads);
+int asft_blas_threads(int n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -121,7 +121,10 @@ int asft_matmul_skinny(const void *m, int m_dtype, int64_t d_out, int64_t d_in, 
   for (int64_t j = 0; j < d_in; j++)
     for (int64_t c = 0; c < r; c++) xt[c * d_in + j] = x[j * r + c];
   const KernelTable &k = active();
-  const int nt = threads_for(double(d_out) * double(d_in) * double(r));
+  // The training step's bar (2^22): once per step per module, after the lanes, the AsFT term's
+  // products at 512 x 512 x 8 waited 0.5-2 ms at a time for a sleeping second thread (16 modules:
+  // 3-14 ms per step); alone they take ~0.25 ms each. Rows are split whole: same bits either way.
+  const int nt = threads_for_step(double(d_out) * double(d_in) * double(r));
 #pragma omp parallel num_threads(nt)
   {
     int64_t b, e;

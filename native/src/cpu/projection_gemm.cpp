@@ -41,6 +41,25 @@ bool tn_skinny_covers(int64_t m, int64_t n, int64_t k, int64_t w) {
 }
 } // namespace
 
+typedef void (*set_threads_fn)(int);
+typedef int (*get_threads_fn)(void);
+set_threads_fn g_set_threads = nullptr;
+get_threads_fn g_get_threads = nullptr;
+
+extern "C" int asft_set_blas_threads_fns(const void *set_num_threads, const void *get_num_threads) {
+  if (!set_num_threads || !get_num_threads) return ASFT_EINVAL;
+  g_set_threads = reinterpret_cast<set_threads_fn>(const_cast<void *>(set_num_threads));
+  g_get_threads = reinterpret_cast<get_threads_fn>(const_cast<void *>(get_num_threads));
+  return ASFT_OK;
+}
+
+extern "C" int asft_blas_threads(int n) {
+  if (!g_set_threads || !g_get_threads) return -1;
+  const int before = g_get_threads();
+  if (n > 0 && n != before) g_set_threads(n);
+  return before;
+}
+
 extern "C" int asft_set_sgemm(const void *cblas_sgemm) {
   if (!cblas_sgemm) return ASFT_EINVAL;
   g_sgemm = reinterpret_cast<cblas_sgemm_fn>(const_cast<void *>(cblas_sgemm));

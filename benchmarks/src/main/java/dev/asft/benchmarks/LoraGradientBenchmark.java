@@ -5,7 +5,6 @@ import dev.asft.core.tensor.DType;
 import dev.asft.core.tensor.Tensor;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
-import org.bytedeco.openblas.global.openblas;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -62,15 +61,14 @@ public class LoraGradientBenchmark {
         xat = Tensor.of(DType.F32, xa, tokens, r);
         gradA = Tensor.zeros(DType.F32, r, d);
         gradB = Tensor.zeros(DType.F32, d, r);
-        blasThreads = openblas.blas_get_num_threads(); // one core each, as inside a lane
-        openblas.blas_set_num_threads(1);
+        blasThreads = dev.asft.core.nativeapi.NativeKernels.blasThreads(1); // one core each, as inside a lane
         kernelThreads = dev.asft.core.nativeapi.NativeKernels.numThreads();
         dev.asft.core.nativeapi.NativeKernels.setNumThreads(1);
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        openblas.blas_set_num_threads(blasThreads);
+        dev.asft.core.nativeapi.NativeKernels.blasThreads(blasThreads);
         dev.asft.core.nativeapi.NativeKernels.setNumThreads(kernelThreads);
         for (Tensor t : new Tensor[] {xt, dyt, dybt, xat, gradA, gradB}) t.close();
     }

@@ -8,7 +8,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.bytedeco.openblas.global.openblas;
 
 /**
  * The cpu backend's lanes: independent tasks at once, one per core, each single-threaded.
@@ -57,8 +56,7 @@ final class CpuLanes {
             return;
         }
         ExecutorService p = pool(tasks.size());
-        int blasThreads = openblas.blas_get_num_threads();
-        openblas.blas_set_num_threads(1);
+        int blasThreads = NativeKernels.blasThreads(1);
         try {
             List<Future<?>> running = new ArrayList<>();
             for (Runnable t : tasks) running.add(p.submit(t));
@@ -82,7 +80,7 @@ final class CpuLanes {
             if (first instanceof Error err) throw err;
             if (first != null) throw new IllegalStateException(first);
         } finally {
-            openblas.blas_set_num_threads(blasThreads);
+            NativeKernels.blasThreads(blasThreads);
         }
     }
 }

@@ -83,6 +83,10 @@ public final class AsftNative {
 
     public static native int asft_set_sgemm(@Const Pointer cblasSgemm);
 
+    public static native int asft_set_blas_threads_fns(@Const Pointer setNumThreads, @Const Pointer getNumThreads);
+
+    public static native int asft_blas_threads(int n);
+
     @CriticalRegion // Java arrays without a copy in and out (Get/ReleasePrimitiveArrayCritical)
     public static native int asft_sgemm(int transA, int transB, long m, long n, long k, float alpha, @Const float[] a,
                                         long lda, @Const FloatPointer b, long ldb, float beta, float[] c, long ldc);

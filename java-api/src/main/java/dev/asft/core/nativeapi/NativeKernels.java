@@ -306,7 +306,19 @@ public final class NativeKernels {
         check(AsftNative.asft_sgemm(1, 0, m, n, k, alpha, a, m, b, n, beta, c.floatPointer(), n), "asft_sgemm");
     }
 
-    /** Hands OpenBLAS's cblas_sgemm (bytedeco's, already in the process) to libasft, once. */
+    /**
+     * OpenBLAS's thread count (process-wide): sets it to n when n > 0, and returns the count
+     * before. A direct call into OpenBLAS, unlike the preset's {@code blas_set_num_threads}, which
+     * looks its symbols up every time (~3 ms, twice per sharded training step).
+     */
+    public static int blasThreads(int n) {
+        ensureSgemm();
+        int before = AsftNative.asft_blas_threads(n);
+        if (before < 0) throw new IllegalStateException("OpenBLAS's thread functions were not handed to libasft");
+        return before;
+    }
+
+    /** Hands OpenBLAS's cblas_sgemm and thread-count functions (bytedeco's, already in the process) to libasft, once. */
     private static void ensureSgemm() {
         ensureLoaded();
         if (sgemmSet) return;
@@ -316,6 +328,10 @@ public final class NativeKernels {
             Pointer f = Loader.addressof("cblas_sgemm");
             if (f == null || f.isNull()) throw new IllegalStateException("OpenBLAS's cblas_sgemm was not found in the process");
             check(AsftNative.asft_set_sgemm(f), "asft_set_sgemm");
+            Pointer set = Loader.addressof("openblas_set_num_threads"), get = Loader.addressof("openblas_get_num_threads");
+            if (set == null || set.isNull() || get == null || get.isNull())
+                throw new IllegalStateException("OpenBLAS's openblas_set_num_threads / openblas_get_num_threads were not found in the process");
+            check(AsftNative.asft_set_blas_threads_fns(set, get), "asft_set_blas_threads_fns");
             sgemmSet = true;
         }
     }

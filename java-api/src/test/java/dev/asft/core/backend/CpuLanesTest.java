@@ -11,7 +11,6 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.bytedeco.openblas.global.openblas;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -27,13 +26,12 @@ class CpuLanesTest {
         NativeKernels.setNumThreads(2);
         CpuBackend cpu = new CpuBackend();
         assertEquals(2, cpu.lanes());
-        int blasDefault = openblas.blas_get_num_threads();
-        openblas.blas_set_num_threads(2);
-        int blasBefore = openblas.blas_get_num_threads();
+        int blasDefault = NativeKernels.blasThreads(2); // OpenBLAS's own count, not the preset's cached one
+        assertEquals(2, NativeKernels.blasThreads(0), "blasThreads(n) sets, blasThreads(0) reads");
         try {
-            runTwoOverlappingTasks(cpu, blasBefore);
+            runTwoOverlappingTasks(cpu, 2);
         } finally {
-            openblas.blas_set_num_threads(blasDefault);
+            NativeKernels.blasThreads(blasDefault);
         }
     }
 
@@ -49,7 +47,7 @@ class CpuLanesTest {
             tasks[i] = () -> {
                 ran[k] = Thread.currentThread();
                 kernelThreads[k] = NativeKernels.numThreads();
-                blasThreads[k] = openblas.blas_get_num_threads();
+                blasThreads[k] = NativeKernels.blasThreads(0);
                 lanesInside[k] = cpu.lanes();
                 both.countDown();
                 try {
@@ -68,7 +66,7 @@ class CpuLanesTest {
             assertEquals(1, lanesInside[i], "no lanes inside a lane (a nested runInLanes would wait for itself)");
         }
         assertNotSame(ran[0], ran[1]);
-        assertEquals(blasBefore, openblas.blas_get_num_threads(), "OpenBLAS's thread count restored");
+        assertEquals(blasBefore, NativeKernels.blasThreads(0), "OpenBLAS's thread count restored");
         assertEquals(2, NativeKernels.numThreads(), "the caller's kernels are not capped");
     }
 
