@@ -215,6 +215,27 @@ void test_lowrank_bf16(int64_t d_out, int64_t d_in, int64_t r, int64_t k) {
                                  nullptr, nullptr, 1.f, &dummy) == ASFT_EINVAL, "lowrank refuses an f16 U");
 }
 
+// asft_blas_threads goes through the functions handed over (stand-ins here): -1 before,
+// then it sets the count for n > 0 and returns the one before; n <= 0 only reads.
+int g_blas_count = 4, g_blas_sets = 0;
+void stand_in_set_threads(int n) {
+  g_blas_count = n;
+  g_blas_sets++;
+}
+int stand_in_get_threads() { return g_blas_count; }
+void test_blas_threads() {
+  CHECK(asft_blas_threads(1) == -1, "no functions handed over yet");
+  CHECK(asft_set_blas_threads_fns(nullptr, reinterpret_cast<const void *>(&stand_in_get_threads)) == ASFT_EINVAL,
+        "a null setter is refused");
+  CHECK(asft_set_blas_threads_fns(reinterpret_cast<const void *>(&stand_in_set_threads),
+                                  reinterpret_cast<const void *>(&stand_in_get_threads)) == 0, "hand-over");
+  CHECK(asft_blas_threads(1) == 4 && g_blas_count == 1, "set 1, returns the 4 before");
+  CHECK(asft_blas_threads(0) == 1 && g_blas_count == 1, "0 only reads");
+  const int sets = g_blas_sets;
+  CHECK(asft_blas_threads(1) == 1 && g_blas_sets == sets, "the same count is not set again");
+  CHECK(asft_blas_threads(4) == 1 && g_blas_count == 4, "set back");
+}
+
 // The regularizers' value and gradients must not depend on the thread count (a training run
 // gives the same numbers on any machine): bit for bit with 1, 2 and 3 threads, at sizes where
 // the tails and products do run on several threads (work above threads_for's 2^18).
@@ -337,6 +358,7 @@ int main() {
   CHECK(asft_set_sgemm(reinterpret_cast<const void *>(&recording_sgemm)) == 0, "set sgemm");
   test_conversions();
   test_thread_cap();
+  test_blas_threads();
   for (const char *isa : {"generic", "avx2", "avx512"}) {
     int rc = asft_set_cpu_isa(isa);
     if (rc == ASFT_EUNSUPPORTED) {
