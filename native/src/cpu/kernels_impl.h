@@ -765,8 +765,8 @@ inline void attn_ds_rows(const float *qh, const float *doh, int64_t qs, const fl
   int64_t jb[R], je[R];
   for (int r = 0; r < R; r++) {
     x[r] = qh + (i + r) * qs;
-    pr[r] = pb + (i + r - i0) * len;
-    ds[r] = dsb + (i + r - i0) * len;
+    pr[r] = pb + (i + r - i0) * attn_keys_padded(len); // block rows: the padded stride
+    ds[r] = dsb + (i + r - i0) * attn_keys_padded(len);
     dq[r] = dqh + (i + r) * qs;
     jb[r] = 0;
     je[r] = i + r + 1;
@@ -806,20 +806,21 @@ template <int R>
 inline void attn_dkdv_keys(const float *qh, const float *doh, int64_t qs, int64_t ks, int64_t len, int64_t dim,
                            const float *ph, const float *pb, const float *dsb, int64_t j, int64_t i0, int64_t i1,
                            float *dkb, float *dvb) {
+  const int64_t bs = attn_keys_padded(len); // row stride of the dS and P blocks
   const float *w1[R], *w2[R];
   float *dk[R], *dv[R];
   int64_t jb[R], je[R];
   for (int t = 0; t < R; t++) {
     const int64_t key = j + t, r0 = key > i0 ? key : i0;
-    w1[t] = dsb + (r0 - i0) * len + key;
-    w2[t] = ph ? ph + r0 * len + key : pb + (r0 - i0) * len + key;
+    w1[t] = dsb + (r0 - i0) * bs + key;
+    w2[t] = ph ? ph + r0 * len + key : pb + (r0 - i0) * bs + key;
     dk[t] = dkb + key * ks;
     dv[t] = dvb + key * ks;
     jb[t] = r0;
     je[t] = i1;
   }
-  wsum_rows<R>(w1, len, jb, je, qh, qs, dim, dk, true);  // dK += dS^T Q
-  wsum_rows<R>(w2, len, jb, je, doh, qs, dim, dv, true); // dV += P^T dO
+  wsum_rows<R>(w1, bs, jb, je, qh, qs, dim, dk, true);               // dK += dS^T Q
+  wsum_rows<R>(w2, ph ? len : bs, jb, je, doh, qs, dim, dv, true); // dV += P^T dO
 }
 
 // One (sequence, kv head) with its `group` query heads: dq rows of those heads, and the dk, dv
@@ -835,7 +836,7 @@ void attn_group_backward(const float *qb, int64_t qs, const float *kb, const flo
   const float scale = 1.f / __builtin_sqrtf(float(dim));
   const int64_t ldk = attn_keys_padded(len);
   float *kt = scratch, *vt = kt + ldk * dim, *kc = vt + ldk * dim, *qc = kc + len * dim, *doc = qc + len * dim,
-        *dsb = doc + len * dim, *pb = dsb + ATTN_RB * len;
+        *dsb = doc + len * dim, *pb = dsb + ATTN_RB * ldk;
   transpose_rows(kb, ks, len, dim, kt);
   transpose_rows(vb, ks, len, dim, vt);
   const float *k = contiguous_rows(kb, ks, len, dim, kc); // the rows the weighted sums walk, contiguous
