@@ -147,31 +147,37 @@ public final class AnchorBuilder {
                 Backend.CodeAnchorMatrix c = backend.codeAnchor(aligned, base, AnchorForm.C, DType.F32);
                 try (Tensor cm = c.matrix()) {
                     TopEigen.Result e = TopEigen.compute(backend, cm, k, oversample, powerIterations, seed);
-                    double rounding = storageRounding(e.u());
-                    Tensor u = inStorage(e.u()); // the anchor takes it over
+                    Stored u = inStorage(e.u()); // the anchor takes u.u() over
                     if (mode.kind() == AnchorMode.Kind.SUBSPACE) {
                         double[] ones = new double[k];
                         Arrays.fill(ones, 1.0);
-                        return LowRankAnchor.of(module, dOut, dIn, u, ones, new AnchorMode(mode.kind(), k), c.normV(), Double.NaN);
+                        return LowRankAnchor.of(module, dOut, dIn, u.u(), ones, new AnchorMode(mode.kind(), k), c.normV(), Double.NaN);
                     }
-                    double bound = e.penaltyBound() + roundingBound(e.lambda(), rounding);
-                    return LowRankAnchor.of(module, dOut, dIn, u, e.lambda(), new AnchorMode(mode.kind(), k), c.normV(), bound);
+                    double bound = e.penaltyBound() + roundingBound(e.lambda(), u.rounding());
+                    return LowRankAnchor.of(module, dOut, dIn, u.u(), e.lambda(), new AnchorMode(mode.kind(), k), c.normV(), bound);
                 }
             }
         }
     }
 
-    /** ||round(U) - U||_F for the storage dtype (0 for f32): how far a stored U is from the computed one. */
-    private double storageRounding(Tensor u32) {
-        if (storage == DType.F32) return 0;
-        try (Tensor h = u32.to(storage)) {
+    /** U as an anchor holds it, and rounding = ||u - U||_F, how far it is from the computed U. */
+    private record Stored(Tensor u, double rounding) {}
+
+    /**
+     * U as the anchor holds it: f32 as computed (rounding 0), or rounded once to the storage
+     * dtype (bf16, read as stored). Takes u32 over.
+     */
+    private Stored inStorage(Tensor u32) {
+        if (storage == DType.F32) return new Stored(u32, 0);
+        try (u32) {
+            Tensor h = u32.to(storage);
             java.nio.FloatBuffer f = u32.floats();
             double ss = 0;
             for (int i = 0; i < f.capacity(); i++) {
                 double d = h.getFloat(i) - f.get(i);
                 ss += d * d;
             }
-            return Math.sqrt(ss);
+            return new Stored(h, Math.sqrt(ss));
         }
     }
 
@@ -188,14 +194,6 @@ public final class AnchorBuilder {
         double wmax = 0;
         for (double l : lambda) wmax = Math.max(wmax, Math.abs(2 * l - l * l));
         return wmax * delta * (2 + delta);
-    }
-
-    /** U as the anchor holds it: f32 as computed, or rounded to the storage dtype (bf16), read as stored. */
-    private Tensor inStorage(Tensor u32) {
-        if (storage == DType.F32) return u32;
-        try (u32) {
-            return u32.to(storage);
-        }
     }
 
     /** In memory anchors are f32; with bf16 storage they hold exactly what the file will. */
