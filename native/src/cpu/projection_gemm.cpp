@@ -25,6 +25,11 @@ typedef void (*cblas_sgemm_fn)(int order, int trans_a, int trans_b, int m, int n
                                const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
 cblas_sgemm_fn g_sgemm = nullptr;
+// openblas_set_num_threads and openblas_get_num_threads, handed over the same way.
+typedef void (*set_threads_fn)(int);
+typedef int (*get_threads_fn)(void);
+set_threads_fn g_set_threads = nullptr;
+get_threads_fn g_get_threads = nullptr;
 
 bool fits(int64_t v) { return v >= 0 && v <= INT_MAX; }
 
@@ -40,11 +45,6 @@ bool tn_skinny_covers(int64_t m, int64_t n, int64_t k, int64_t w) {
   return n >= w && n < 1024;
 }
 } // namespace
-
-typedef void (*set_threads_fn)(int);
-typedef int (*get_threads_fn)(void);
-set_threads_fn g_set_threads = nullptr;
-get_threads_fn g_get_threads = nullptr;
 
 extern "C" int asft_set_blas_threads_fns(const void *set_num_threads, const void *get_num_threads) {
   if (!set_num_threads || !get_num_threads) return ASFT_EINVAL;

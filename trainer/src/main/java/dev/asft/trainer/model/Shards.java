@@ -23,8 +23,9 @@ import java.util.Map;
  * shard's GEMMs run single-threaded: on one core, or on as many lanes as divide the count. A
  * machine whose cores do not divide it (3 cores, or 4 cores and 2 shards) runs the shards one
  * after another with all threads, and OpenBLAS's multi-threaded GEMMs round differently from
- * its single-threaded ones (the last bits; measured: 1 against 2 threads at 512 x 512 x 512). Smaller shards did not pay: one 256-token sequence per core took 1.0–1.3 s per
- * 4 sequences, against 0.97–1.04 s with two (OpenBLAS packs the weights once per product).
+ * its single-threaded ones (the last bits; measured: 1 against 2 threads at 512 x 512 x 512).
+ * Smaller shards did not pay: one 256-token sequence per core took 1.0–1.3 s per 4 sequences,
+ * against 0.97–1.04 s with two (OpenBLAS packs the weights once per product).
  * Full fine-tuning and memory-mapped weights keep whole steps (LlamaModel#shardCount says why).
  *
  * <p>An instance is a model's shard machinery: {@link #run} runs a step's shards on lanes (the
