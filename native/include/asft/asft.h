@@ -174,6 +174,26 @@ int asft_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float 
 int asft_set_blas_threads_fns(const void *set_num_threads, const void *get_num_threads);
 int asft_blas_threads(int n);
 
+/*
+ * GEMMs with a frozen weight W [rows x cols] (row-major f32) packed once in OpenBLAS's own
+ * layout, run by OpenBLAS's kernels over the blocks its driver would use: the result equals
+ * single-threaded cblas_sgemm's bit for bit, without packing W on every call.
+ *   ASFT_PACK_FORWARD:  c[n x rows] = alpha x[n x cols] W^T + beta c   (a projection)
+ *   ASFT_PACK_BACKWARD: c[n x cols] = alpha x[n x rows] W   + beta c   (its input gradient)
+ * Uses OpenBLAS internals found beside the cblas_sgemm given to asft_set_sgemm, checked once
+ * (function table, and a probe of every blocking case against cblas_sgemm); where that fails,
+ * asft_packed_gemm_available() is 0, asft_packed_weight_floats returns -ASFT_EUNSUPPORTED and
+ * asft_pack_weight ASFT_EUNSUPPORTED. asft_sgemm_packed takes W as well: with no packed copy
+ * (null), or OpenBLAS multi-threaded at the time of the call, it runs asft_sgemm on W instead.
+ */
+#define ASFT_PACK_FORWARD 0
+#define ASFT_PACK_BACKWARD 1
+int asft_packed_gemm_available(void);
+int64_t asft_packed_weight_floats(int op, int64_t rows, int64_t cols);
+int asft_pack_weight(int op, const float *w, int64_t rows, int64_t cols, float *packed);
+int asft_sgemm_packed(int op, const float *packed, const float *w, int64_t rows, int64_t cols, int64_t n,
+                      float alpha, const float *x, float beta, float *c);
+
 #ifdef __cplusplus
 }
 #endif

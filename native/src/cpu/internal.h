@@ -26,6 +26,12 @@ int threads_for(double work);
 // the demo's 2-layer model (hidden 64): 2^18 made LoRA steps ~6x slower than one thread.
 int threads_for_step(double work);
 
+// The process's OpenBLAS as handed over (projection_gemm.cpp): cblas_sgemm's address (null
+// before asft_set_sgemm) and its thread count (-1 before asft_set_blas_threads_fns; set > 0).
+const void *blas_sgemm_address();
+int blas_get_threads();
+void blas_set_threads(int n);
+
 // Splits [0, n) into `parts` contiguous ranges; range p is [begin, end).
 inline void split(int64_t n, int parts, int p, int64_t *begin, int64_t *end) {
   int64_t base = n / parts, extra = n % parts;

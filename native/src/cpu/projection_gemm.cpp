@@ -46,6 +46,14 @@ bool tn_skinny_covers(int64_t m, int64_t n, int64_t k, int64_t w) {
 }
 } // namespace
 
+namespace asft::cpu {
+const void *blas_sgemm_address() { return reinterpret_cast<const void *>(g_sgemm); }
+int blas_get_threads() { return g_get_threads ? g_get_threads() : -1; }
+void blas_set_threads(int n) {
+  if (g_set_threads && n > 0) g_set_threads(n);
+}
+} // namespace asft::cpu
+
 extern "C" int asft_set_blas_threads_fns(const void *set_num_threads, const void *get_num_threads) {
   if (!set_num_threads || !get_num_threads) return ASFT_EINVAL;
   g_set_threads = reinterpret_cast<set_threads_fn>(const_cast<void *>(set_num_threads));

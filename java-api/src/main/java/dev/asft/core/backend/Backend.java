@@ -97,6 +97,26 @@ public interface Backend {
     }
 
     /**
+     * A frozen weight w [rows x cols] (f32) packed once for {@link #gemmPacked}: forward for
+     * y = x w^T, else for dx = dy w. Null where this backend has no packed GEMM (the default) or it
+     * is unavailable; callers then pass null and get the plain GEMM. The caller closes it.
+     */
+    default PackedWeight packWeight(boolean forward, Tensor w) {
+        return null;
+    }
+
+    /**
+     * forward: c[n x rows] = alpha x[n x cols] w^T + beta c; else c[n x cols] = alpha x[n x rows] w
+     * + beta c, for Java arrays x and c and w [rows x cols], with w's {@link #packWeight} copy for
+     * the same direction, or null. The same values as {@link #gemm(boolean, float, float[], int, int,
+     * Tensor, float, float[])} bit for bit; the default ignores the packed copy.
+     */
+    default void gemmPacked(boolean forward, PackedWeight packed, Tensor w, float alpha, float[] x, int n, float beta, float[] c) {
+        if (forward) gemm(true, alpha, x, n, Math.toIntExact(w.dim(1)), w, beta, c);
+        else gemm(false, alpha, x, n, Math.toIntExact(w.dim(0)), w, beta, c);
+    }
+
+    /**
      * How many independent tasks {@link #runInLanes} runs at once, each on a core of its own; 1
      * when this backend runs them one after another (each then with all of its threads).
      */

@@ -156,6 +156,21 @@ public final class CpuBackend implements Backend {
         NativeKernels.sgemmTN(alpha, a, b, k, m, n, beta, c);
     }
 
+    /** OpenBLAS's own layout and kernels (libasft's packed GEMM), where its probe passed. */
+    @Override
+    public PackedWeight packWeight(boolean forward, Tensor w) {
+        Tensor data = NativeKernels.packedGemmAvailable() ? NativeKernels.packWeight(forward, w) : null;
+        return data == null ? null : new PackedWeight(forward, w.dim(0), w.dim(1), data);
+    }
+
+    @Override
+    public void gemmPacked(boolean forward, PackedWeight packed, Tensor w, float alpha, float[] x, int n, float beta, float[] c) {
+        if (packed != null && !packed.fits(forward, w))
+            throw new IllegalArgumentException("gemmPacked: " + packed + " is not the packed " + (forward ? "forward" : "backward")
+                    + " copy of " + w.describe());
+        NativeKernels.sgemmPacked(forward, packed == null ? null : packed.data(), w, alpha, x, n, beta, c);
+    }
+
     @Override
     public Tensor difference(Tensor aligned, Tensor base) {
         AnchorChecks.checkPair(aligned, base, DType.F32);

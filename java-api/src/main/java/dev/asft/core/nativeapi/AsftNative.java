@@ -87,6 +87,18 @@ public final class AsftNative {
 
     public static native int asft_blas_threads(int n);
 
+    public static final int ASFT_PACK_FORWARD = 0, ASFT_PACK_BACKWARD = 1;
+
+    public static native int asft_packed_gemm_available();
+
+    public static native long asft_packed_weight_floats(int op, long rows, long cols);
+
+    public static native int asft_pack_weight(int op, @Const FloatPointer w, long rows, long cols, FloatPointer packed);
+
+    @CriticalRegion // Java arrays without a copy in and out (Get/ReleasePrimitiveArrayCritical)
+    public static native int asft_sgemm_packed(int op, @Const FloatPointer packed, @Const FloatPointer w, long rows, long cols,
+                                               long n, float alpha, @Const float[] x, float beta, float[] c);
+
     @CriticalRegion // Java arrays without a copy in and out (Get/ReleasePrimitiveArrayCritical)
     public static native int asft_sgemm(int transA, int transB, long m, long n, long k, float alpha, @Const float[] a,
                                         long lda, @Const FloatPointer b, long ldb, float beta, float[] c, long ldc);

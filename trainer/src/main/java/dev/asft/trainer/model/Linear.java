@@ -34,6 +34,8 @@ final class Linear implements AutoCloseable {
     private final Tensor weight, bias;
     private Tensor loraA, loraB; // views of the adapter's tensors (not owned)
     private float loraScale;
+    // The weight packed for the backend's GEMMs (forward y = x W^T, backward dx = dy W), or null.
+    private dev.asft.core.backend.PackedWeight packedForward, packedBackward;
 
     /**
      * The weight may be f32, or a mapped bf16/f16 view that each GEMM widens into the calling
@@ -46,6 +48,29 @@ final class Linear implements AutoCloseable {
         this.name = name;
         this.weight = weight;
         this.bias = bias;
+    }
+
+    /**
+     * Packs an f32 weight for the backend's GEMMs, once (the GEMMs then skip packing it on every
+     * call; same results bit for bit); returns the bytes the packed copies take (0: none).
+     */
+    long pack(Backend backend) {
+        if (weight.dtype() != DType.F32 || packedForward != null) return 0;
+        packedForward = backend.packWeight(true, weight);
+        packedBackward = packedForward == null ? null : backend.packWeight(false, weight);
+        return 4 * ((packedForward == null ? 0 : packedForward.data().numel()) + (packedBackward == null ? 0 : packedBackward.data().numel()));
+    }
+
+    /** Closes the packed copies, if any (the weight is about to change, or is closed). */
+    void unpack() {
+        if (packedForward != null) packedForward.close();
+        if (packedBackward != null) packedBackward.close();
+        packedForward = packedBackward = null;
+    }
+
+    /** The bytes {@link #pack} would add: two f32 copies of an f32 weight. */
+    long packBytes() {
+        return weight.dtype() == DType.F32 && packedForward == null ? 8 * weight.numel() : 0;
     }
 
     /** The weight as an f32 tensor for one GEMM (widened into the lane's scratch when mapped). */
@@ -89,7 +114,9 @@ final class Linear implements AutoCloseable {
         Workspace ws = lane.ws;
         lane.setMask(this, null);
         float[] r = ws.take(n * out);
-        backend.gemm(true, 1f, x, n, in, w32(lane), 0f, r); // y = x W^T on the Java arrays (no copies on the cpu backend)
+        // y = x W^T on the Java arrays (no copies on the cpu backend)
+        if (packedForward != null) backend.gemmPacked(true, packedForward, weight, 1f, x, n, 0f, r);
+        else backend.gemm(true, 1f, x, n, in, w32(lane), 0f, r);
         if (loraA != null) {
             float[] xl = x;
             if (p > 0 && rnd != null) {
@@ -164,7 +191,9 @@ final class Linear implements AutoCloseable {
             if (addTo != null && addTo.length != n * in)
                 throw new IllegalArgumentException(name + ": input gradient has " + addTo.length + " values, expected " + n + " x " + in);
             dx = addTo != null ? addTo : ws.take(n * in);
-            backend.gemm(false, 1f, dy, n, out, w32(lane), addTo != null ? 1f : 0f, dx); // dx (+)= dy W on the Java arrays
+            float beta = addTo != null ? 1f : 0f; // dx (+)= dy W on the Java arrays
+            if (packedBackward != null) backend.gemmPacked(false, packedBackward, weight, 1f, dy, n, beta, dx);
+            else backend.gemm(false, 1f, dy, n, out, w32(lane), beta, dx);
         }
         if (loraA != null) {
             int r = (int) loraA.dim(0);
@@ -195,5 +224,6 @@ final class Linear implements AutoCloseable {
     public void close() {
         weight.close();
         if (bias != null) bias.close();
+        unpack();
     }
 }

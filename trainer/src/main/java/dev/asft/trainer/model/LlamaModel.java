@@ -32,6 +32,7 @@ public final class LlamaModel implements AutoCloseable {
     private final boolean mapped; // weights are views of the memory-mapped checkpoint, widened per GEMM
     private final Lane main = new Lane(); // whole steps, inference, losses: arrays reused step to step
     private final Shards shards; // LoRA steps and losses of larger batches: lanes and per-shard gradients
+    private boolean packTried; // the frozen weights' packed copies were made, or found not to fit
     private int shardTokens = Shards.TOKENS;
 
     /**
@@ -564,10 +565,44 @@ public final class LlamaModel implements AutoCloseable {
                                 java.util.Map<String, Tensor> full, long denominator, float dropout, java.util.SplittableRandom rnd) {
         int count = shardCount(batch, len, full != null);
         double[][] sumCount = new double[1][];
+        if (full != null) unpackWeights(); // the weights change: packed copies would go stale
+        if (count > 1 && shards.lanesFor(count) > 1) packWeights();
         if (count > 1) sumCount[0] = inShards(count, ids, mask, labels, batch, len, grads, denominator, dropout, rnd);
         else // one shard: the whole step on the model's lane, into the caller's gradients
             shards.run(1, (lane, s) -> sumCount[0] = onLane(lane, ids, mask, labels, batch, len, grads, full, denominator, dropout, rnd));
         return sumCount[0][1] == 0 ? Double.NaN : sumCount[0][0] / sumCount[0][1];
+    }
+
+    /**
+     * Packs the frozen f32 weights for the backend's GEMMs, once, when the step runs in lanes
+     * (single-threaded OpenBLAS, where a packed GEMM gives the same bits as a plain one): each
+     * projection's GEMMs then skip packing the weight on every call, ~6% of a LoRA step of the
+     * benchmark model (docs/PERFORMANCE.md). The copies take twice the weights' f32 bytes, so only
+     * while that stays within a quarter of the RAM; {@code -Dasft.packedWeights=off} turns it off.
+     */
+    private void packWeights() {
+        if (packTried) return;
+        packTried = true;
+        if ("off".equals(System.getProperty("asft.packedWeights", "auto"))) return;
+        List<Linear> all = packable();
+        long bytes = 0;
+        for (Linear l : all) bytes += l.packBytes();
+        if (bytes > totalMemory() / 4) return;
+        for (Linear l : all) l.pack(backend);
+    }
+
+    /** Drops the packed copies (the weights are about to change). */
+    private void unpackWeights() {
+        for (Linear l : packable()) l.unpack();
+        packTried = false;
+    }
+
+    /** Every projection with a weight of its own, and the head. */
+    private List<Linear> packable() {
+        List<Linear> all = new ArrayList<>();
+        for (Layer l : layers) all.addAll(List.of(l.q(), l.k(), l.v(), l.o(), l.gate(), l.up(), l.down()));
+        all.add(lmHead);
+        return all;
     }
 
     /**
@@ -763,6 +798,7 @@ public final class LlamaModel implements AutoCloseable {
         }
         if (fullParams != null)
             for (String name : norms.keySet()) fullParams.get(name).close();
+        lmHead.unpack(); // (its weight belongs to embed or head, closed above)
         main.close();
         shards.close();
     }

@@ -72,9 +72,14 @@ final class Shards implements AutoCloseable {
      * count (lane j takes shards j, j + lanes, ...), else one after another on the model's lane,
      * each with all threads.
      */
-    void run(int count, Work work) {
+    /** Lanes that run {@code count} shards at once: 1 where they would go one after another. */
+    int lanesFor(int count) {
         int lanes = backend.lanes();
-        if (lanes > count || count % lanes != 0) lanes = 1; // an uneven split leaves lanes idle: whole threads win
+        return lanes > count || count % lanes != 0 ? 1 : lanes; // an uneven split leaves lanes idle: whole threads win
+    }
+
+    void run(int count, Work work) {
+        int lanes = lanesFor(count);
         List<Runnable> tasks = new ArrayList<>();
         for (int j = 0; j < lanes; j++) {
             Lane lane = lane(j);

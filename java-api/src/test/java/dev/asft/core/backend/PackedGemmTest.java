@@ -1,0 +1,106 @@
+package dev.asft.core.backend;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.asft.core.TestData;
+import dev.asft.core.nativeapi.NativeKernels;
+import dev.asft.core.tensor.DType;
+import dev.asft.core.tensor.Tensor;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * GEMMs with a prepacked frozen weight (libasft's asft_sgemm_packed: OpenBLAS's kernels over the
+ * weight packed once) against the plain GEMM on the same arrays, bit for bit: with OpenBLAS on one
+ * thread (lanes), where the packed copy is used, and on two, where the call falls back to the
+ * weight itself. Shapes cover one, two shared and several K and M blocks of OpenBLAS's blocking
+ * (Q = P = 320 on the Zen build here), ragged token counts, beta 0 and 1, both directions.
+ * The outputs are poisoned (NaN) where beta = 0, so a block the packed path skipped shows.
+ */
+class PackedGemmTest {
+    @ParameterizedTest(name = "{0}x{1} weight, {2} tokens, forward={3}, beta={4}")
+    @CsvSource({"512,512,512,true,0", "512,512,512,false,1", "1376,512,510,true,1", "512,1376,510,false,0",
+            "512,1376,256,true,0", "1376,512,256,false,1", "8000,512,100,true,0", "8000,512,100,false,0",
+            "700,1500,77,true,1", "700,1500,77,false,0", "40,24,9,true,0", "33,650,1,false,1", "17,17,1024,true,0"})
+    void equalsThePlainGemmBitForBit(int rows, int cols, int n, boolean forward, float beta) {
+        assertTrue(NativeKernels.packedGemmAvailable(), "packed GEMMs unavailable with this OpenBLAS");
+        CpuBackend cpu = new CpuBackend();
+        float alpha = beta == 0 ? 1f : 0.75f;
+        float[] x = randArray(n * (forward ? cols : rows));
+        float[] c0 = beta == 0 ? nan(n * (forward ? rows : cols)) : randArray(n * (forward ? rows : cols));
+        try (Tensor w = TestData.randn(DType.F32, 1, rows, cols); PackedWeight packed = cpu.packWeight(forward, w)) {
+            assertNotNull(packed);
+            for (int threads : new int[] {1, 2}) {
+                int before = NativeKernels.blasThreads(threads);
+                try {
+                    float[] want = c0.clone(), got = c0.clone();
+                    if (forward) cpu.gemm(true, alpha, x, n, cols, w, beta, want);
+                    else cpu.gemm(false, alpha, x, n, rows, w, beta, want);
+                    cpu.gemmPacked(forward, packed, w, alpha, x, n, beta, got);
+                    for (float v : got) assertTrue(Float.isFinite(v), "an output was left unwritten" + TestData.seedInfo());
+                    assertArrayEquals(want, got, threads + " OpenBLAS thread(s)" + TestData.seedInfo());
+                } finally {
+                    NativeKernels.blasThreads(before);
+                }
+            }
+        }
+    }
+
+    @Test
+    void withoutAPackedCopyTheWeightIsUsed() {
+        CpuBackend cpu = new CpuBackend();
+        float[] x = randArray(64 * 96), want = nan(64 * 80), got = nan(64 * 80);
+        try (Tensor w = TestData.randn(DType.F32, 1, 80, 96)) {
+            cpu.gemm(true, 1f, x, 64, 96, w, 0f, want);
+            cpu.gemmPacked(true, null, w, 1f, x, 64, 0f, got);
+            assertArrayEquals(want, got);
+        }
+    }
+
+    @Test
+    void theDefaultBackendIgnoresPackingAndMatchesItsGemm() {
+        JavaBackend java = new JavaBackend();
+        float[] x = randArray(5 * 12), want = new float[5 * 7], got = new float[5 * 7];
+        try (Tensor w = TestData.randn(DType.F32, 1, 7, 12)) {
+            assertEquals(null, java.packWeight(true, w));
+            java.gemm(true, 1f, x, 5, 12, w, 0f, want);
+            java.gemmPacked(true, null, w, 1f, x, 5, 0f, got);
+            assertArrayEquals(want, got);
+        }
+    }
+
+    @Test
+    void aPackedCopyOfAnotherShapeIsRefused() {
+        assertTrue(NativeKernels.packedGemmAvailable());
+        CpuBackend cpu = new CpuBackend();
+        try (Tensor w = TestData.randn(DType.F32, 1, 64, 48); Tensor other = TestData.randn(DType.F32, 1, 48, 64);
+             PackedWeight packed = cpu.packWeight(true, other)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> cpu.gemmPacked(true, packed, w, 1f, new float[10 * 48], 10, 0f, new float[10 * 64]));
+            assertTrue(e.getMessage().contains("packed"), e.getMessage());
+            try (PackedWeight backward = cpu.packWeight(false, w)) { // the other direction's copy
+                assertThrows(IllegalArgumentException.class,
+                        () -> cpu.gemmPacked(true, backward, w, 1f, new float[10 * 48], 10, 0f, new float[10 * 64]));
+            }
+            assertThrows(IllegalArgumentException.class, () -> cpu.gemmPacked(true, null, w, 1f, new float[3], 10, 0f, new float[10 * 64]));
+        }
+    }
+
+    private static float[] nan(int n) {
+        float[] v = new float[n];
+        Arrays.fill(v, Float.NaN);
+        return v;
+    }
+
+    private static float[] randArray(int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float) TestData.rnd().nextGaussian();
+        return v;
+    }
+}
