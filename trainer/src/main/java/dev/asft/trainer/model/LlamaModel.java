@@ -33,6 +33,8 @@ public final class LlamaModel implements AutoCloseable {
     private final Lane main = new Lane(); // whole steps, inference, losses: arrays reused step to step
     private final Shards shards; // LoRA steps and losses of larger batches: lanes and per-shard gradients
     private boolean packTried; // the frozen weights' packed copies were made, or found not to fit
+    private boolean packing = !"off".equals(System.getProperty("asft.packedWeights", "auto"));
+    private long packedBytes;
     private int shardTokens = Shards.TOKENS;
 
     /**
@@ -581,20 +583,31 @@ public final class LlamaModel implements AutoCloseable {
      * while that stays within a quarter of the RAM; {@code -Dasft.packedWeights=off} turns it off.
      */
     private void packWeights() {
-        if (packTried) return;
+        if (packTried || !packing) return;
         packTried = true;
-        if ("off".equals(System.getProperty("asft.packedWeights", "auto"))) return;
         List<Linear> all = packable();
         long bytes = 0;
         for (Linear l : all) bytes += l.packBytes();
         if (bytes > totalMemory() / 4) return;
-        for (Linear l : all) l.pack(backend);
+        for (Linear l : all) packedBytes += l.pack(backend);
+    }
+
+    /** Turns packed weights on or off (tests; the default follows -Dasft.packedWeights). */
+    void packing(boolean on) {
+        if (!on) unpackWeights();
+        packing = on;
+    }
+
+    /** Bytes of the frozen weights' packed copies (0: none made). */
+    long packedBytes() {
+        return packedBytes;
     }
 
     /** Drops the packed copies (the weights are about to change). */
     private void unpackWeights() {
         for (Linear l : packable()) l.unpack();
         packTried = false;
+        packedBytes = 0;
     }
 
     /** Every projection with a weight of its own, and the head. */

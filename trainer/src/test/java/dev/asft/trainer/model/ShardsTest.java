@@ -106,6 +106,35 @@ class ShardsTest {
         }
     }
 
+    /**
+     * With two lanes the frozen weights are packed once for OpenBLAS's kernels (the GEMMs then skip
+     * packing them on every call): the step's loss and gradients are those of the same step with
+     * plain GEMMs, bit for bit, with and without dropout.
+     */
+    @Test
+    void packedWeightsGiveThePlainGemmsBits() throws Exception {
+        Path dir = LlamaForwardTest.golden("llama");
+        try (SafetensorsFile g = SafetensorsFile.open(dir.resolve("golden.safetensors"));
+             SafetensorsFile lg = SafetensorsFile.open(dir.resolve("lora_golden.safetensors"));
+             HfCheckpoint ck = HfCheckpoint.open(dir)) {
+            int[][] b = fourSequences(g);
+            int batch = 4, len = b[0].length / 4;
+            NativeKernels.setNumThreads(2);
+            CpuBackend cpu = new CpuBackend();
+            for (float dropout : new float[] {0f, 0.25f}) {
+                long[] bytes = new long[1];
+                float[][] packed = step(ck, cpu, lg, b, batch, len, 1, dropout, m -> {}, bytes);
+                assertTrue(bytes[0] > 0, "the weights were packed");
+                float[][] plain = step(ck, cpu, lg, b, batch, len, 1, dropout, m -> m.packing(false), bytes);
+                assertEquals(0, bytes[0]);
+                for (int i = 0; i < packed.length; i++)
+                    assertArrayEquals(plain[i], packed[i], "dropout " + dropout + ", array " + i + ": packed vs plain GEMMs");
+            }
+        } finally {
+            NativeKernels.setNumThreads(0);
+        }
+    }
+
     /** {ids, mask, labels} of 4 sequences from the golden batch of 2: the second pair shifted, the last unsupervised. */
     private static int[][] fourSequences(SafetensorsFile g) {
         int[] ids = LlamaForwardTest.ints(g, "input_ids"), mask = LlamaForwardTest.ints(g, "attention_mask"),
@@ -126,12 +155,20 @@ class ShardsTest {
     /** One step from the golden adapter: {loss} and every gradient, flattened. */
     private static float[][] step(HfCheckpoint ck, Backend be, SafetensorsFile lg, int[][] b, int batch, int len, int shardTokens,
                                   float dropout) {
+        return step(ck, be, lg, b, batch, len, shardTokens, dropout, m -> {}, new long[1]);
+    }
+
+    /** As above, with the model set up by {@code setup} first; packedBytes[0]: its packed weights' bytes after the step. */
+    private static float[][] step(HfCheckpoint ck, Backend be, SafetensorsFile lg, int[][] b, int batch, int len, int shardTokens,
+                                  float dropout, java.util.function.Consumer<LlamaModel> setup, long[] packedBytes) {
         Map<String, Tensor[]> grads = new LinkedHashMap<>();
         try (LlamaModel m = new LlamaModel(ck, be); PeftAdapter ad = LoraBackwardTest.goldenAdapter(lg, "llama", grads)) {
             m.applyAdapter(ad);
             m.shardTokens(shardTokens);
+            setup.accept(m);
             long targets = LlamaModel.supervisedTargets(b[2], batch, len);
             double loss = m.lossAndLoraGrads(b[0], b[1], b[2], batch, len, grads, targets, dropout, new SplittableRandom(7));
+            packedBytes[0] = m.packedBytes();
             List<float[]> out = new ArrayList<>();
             out.add(new float[] {(float) loss});
             for (Tensor[] t : grads.values())
