@@ -20,6 +20,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstdlib>
 #include <mutex>
@@ -47,9 +48,9 @@ struct Blas {
   copy_fn incopy = nullptr, itcopy = nullptr, oncopy = nullptr;
   blaslong p = 0, q = 0, r = 0, um = 0, un = 0; // GEMM_P, GEMM_Q, GEMM_R, GEMM_UNROLL_M, GEMM_UNROLL_N
 };
-Blas g_blas;
-int g_state = 0; // 0 not yet checked, 1 available, -1 unavailable
-std::mutex g_mutex;
+Blas g_blas;                 // written once, before g_state turns 1
+std::atomic<int> g_state{0}; // 0 not yet checked, 1 available, -1 unavailable
+std::mutex g_mutex;          // one check at a time
 
 // level3.c's block sizes: K in blocks of Q (the last two shared evenly), M in blocks of P.
 blaslong k_block(const Blas &b, blaslong rest) {
@@ -249,8 +250,10 @@ bool probe(const Blas &b) {
 
 // Resolves and probes once (OpenBLAS single-threaded meanwhile); true when packed GEMMs match.
 bool available() {
+  const int state = g_state.load(std::memory_order_acquire);
+  if (state != 0) return state == 1;
   std::lock_guard<std::mutex> lock(g_mutex);
-  if (g_state == 0) {
+  if (g_state.load(std::memory_order_relaxed) == 0) {
     Blas b;
     bool ok = false;
     const int before = blas_get_threads();
@@ -260,9 +263,9 @@ bool available() {
       blas_set_threads(before);
     }
     if (ok) g_blas = b;
-    g_state = ok ? 1 : -1;
+    g_state.store(ok ? 1 : -1, std::memory_order_release);
   }
-  return g_state == 1;
+  return g_state.load(std::memory_order_relaxed) == 1;
 }
 
 bool valid(int op, int64_t rows, int64_t cols) {
