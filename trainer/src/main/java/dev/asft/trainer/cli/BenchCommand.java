@@ -188,8 +188,10 @@ final class BenchCommand implements Runnable {
                     System.out.printf("%s  random Llama %dx%d (vocab %d), batch %d x %d%s, LoRA r=%d on q,v, lambda %.1f%n", backend.describe(),
                             layers, hidden, vocab, batch, seq, prompt > 0 ? " (" + prompt + " prompt tokens each)" : "", rank, lambda);
                     double rss = dev.asft.trainer.train.MemoryUse.peakRssMib();
-                    System.out.printf("%.0f tokens/s, %.2f s/step (median %.2f); model FLOP utilization %.1f%% of the %.0f GFLOP/s sgemm rate; peak RSS %.0f MiB%n",
-                            tps, timed / steps, median, 100 * mfu, peak, rss);
+                    double packedMib = m.packedWeightBytes() / 1048576.0;
+                    System.out.printf("%.0f tokens/s, %.2f s/step (median %.2f); model FLOP utilization %.1f%% of the %.0f GFLOP/s sgemm rate; peak RSS %.0f MiB%s%n",
+                            tps, timed / steps, median, 100 * mfu, peak, rss,
+                            packedMib > 0 ? String.format(" (%.0f MiB of it the weights packed for the GEMMs)", packedMib) : "");
                     if (json) {
                         java.util.Map<String, Object> out = new java.util.LinkedHashMap<>();
                         out.put("tokens_per_s", tps);
@@ -198,6 +200,7 @@ final class BenchCommand implements Runnable {
                         out.put("mfu", mfu);
                         out.put("sgemm_gflop_per_s", peak);
                         if (!Double.isNaN(rss)) out.put("peak_rss_mib", rss);
+                        out.put("packed_weights_mib", packedMib);
                         System.out.println(Json.line(out));
                     }
                 }

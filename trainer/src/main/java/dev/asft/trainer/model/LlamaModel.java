@@ -599,7 +599,7 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /** Bytes of the frozen weights' packed copies (0: none made). */
-    long packedBytes() {
+    public long packedWeightBytes() {
         return packedBytes;
     }
 

@@ -168,7 +168,7 @@ class ShardsTest {
             setup.accept(m);
             long targets = LlamaModel.supervisedTargets(b[2], batch, len);
             double loss = m.lossAndLoraGrads(b[0], b[1], b[2], batch, len, grads, targets, dropout, new SplittableRandom(7));
-            packedBytes[0] = m.packedBytes();
+            packedBytes[0] = m.packedWeightBytes();
             List<float[]> out = new ArrayList<>();
             out.add(new float[] {(float) loss});
             for (Tensor[] t : grads.values())
