@@ -32,6 +32,10 @@ const void *blas_sgemm_address();
 int blas_get_threads();
 void blas_set_threads(int n);
 
+// Whether asft_sgemm gives c = a op(b) (a untransposed, c with n columns, k the inner size) to
+// libasft's skinny kernel rather than OpenBLAS: the LoRA side products x A^T and dy B.
+bool skinny_product(int64_t n, int64_t k, float beta);
+
 // Splits [0, n) into `parts` contiguous ranges; range p is [begin, end).
 inline void split(int64_t n, int parts, int p, int64_t *begin, int64_t *end) {
   int64_t base = n / parts, extra = n % parts;

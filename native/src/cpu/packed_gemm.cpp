@@ -128,7 +128,7 @@ float *panel(size_t n) {
 // kernel-wide column chunks, then the other M blocks against the whole panel), single-threaded.
 bool run(const Blas &b, const Shape &s, const float *packed, blaslong n, float alpha, const float *x, blaslong ldb,
          float beta, float *c, blaslong ldc) {
-  float *sb = panel(size_t(b.q * std::min(n, b.r) + 64));
+  float *sb = panel(size_t((b.q + b.um) * std::min(n, b.r) + 64)); // a K block is at most Q (+ rounding)
   if (!sb) return false;
   if (beta != 1.f) b.beta(s.m, n, 0, beta, nullptr, 0, nullptr, 0, c, ldc);
   if (alpha == 0.f) return true;
@@ -294,8 +294,10 @@ extern "C" int asft_sgemm_packed(int op, const float *packed, const float *w, in
   if (!w || !x || !c || !valid(op, rows, cols) || n < 0 || n > INT32_MAX) return ASFT_EINVAL;
   if (n == 0) return ASFT_OK;
   const bool forward = op == ASFT_PACK_FORWARD;
-  // Multi-threaded OpenBLAS rounds differently from its single-threaded self: take its path then.
-  if (!packed || blas_get_threads() != 1 || !available())
+  // Multi-threaded OpenBLAS rounds differently from its single-threaded self, and asft_sgemm
+  // gives products with at most 16 columns of c to the skinny kernel: take its path then.
+  const int64_t c_cols = forward ? rows : cols, inner = forward ? cols : rows;
+  if (!packed || blas_get_threads() != 1 || skinny_product(c_cols, inner, beta) || !available())
     return forward ? asft_sgemm(0, 1, n, rows, cols, alpha, x, cols, w, cols, beta, c, rows)
                    : asft_sgemm(0, 0, n, cols, rows, alpha, x, rows, w, cols, beta, c, cols);
   const Shape s = shape_of(op, rows, cols);

@@ -47,6 +47,7 @@ bool tn_skinny_covers(int64_t m, int64_t n, int64_t k, int64_t w) {
 } // namespace
 
 namespace asft::cpu {
+bool skinny_product(int64_t n, int64_t k, float beta) { return n <= 16 && k >= 64 && beta == 0.f; }
 const void *blas_sgemm_address() { return reinterpret_cast<const void *>(g_sgemm); }
 int blas_get_threads() { return g_get_threads ? g_get_threads() : -1; }
 void blas_set_threads(int n) {
@@ -79,7 +80,7 @@ extern "C" int asft_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_
   if (!g_sgemm || !a || !b || !c || !fits(m) || !fits(n) || !fits(k) || !fits(lda) || !fits(ldb) || !fits(ldc))
     return ASFT_EINVAL;
   if (m == 0 || n == 0) return ASFT_OK;
-  if (!trans_a && n <= 16 && k >= 64 && beta == 0.f && lda == k && ldc == n && ldb == (trans_b ? k : n)) {
+  if (!trans_a && skinny_product(n, k, beta) && lda == k && ldc == n && ldb == (trans_b ? k : n)) {
     const float *xt = b; // the skinny kernel wants B^T (n x k) rows
     if (!trans_b) {
       float *t = scratch(0, size_t(n * k));

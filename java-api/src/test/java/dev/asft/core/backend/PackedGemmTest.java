@@ -20,14 +20,16 @@ import org.junit.jupiter.params.provider.CsvSource;
  * weight packed once) against the plain GEMM on the same arrays, bit for bit: with OpenBLAS on one
  * thread (lanes), where the packed copy is used, and on two, where the call falls back to the
  * weight itself. Shapes cover one, two shared and several K and M blocks of OpenBLAS's blocking
- * (Q = P = 320 on the Zen build here), ragged token counts, beta 0 and 1, both directions.
+ * (Q = P = 320 on the Zen build here), ragged token counts, beta 0 and 1, both directions, and
+ * products of at most 16 output columns, which the plain route gives to libasft's skinny kernel.
  * The outputs are poisoned (NaN) where beta = 0, so a block the packed path skipped shows.
  */
 class PackedGemmTest {
     @ParameterizedTest(name = "{0}x{1} weight, {2} tokens, forward={3}, beta={4}")
     @CsvSource({"512,512,512,true,0", "512,512,512,false,1", "1376,512,510,true,1", "512,1376,510,false,0",
             "512,1376,256,true,0", "1376,512,256,false,1", "8000,512,100,true,0", "8000,512,100,false,0",
-            "700,1500,77,true,1", "700,1500,77,false,0", "40,24,9,true,0", "33,650,1,false,1", "17,17,1024,true,0"})
+            "700,1500,77,true,1", "700,1500,77,false,0", "40,24,9,true,0", "33,650,1,false,1", "17,17,1024,true,0",
+            "16,96,50,true,0", "80,16,33,false,0", "16,96,50,true,1"})
     void equalsThePlainGemmBitForBit(int rows, int cols, int n, boolean forward, float beta) {
         assertTrue(NativeKernels.packedGemmAvailable(), "packed GEMMs unavailable with this OpenBLAS");
         CpuBackend cpu = new CpuBackend();
