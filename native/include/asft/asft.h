@@ -193,13 +193,6 @@ int64_t asft_packed_weight_floats(int op, int64_t rows, int64_t cols);
 int asft_pack_weight(int op, const float *w, int64_t rows, int64_t cols, float *packed);
 int asft_sgemm_packed(int op, const float *packed, const float *w, int64_t rows, int64_t cols, int64_t n,
                       float alpha, const float *x, float beta, float *c);
-/*
- * How many lanes (cores running sharded work, one thread each) have finished while others
- * still run: asft_sgemm_packed then shares each product among 1 + n threads, with the same
- * kernel calls and so the same bits (where the probe found that so; otherwise it stays on one).
- * The caller sets it as lanes finish and back to 0 when all are done.
- */
-int asft_set_idle_lanes(int n);
 
 #ifdef __cplusplus
 }

@@ -18,7 +18,6 @@
 // GEMMs are unavailable and callers keep plain ones. When OpenBLAS runs multi-threaded, whose
 // results differ from its single-threaded ones, asft_sgemm_packed falls back to asft_sgemm.
 #include <dlfcn.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <atomic>
@@ -52,8 +51,6 @@ struct Blas {
 Blas g_blas;                 // written once, before g_state turns 1
 std::atomic<int> g_state{0}; // 0 not yet checked, 1 available, -1 unavailable
 std::mutex g_mutex;          // one check at a time
-std::atomic<bool> g_shared{false}; // one product on several threads gives the same bits (probed)
-std::atomic<int> g_idle_lanes{0};  // lanes whose work is done while others still run (asft_set_idle_lanes)
 
 // level3.c's block sizes: K in blocks of Q (the last two shared evenly), M in blocks of P.
 blaslong k_block(const Blas &b, blaslong rest) {
@@ -126,20 +123,16 @@ float *panel(size_t n) {
   return buf.p;
 }
 
-// One worker's share of C (column-major M x N, ldc) += alpha A B, A packed, B column-major
-// K x N (ldb): level3.c's loops (js over N by R, ls over K, the first M block with the B panel
-// packed in kernel-wide column chunks, then the other M blocks against the whole panel). With
-// one worker, exactly the driver's calls in its order. With several, the same kernel calls on
-// the same blocks, shared out: the first block's chunks round-robin (each packs its own chunks
-// of the panel), then the other M blocks round-robin, or, with fewer blocks than workers, each
-// block's columns cut at multiples of the kernel's widest column step (3 UNROLL_N); a barrier
-// after each phase keeps every element's K blocks in order. Which worker computes a tile does
-// not change its bits; the cut columns are checked against cblas_sgemm by the probe.
-template <typename Barrier>
-void run_part(const Blas &b, const Shape &s, const float *packed, blaslong n, float alpha, const float *x, blaslong ldb,
-              float *c, blaslong ldc, float *sb, int parts, int part, Barrier barrier) {
+// C (column-major M x N, ldc) = alpha A B + beta C with A packed, B column-major K x N (ldb):
+// level3.c's loops (js over N by R, ls over K, the first M block with the B panel packed in
+// kernel-wide column chunks, then the other M blocks against the whole panel), single-threaded.
+bool run(const Blas &b, const Shape &s, const float *packed, blaslong n, float alpha, const float *x, blaslong ldb,
+         float beta, float *c, blaslong ldc) {
+  float *sb = panel(size_t((b.q + b.um) * std::min(n, b.r) + 64)); // a K block is at most Q (+ rounding)
+  if (!sb) return false;
+  if (beta != 1.f) b.beta(s.m, n, 0, beta, nullptr, 0, nullptr, 0, c, ldc);
+  if (alpha == 0.f) return true;
   float *bx = const_cast<float *>(x);
-  const blaslong step = 3 * b.un;
   for (blaslong js = 0; js < n; js += b.r) {
     const blaslong mj = std::min(n - js, b.r);
     size_t o = 0; // the packed blocks follow the (ls, is) order
@@ -148,59 +141,28 @@ void run_part(const Blas &b, const Shape &s, const float *packed, blaslong n, fl
       blaslong mi = s.m, l1stride = 1;
       if (mi >= 2 * b.p) mi = b.p;
       else if (mi > b.p) mi = ((mi / 2 + b.um - 1) / b.um) * b.um;
-      else l1stride = parts > 1 ? 1 : 0; // (several workers: each chunk its own place in the panel)
+      else l1stride = 0;
       float *sa = const_cast<float *>(packed) + o;
       o += size_t(round_up(mi, b.um) * ml);
-      int chunk = 0;
-      for (blaslong jjs = js; jjs < js + mj; chunk++) {
+      for (blaslong jjs = js; jjs < js + mj;) {
         blaslong mjj = js + mj - jjs;
-        if (mjj >= step) mjj = step;
+        if (mjj >= 3 * b.un) mjj = 3 * b.un;
         else if (mjj > b.un) mjj = b.un;
-        if (chunk % parts == part) {
-          float *sbj = sb + ml * (jjs - js) * l1stride;
-          b.oncopy(ml, mjj, bx + ls + jjs * ldb, ldb, sbj);
-          b.kernel(mi, mjj, ml, alpha, sa, sbj, c + jjs * ldc, ldc);
-        }
+        float *sbj = sb + ml * (jjs - js) * l1stride;
+        b.oncopy(ml, mjj, bx + ls + jjs * ldb, ldb, sbj);
+        b.kernel(mi, mjj, ml, alpha, sa, sbj, c + jjs * ldc, ldc);
         jjs += mjj;
       }
-      if (parts > 1) barrier(); // the whole panel is packed
-      blaslong blocks = 0;
-      for (blaslong is = mi; is < s.m; is += m_block(b, s.m - is)) blocks++;
-      blaslong q = 0;
-      for (blaslong is = mi; is < s.m; q++) {
+      for (blaslong is = mi; is < s.m;) {
         const blaslong m2 = m_block(b, s.m - is);
         float *sa2 = const_cast<float *>(packed) + o;
         o += size_t(round_up(m2, b.um) * ml);
-        if (blocks >= parts) {
-          if (q % parts == part) b.kernel(m2, mj, ml, alpha, sa2, sb, c + is + js * ldc, ldc);
-        } else { // this worker's whole column steps of the block (the last one also the rest)
-          const blaslong groups = mj / step, g0 = groups * part / parts, g1 = groups * (part + 1) / parts;
-          const blaslong c0 = g0 * step, c1 = part == parts - 1 ? mj : g1 * step;
-          if (c1 > c0) b.kernel(m2, c1 - c0, ml, alpha, sa2, sb + ml * c0, c + is + (js + c0) * ldc, ldc);
-        }
+        b.kernel(m2, mj, ml, alpha, sa2, sb, c + is + js * ldc, ldc);
         is += m2;
       }
-      if (parts > 1) barrier(); // every tile has this K block before the next one starts
       ls += ml;
     }
   }
-}
-
-// C = alpha A B + beta C (as run_part) on `workers` threads; false when out of memory.
-bool run(const Blas &b, const Shape &s, const float *packed, blaslong n, float alpha, const float *x, blaslong ldb,
-         float beta, float *c, blaslong ldc, int workers = 1) {
-  float *sb = panel(size_t((b.q + b.um) * std::min(n, b.r) + 64)); // a K block is at most Q (+ rounding)
-  if (!sb) return false;
-  if (beta != 1.f) b.beta(s.m, n, 0, beta, nullptr, 0, nullptr, 0, c, ldc);
-  if (alpha == 0.f) return true;
-  if (workers <= 1) {
-    run_part(b, s, packed, n, alpha, x, ldb, c, ldc, sb, 1, 0, [] {});
-    return true;
-  }
-#pragma omp parallel num_threads(workers)
-  run_part(b, s, packed, n, alpha, x, ldb, c, ldc, sb, omp_get_num_threads(), omp_get_thread_num(), [] {
-#pragma omp barrier
-  });
   return true;
 }
 
@@ -248,9 +210,9 @@ bool resolve(Blas &b) {
 }
 
 // Every blocking case (K in one, two shared and several blocks; M in one, two shared and
-// several; N in one chunk and ragged chunks; beta 0, 1 and other), forward and backward, on
-// `workers` threads against cblas_sgemm on one thread, bit for bit.
-bool probe(const Blas &b, int workers) {
+// several; N in one chunk and ragged chunks; beta 0, 1 and other), forward and backward,
+// against cblas_sgemm on one thread, bit for bit.
+bool probe(const Blas &b) {
   auto sgemm = reinterpret_cast<cblas_sgemm_fn>(const_cast<void *>(blas_sgemm_address()));
   std::mt19937 gen(20261129);
   std::normal_distribution<float> nd;
@@ -279,8 +241,7 @@ bool probe(const Blas &b, int workers) {
             sgemm(101, 111, 111, int(n), int(cols), int(rows), alpha, x.data(), int(rows), w.data(), int(cols), beta,
                   want.data(), int(cols));
           pack(b, s, w.data(), packed.data());
-          if (!run(b, s, packed.data(), n, alpha, x.data(), op == ASFT_PACK_FORWARD ? cols : rows, beta, got.data(), s.m,
-                   workers))
+          if (!run(b, s, packed.data(), n, alpha, x.data(), op == ASFT_PACK_FORWARD ? cols : rows, beta, got.data(), s.m))
             return false;
           if (std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) != 0) return false;
         }
@@ -296,15 +257,12 @@ bool available() {
     Blas b;
     bool ok = false;
     const int before = blas_get_threads();
-    bool shared = false;
     if (before > 0 && resolve(b)) {
       blas_set_threads(1);
-      ok = probe(b, 1);
-      shared = ok && probe(b, 2);
+      ok = probe(b);
       blas_set_threads(before);
     }
     if (ok) g_blas = b;
-    g_shared.store(shared, std::memory_order_relaxed);
     g_state.store(ok ? 1 : -1, std::memory_order_release);
   }
   return g_state.load(std::memory_order_relaxed) == 1;
@@ -317,12 +275,6 @@ bool valid(int op, int64_t rows, int64_t cols) {
 } // namespace
 
 extern "C" int asft_packed_gemm_available(void) { return available() ? 1 : 0; }
-
-extern "C" int asft_set_idle_lanes(int n) {
-  if (n < 0) return ASFT_EINVAL;
-  g_idle_lanes.store(n, std::memory_order_relaxed);
-  return ASFT_OK;
-}
 
 extern "C" int64_t asft_packed_weight_floats(int op, int64_t rows, int64_t cols) {
   if (!valid(op, rows, cols)) return -ASFT_EINVAL;
@@ -348,10 +300,6 @@ extern "C" int asft_sgemm_packed(int op, const float *packed, const float *w, in
   if (!packed || blas_get_threads() != 1 || skinny_product(c_cols, inner, beta) || !available())
     return forward ? asft_sgemm(0, 1, n, rows, cols, alpha, x, cols, w, cols, beta, c, rows)
                    : asft_sgemm(0, 0, n, cols, rows, alpha, x, rows, w, cols, beta, c, cols);
-  // Cores whose lanes are done help with the products of the lanes still running (the end of a
-  // sharded step, where one core waits for the other): same kernel calls, so the same bits.
-  const int idle = g_idle_lanes.load(std::memory_order_relaxed);
-  const int workers = idle > 0 && g_shared.load(std::memory_order_relaxed) ? 1 + idle : 1;
   const Shape s = shape_of(op, rows, cols);
-  return run(g_blas, s, packed, n, alpha, x, forward ? cols : rows, beta, c, s.m, workers) ? ASFT_OK : ASFT_ENOMEM;
+  return run(g_blas, s, packed, n, alpha, x, forward ? cols : rows, beta, c, s.m) ? ASFT_OK : ASFT_ENOMEM;
 }

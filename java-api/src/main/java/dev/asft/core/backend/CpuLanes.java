@@ -15,8 +15,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * per thread); OpenBLAS's thread count is process-wide, so it is 1 while lanes run and restored
  * after. Why: on the 2-core dev VM two single-threaded halves of a training step ran in 0.97–1.04 s
  * against 1.16–1.22 s for the whole step on two threads (every GEMM and kernel forks and joins,
- * and small products split unevenly). A lane that is done tells libasft, whose packed GEMMs in
- * the lanes still running then share their kernel calls with the free core (same bits).
+ * and small products split unevenly).
  */
 final class CpuLanes {
     private static final AtomicInteger NEXT = new AtomicInteger();
@@ -60,16 +59,7 @@ final class CpuLanes {
         int blasThreads = NativeKernels.blasThreads(1);
         try {
             List<Future<?>> running = new ArrayList<>();
-            AtomicInteger done = new AtomicInteger();
-            for (Runnable t : tasks)
-                running.add(p.submit(() -> {
-                    try {
-                        t.run();
-                    } finally { // this core is free: the others' packed GEMMs may use it (same bits)
-                        int n = done.incrementAndGet();
-                        if (n < tasks.size()) NativeKernels.setIdleLanes(n);
-                    }
-                }));
+            for (Runnable t : tasks) running.add(p.submit(t));
             Throwable first = null;
             boolean interrupted = false;
             for (Future<?> f : running) {
@@ -90,7 +80,6 @@ final class CpuLanes {
             if (first instanceof Error err) throw err;
             if (first != null) throw new IllegalStateException(first);
         } finally {
-            NativeKernels.setIdleLanes(0);
             NativeKernels.blasThreads(blasThreads);
         }
     }

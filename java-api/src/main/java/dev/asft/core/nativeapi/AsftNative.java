@@ -91,8 +91,6 @@ public final class AsftNative {
 
     public static native int asft_packed_gemm_available();
 
-    public static native int asft_set_idle_lanes(int n);
-
     public static native long asft_packed_weight_floats(int op, long rows, long cols);
 
     public static native int asft_pack_weight(int op, @Const FloatPointer w, long rows, long cols, FloatPointer packed);

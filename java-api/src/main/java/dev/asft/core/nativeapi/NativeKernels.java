@@ -317,15 +317,6 @@ public final class NativeKernels {
     }
 
     /**
-     * How many lanes are done while others still run (0 when none, or when no lanes run): their
-     * cores then help with the other lanes' packed GEMMs ({@link #sgemmPacked}), same bits.
-     */
-    public static void setIdleLanes(int n) {
-        ensureLoaded();
-        check(AsftNative.asft_set_idle_lanes(n), "asft_set_idle_lanes");
-    }
-
-    /**
      * The weight w [rows x cols] (f32) packed for {@link #sgemmPacked} with the same {@code forward}
      * flag, in a new off-heap tensor; null when packed GEMMs are unavailable.
      */

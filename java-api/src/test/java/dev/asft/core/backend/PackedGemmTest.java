@@ -18,8 +18,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * GEMMs with a prepacked frozen weight (libasft's asft_sgemm_packed: OpenBLAS's kernels over the
  * weight packed once) against the plain GEMM on the same arrays, bit for bit: with OpenBLAS on one
- * thread (lanes), where the packed copy is used (also shared among two threads, as when another
- * lane is done), and on two, where the call falls back to the weight itself. Shapes cover one, two shared and several K and M blocks of OpenBLAS's blocking
+ * thread (lanes), where the packed copy is used, and on two, where the call falls back to the
+ * weight itself. Shapes cover one, two shared and several K and M blocks of OpenBLAS's blocking
  * (Q = P = 320 on the Zen build here), ragged token counts, beta 0 and 1, both directions, and
  * products of at most 16 output columns, which the plain route gives to libasft's skinny kernel.
  * The outputs are poisoned (NaN) where beta = 0, so a block the packed path skipped shows.
@@ -38,22 +38,19 @@ class PackedGemmTest {
         float[] c0 = beta == 0 ? nan(n * (forward ? rows : cols)) : randArray(n * (forward ? rows : cols));
         try (Tensor w = TestData.randn(DType.F32, 1, rows, cols); PackedWeight packed = cpu.packWeight(forward, w)) {
             assertNotNull(packed);
-            for (int threads : new int[] {1, 2})
-                for (int idle : new int[] {0, 1}) { // idle lanes: the packed product shared with another thread
-                    int before = NativeKernels.blasThreads(threads);
-                    try {
-                        float[] want = c0.clone(), got = c0.clone();
-                        if (forward) cpu.gemm(true, alpha, x, n, cols, w, beta, want);
-                        else cpu.gemm(false, alpha, x, n, rows, w, beta, want);
-                        NativeKernels.setIdleLanes(idle);
-                        cpu.gemmPacked(forward, packed, w, alpha, x, n, beta, got);
-                        for (float v : got) assertTrue(Float.isFinite(v), "an output was left unwritten" + TestData.seedInfo());
-                        assertArrayEquals(want, got, threads + " OpenBLAS thread(s), " + idle + " idle lane(s)" + TestData.seedInfo());
-                    } finally {
-                        NativeKernels.setIdleLanes(0);
-                        NativeKernels.blasThreads(before);
-                    }
+            for (int threads : new int[] {1, 2}) {
+                int before = NativeKernels.blasThreads(threads);
+                try {
+                    float[] want = c0.clone(), got = c0.clone();
+                    if (forward) cpu.gemm(true, alpha, x, n, cols, w, beta, want);
+                    else cpu.gemm(false, alpha, x, n, rows, w, beta, want);
+                    cpu.gemmPacked(forward, packed, w, alpha, x, n, beta, got);
+                    for (float v : got) assertTrue(Float.isFinite(v), "an output was left unwritten" + TestData.seedInfo());
+                    assertArrayEquals(want, got, threads + " OpenBLAS thread(s)" + TestData.seedInfo());
+                } finally {
+                    NativeKernels.blasThreads(before);
                 }
+            }
         }
     }
 
