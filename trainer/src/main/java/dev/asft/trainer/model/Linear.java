@@ -51,14 +51,23 @@ final class Linear implements AutoCloseable {
     }
 
     /**
-     * Packs an f32 weight for the backend's GEMMs, once (the GEMMs then skip packing it on every
-     * call; same results bit for bit); returns the bytes the packed copies take (0: none).
+     * Packs an f32 weight for the backend's forward GEMMs (y = x W^T) and, with {@code backward},
+     * its input-gradient GEMMs (dx = dy W), once each (the GEMMs then skip packing it on every
+     * call; same results bit for bit); returns the bytes the new packed copies take (0: none).
      */
-    long pack(Backend backend) {
-        if (weight.dtype() != DType.F32 || packedForward != null) return 0;
-        packedForward = backend.packWeight(true, weight);
-        packedBackward = packedForward == null ? null : backend.packWeight(false, weight);
-        return 4 * ((packedForward == null ? 0 : packedForward.data().numel()) + (packedBackward == null ? 0 : packedBackward.data().numel()));
+    long pack(Backend backend, boolean backward) {
+        if (weight.dtype() != DType.F32) return 0;
+        long bytes = 0;
+        if (packedForward == null) {
+            packedForward = backend.packWeight(true, weight);
+            if (packedForward == null) return 0; // the backend has no packed GEMMs
+            bytes += 4 * packedForward.data().numel();
+        }
+        if (backward && packedBackward == null) {
+            packedBackward = backend.packWeight(false, weight);
+            if (packedBackward != null) bytes += 4 * packedBackward.data().numel();
+        }
+        return bytes;
     }
 
     /** Closes the packed copies, if any (the weight is about to change, or is closed). */
@@ -68,9 +77,10 @@ final class Linear implements AutoCloseable {
         packedForward = packedBackward = null;
     }
 
-    /** The bytes {@link #pack} would add: two f32 copies of an f32 weight. */
-    long packBytes() {
-        return weight.dtype() == DType.F32 && packedForward == null ? 8 * weight.numel() : 0;
+    /** The bytes {@link #pack} would add: an f32 copy of an f32 weight per direction not packed yet. */
+    long packBytes(boolean backward) {
+        if (weight.dtype() != DType.F32) return 0;
+        return 4 * weight.numel() * ((packedForward == null ? 1 : 0) + (backward && packedBackward == null ? 1 : 0));
     }
 
     /** The weight as an f32 tensor for one GEMM (widened into the lane's scratch when mapped). */

@@ -32,7 +32,7 @@ public final class LlamaModel implements AutoCloseable {
     private final boolean mapped; // weights are views of the memory-mapped checkpoint, widened per GEMM
     private final Lane main = new Lane(); // whole steps, inference, losses: arrays reused step to step
     private final Shards shards; // LoRA steps and losses of larger batches: lanes and per-shard gradients
-    private boolean packTried; // the frozen weights' packed copies were made, or found not to fit
+    private int packTried = -1; // the directions packed, or found not to fit: -1 none, 0 forward, 1 both
     private boolean packing = !"off".equals(System.getProperty("asft.packedWeights", "auto"));
     private long packedBytes;
     private int shardTokens = Shards.TOKENS;
@@ -467,6 +467,7 @@ public final class LlamaModel implements AutoCloseable {
      */
     public double[] lossSum(int[] ids, int[] mask, int[] labels, int batch, int len) {
         int count = shardCount(batch, len, false), per = batch / count;
+        if (count > 1 && shards.lanesFor(count) > 1) packWeights(false);
         double[][] sumCount = new double[count][];
         shards.run(count, (lane, s) -> sumCount[s] = lossOnLane(lane, Shards.part(ids, s, count), Shards.part(mask, s, count),
                 Shards.part(labels, s, count), per, len));
@@ -568,7 +569,7 @@ public final class LlamaModel implements AutoCloseable {
         int count = shardCount(batch, len, full != null);
         double[][] sumCount = new double[1][];
         if (full != null) unpackWeights(); // the weights change: packed copies would go stale
-        if (count > 1 && shards.lanesFor(count) > 1) packWeights();
+        if (count > 1 && shards.lanesFor(count) > 1) packWeights(true);
         if (count > 1) sumCount[0] = inShards(count, ids, mask, labels, batch, len, grads, denominator, dropout, rnd);
         else // one shard: the whole step on the model's lane, into the caller's gradients
             shards.run(1, (lane, s) -> sumCount[0] = onLane(lane, ids, mask, labels, batch, len, grads, full, denominator, dropout, rnd));
@@ -576,20 +577,22 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * Packs the frozen f32 weights for the backend's GEMMs, once, when the step runs in lanes
-     * (single-threaded OpenBLAS, where a packed GEMM gives the same bits as a plain one): each
-     * projection's GEMMs then skip packing the weight on every call, ~6% of a LoRA step of the
-     * benchmark model (docs/PERFORMANCE.md). The copies take twice the weights' f32 bytes, so only
-     * while that stays within a quarter of the RAM; {@code -Dasft.packedWeights=off} turns it off.
+     * Packs the frozen f32 weights for the backend's GEMMs, once, when steps or losses run in
+     * lanes (single-threaded OpenBLAS, where a packed GEMM gives the same bits as a plain one):
+     * each projection's GEMMs then skip packing the weight on every call, ~6% of a LoRA step of
+     * the benchmark model (docs/PERFORMANCE.md). A loss needs the forward copies only, a step the
+     * backward ones too. The copies take the weights' f32 bytes once per direction, so only while
+     * all of them stay within a quarter of the RAM; {@code -Dasft.packedWeights=off} turns it off.
      */
-    private void packWeights() {
-        if (packTried || !packing) return;
-        packTried = true;
+    private void packWeights(boolean backward) {
+        int want = backward ? 1 : 0;
+        if (packTried >= want || !packing) return;
+        packTried = want;
         List<Linear> all = packable();
-        long bytes = 0;
-        for (Linear l : all) bytes += l.packBytes();
+        long bytes = packedBytes;
+        for (Linear l : all) bytes += l.packBytes(backward);
         if (bytes > totalMemory() / 4) return;
-        for (Linear l : all) packedBytes += l.pack(backend);
+        for (Linear l : all) packedBytes += l.pack(backend, backward);
     }
 
     /** Turns packed weights on or off (tests; the default follows -Dasft.packedWeights). */
@@ -606,7 +609,7 @@ public final class LlamaModel implements AutoCloseable {
     /** Drops the packed copies (the weights are about to change). */
     private void unpackWeights() {
         for (Linear l : packable()) l.unpack();
-        packTried = false;
+        packTried = -1;
         packedBytes = 0;
     }
 

@@ -80,7 +80,10 @@ class ShardsTest {
         }
     }
 
-    /** The loss without gradients ({@code asft loss}) in shards: the whole batch's, the same on 1 and 2 lanes. */
+    /**
+     * The loss without gradients ({@code asft loss}) in shards: the whole batch's, the same on 1
+     * and 2 lanes (on 2 with the forward weights packed).
+     */
     @Test
     void aLossInShardsIsTheWholeBatchsLoss() throws Exception {
         Path dir = LlamaForwardTest.golden("qwen2");
@@ -94,6 +97,14 @@ class ShardsTest {
                     try (LlamaModel m = new LlamaModel(ck, new CpuBackend())) {
                         m.shardTokens(i == 0 ? Integer.MAX_VALUE : 1);
                         got[i] = m.lossSum(b[0], b[1], b[2], batch, len);
+                        if (i == 1) { // on two lanes the forward weights were packed (only those: a loss has no backward)
+                            long forwardBytes = 0;
+                            for (String name : ck.names())
+                                if (name.endsWith("proj.weight") || name.equals("lm_head.weight") || name.equals("model.embed_tokens.weight"))
+                                    forwardBytes += 4 * Tensor.numel(ck.entry(name).shape());
+                            assertTrue(m.packedWeightBytes() > 0 && m.packedWeightBytes() <= forwardBytes,
+                                    m.packedWeightBytes() + " packed bytes, forward weights " + forwardBytes);
+                        }
                     }
                 }
                 assertEquals(LlamaModel.supervisedTargets(b[2], batch, len), (long) got[0][1]);
