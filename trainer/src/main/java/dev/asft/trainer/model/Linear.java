@@ -1,6 +1,7 @@
 package dev.asft.trainer.model;
 
 import dev.asft.core.backend.Backend;
+import dev.asft.core.backend.PackedWeight;
 import dev.asft.core.tensor.DType;
 import dev.asft.core.tensor.Tensor;
 
@@ -35,7 +36,7 @@ final class Linear implements AutoCloseable {
     private Tensor loraA, loraB; // views of the adapter's tensors (not owned)
     private float loraScale;
     // The weight packed for the backend's GEMMs (forward y = x W^T, backward dx = dy W), or null.
-    private dev.asft.core.backend.PackedWeight packedForward, packedBackward;
+    private PackedWeight packedForward, packedBackward;
 
     /**
      * The weight may be f32, or a mapped bf16/f16 view that each GEMM widens into the calling
