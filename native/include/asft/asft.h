@@ -184,7 +184,8 @@ int asft_blas_threads(int n);
  * (function table, and a probe of every blocking case against cblas_sgemm); where that fails,
  * asft_packed_gemm_available() is 0, asft_packed_weight_floats returns -ASFT_EUNSUPPORTED and
  * asft_pack_weight ASFT_EUNSUPPORTED. asft_sgemm_packed takes W as well: with no packed copy
- * (null), or OpenBLAS multi-threaded at the time of the call, it runs asft_sgemm on W instead.
+ * (null), OpenBLAS multi-threaded at the time of the call, a small product (rows cols n < 2^21)
+ * or one asft_sgemm gives to its skinny kernel, it runs asft_sgemm on W instead.
  */
 #define ASFT_PACK_FORWARD 0
 #define ASFT_PACK_BACKWARD 1

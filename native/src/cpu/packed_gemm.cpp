@@ -295,9 +295,12 @@ extern "C" int asft_sgemm_packed(int op, const float *packed, const float *w, in
   if (n == 0) return ASFT_OK;
   const bool forward = op == ASFT_PACK_FORWARD;
   // Multi-threaded OpenBLAS rounds differently from its single-threaded self, and asft_sgemm
-  // gives products with at most 16 columns of c to the skinny kernel: take its path then.
+  // gives products with at most 16 columns of c to the skinny kernel: take its path then. So do
+  // small products, where packing the weight costs little and some OpenBLAS builds route
+  // cblas_sgemm to small-matrix kernels this driver does not follow.
   const int64_t c_cols = forward ? rows : cols, inner = forward ? cols : rows;
-  if (!packed || blas_get_threads() != 1 || skinny_product(c_cols, inner, beta) || !available())
+  const bool small = double(rows) * double(cols) * double(n) < double(1 << 21);
+  if (!packed || small || blas_get_threads() != 1 || skinny_product(c_cols, inner, beta) || !available())
     return forward ? asft_sgemm(0, 1, n, rows, cols, alpha, x, cols, w, cols, beta, c, rows)
                    : asft_sgemm(0, 0, n, cols, rows, alpha, x, rows, w, cols, beta, c, cols);
   const Shape s = shape_of(op, rows, cols);
