@@ -260,6 +260,18 @@ void test_regularizers_thread_independent() {
     CHECK(rc == 0, "status %d", rc);
     return o;
   };
+  { // V = aligned - base and ||V||^2 (the anchor's normalization): 5 chunks and a ragged end
+    const auto x = randn(size_t(5 * 65536 + 77)), y = randn(x.size()); // above the threads_for bar (2^18)
+    auto sub = [&](int threads) {
+      asft_set_num_threads(threads);
+      std::vector<float> v(x.size(), std::nanf(""));
+      double ss = std::nan("");
+      CHECK(asft_sub_to_f32(x.data(), y.data(), ASFT_DTYPE_F32, v.data(), int64_t(x.size()), &ss) == 0, "sub_to_f32");
+      return std::make_pair(v, ss);
+    };
+    const auto one = sub(1);
+    for (int threads : {2, 3}) CHECK(sub(threads) == one, "[%s] sub_to_f32 with %d threads differs from 1 thread", asft_cpu_isa(), threads);
+  }
   const char *names[] = {"regularizer_dense", "lora_finish", "regularizer_lowrank"};
   for (int which = 0; which < 3; which++) {
     const Out one = run(which, 1);

@@ -1,7 +1,9 @@
 // Dtype conversions and the small elementwise helpers the anchor builder needs.
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "asft/asft.h"
 #include "internal.h"
@@ -108,25 +110,36 @@ int asft_sub_to_f32(const void *a, const void *b, int dtype, float *out, int64_t
   if (!a || !b || !out || !sum_sq || n < 0) return ASFT_EINVAL;
   if (dtype != ASFT_DTYPE_F32 && dtype != ASFT_DTYPE_BF16 && dtype != ASFT_DTYPE_F16)
     return ASFT_EINVAL;
-  double ss = 0.0;
-#pragma omp parallel for num_threads(threads_for(double(n))) schedule(static) reduction(+ : ss)
-  for (int64_t i = 0; i < n; i++) {
-    float x, y;
-    if (dtype == ASFT_DTYPE_F32) {
-      x = static_cast<const float *>(a)[i];
-      y = static_cast<const float *>(b)[i];
-    } else if (dtype == ASFT_DTYPE_BF16) {
-      x = bf16_to_f32(static_cast<const uint16_t *>(a)[i]);
-      y = bf16_to_f32(static_cast<const uint16_t *>(b)[i]);
-    } else {
-      x = f16_to_f32(static_cast<const uint16_t *>(a)[i]);
-      y = f16_to_f32(static_cast<const uint16_t *>(b)[i]);
+  // ||V||^2 in fixed chunks, each summed in order, the chunks' sums added in order: the same bits
+  // on any thread count (an OpenMP reduction adds per-thread partial sums, which move with it).
+  constexpr int64_t chunk = 1 << 16;
+  const int64_t chunks = (n + chunk - 1) / chunk;
+  std::vector<double> part(size_t(chunks), 0.0);
+#pragma omp parallel for num_threads(threads_for(double(n))) schedule(static)
+  for (int64_t q = 0; q < chunks; q++) {
+    double ss = 0.0;
+    const int64_t end = std::min(n, (q + 1) * chunk);
+    for (int64_t i = q * chunk; i < end; i++) {
+      float x, y;
+      if (dtype == ASFT_DTYPE_F32) {
+        x = static_cast<const float *>(a)[i];
+        y = static_cast<const float *>(b)[i];
+      } else if (dtype == ASFT_DTYPE_BF16) {
+        x = bf16_to_f32(static_cast<const uint16_t *>(a)[i]);
+        y = bf16_to_f32(static_cast<const uint16_t *>(b)[i]);
+      } else {
+        x = f16_to_f32(static_cast<const uint16_t *>(a)[i]);
+        y = f16_to_f32(static_cast<const uint16_t *>(b)[i]);
+      }
+      const float v = x - y;
+      out[i] = v;
+      ss += double(v) * v;
     }
-    float v = x - y;
-    out[i] = v;
-    ss += double(v) * v;
+    part[size_t(q)] = ss;
   }
-  *sum_sq = ss;
+  double total = 0.0;
+  for (double p : part) total += p;
+  *sum_sq = total;
   return ASFT_OK;
 }
 
