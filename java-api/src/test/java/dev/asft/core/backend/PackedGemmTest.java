@@ -38,6 +38,17 @@ class PackedGemmTest {
         float[] c0 = beta == 0 ? nan(n * (forward ? rows : cols)) : randArray(n * (forward ? rows : cols));
         try (Tensor w = TestData.randn(DType.F32, 1, rows, cols); PackedWeight packed = cpu.packWeight(forward, w)) {
             assertEquals(available, packed != null, "a packed copy exactly where packed GEMMs are available");
+            // against the java backend's plain loops in double (the reference), within float rounding
+            float[] ref = c0.clone(), viaPacked = c0.clone();
+            if (beta == 0) java.util.Arrays.fill(ref, 0f);
+            JavaBackend java = new JavaBackend();
+            if (forward) java.gemm(true, alpha, x, n, cols, w, beta, ref);
+            else java.gemm(false, alpha, x, n, rows, w, beta, ref);
+            cpu.gemmPacked(forward, packed, w, alpha, x, n, beta, viaPacked);
+            int inner = forward ? cols : rows;
+            for (int i = 0; i < ref.length; i++)
+                assertEquals(ref[i], viaPacked[i], 1e-5 * Math.sqrt(inner) * (1 + Math.abs(ref[i])),
+                        "element " + i + " against the java reference" + TestData.seedInfo());
             for (int threads : new int[] {1, 2}) {
                 int before = NativeKernels.blasThreads(threads);
                 try {
