@@ -26,11 +26,9 @@ int threads_for(double work);
 // the demo's 2-layer model (hidden 64): 2^18 made LoRA steps ~6x slower than one thread.
 int threads_for_step(double work);
 
-// The process's OpenBLAS as handed over (projection_gemm.cpp): cblas_sgemm's address (null
-// before asft_set_sgemm) and its thread count (-1 before asft_set_blas_threads_fns; set > 0).
+// The process's cblas_sgemm as handed over (projection_gemm.cpp; null before asft_set_sgemm).
+// Its thread count: asft_blas_threads.
 const void *blas_sgemm_address();
-int blas_get_threads();
-void blas_set_threads(int n);
 
 // Whether asft_sgemm gives c = a op(b) (a untransposed, c with n columns, k the inner size) to
 // libasft's skinny kernel rather than OpenBLAS: the LoRA side products x A^T and dy B.

@@ -39,8 +39,6 @@ typedef int (*kernel_fn)(blaslong, blaslong, blaslong, float, float *, float *, 
 typedef int (*beta_fn)(blaslong, blaslong, blaslong, float, float *, blaslong, float *, blaslong, float *, blaslong);
 typedef int (*copy_fn)(blaslong, blaslong, float *, blaslong, float *);
 typedef char *(*corename_fn)(void);
-typedef void (*cblas_sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int, float,
-                               float *, int);
 
 struct Blas {
   kernel_fn kernel = nullptr;
@@ -76,35 +74,38 @@ Shape shape_of(int op, int64_t rows, int64_t cols) {
   return op == ASFT_PACK_FORWARD ? Shape{rows, cols, cols, true} : Shape{cols, rows, cols, false};
 }
 
-size_t packed_floats(const Blas &b, const Shape &s) {
-  size_t total = 0;
+// Calls f(ls, ml, is, mi) for every (K block, M block) of A in the order the driver packs and the
+// GEMM reads them: K blocks outermost, M blocks within.
+template <typename F>
+void for_each_block(const Blas &b, const Shape &s, F f) {
   for (blaslong ls = 0; ls < s.k;) {
     const blaslong ml = k_block(b, s.k - ls);
     for (blaslong is = 0; is < s.m;) {
       const blaslong mi = m_block(b, s.m - is);
-      total += size_t(round_up(mi, b.um) * ml);
+      f(ls, ml, is, mi);
       is += mi;
     }
     ls += ml;
   }
+}
+
+// Floats of one packed block (the copy routines fill whole UNROLL_M rows).
+size_t block_floats(const Blas &b, blaslong ml, blaslong mi) { return size_t(round_up(mi, b.um) * ml); }
+
+size_t packed_floats(const Blas &b, const Shape &s) {
+  size_t total = 0;
+  for_each_block(b, s, [&](blaslong, blaslong ml, blaslong, blaslong mi) { total += block_floats(b, ml, mi); });
   return total;
 }
 
-// Every (K block, M block) of A as the driver's ICOPY packs it, in the order the GEMM reads them.
+// Every (K block, M block) of A as the driver's ICOPY packs it, one after another.
 void pack(const Blas &b, const Shape &s, const float *w, float *out) {
-  size_t o = 0;
   float *a = const_cast<float *>(w);
-  for (blaslong ls = 0; ls < s.k;) {
-    const blaslong ml = k_block(b, s.k - ls);
-    for (blaslong is = 0; is < s.m;) {
-      const blaslong mi = m_block(b, s.m - is);
-      if (s.trans_a) b.incopy(ml, mi, a + ls + is * s.lda, s.lda, out + o);
-      else b.itcopy(ml, mi, a + is + ls * s.lda, s.lda, out + o);
-      o += size_t(round_up(mi, b.um) * ml);
-      is += mi;
-    }
-    ls += ml;
-  }
+  for_each_block(b, s, [&](blaslong ls, blaslong ml, blaslong is, blaslong mi) {
+    if (s.trans_a) b.incopy(ml, mi, a + ls + is * s.lda, s.lda, out);
+    else b.itcopy(ml, mi, a + is + ls * s.lda, s.lda, out);
+    out += block_floats(b, ml, mi);
+  });
 }
 
 // The B panel buffer (Q x min(n, R) floats), per thread; page-aligned as OpenBLAS's own.
@@ -138,12 +139,9 @@ bool run(const Blas &b, const Shape &s, const float *packed, blaslong n, float a
     size_t o = 0; // the packed blocks follow the (ls, is) order
     for (blaslong ls = 0; ls < s.k;) {
       const blaslong ml = k_block(b, s.k - ls);
-      blaslong mi = s.m, l1stride = 1;
-      if (mi >= 2 * b.p) mi = b.p;
-      else if (mi > b.p) mi = ((mi / 2 + b.um - 1) / b.um) * b.um;
-      else l1stride = 0;
+      const blaslong mi = m_block(b, s.m), l1stride = s.m > b.p ? 1 : 0; // one M block: the chunks share a place
       float *sa = const_cast<float *>(packed) + o;
-      o += size_t(round_up(mi, b.um) * ml);
+      o += block_floats(b, ml, mi);
       for (blaslong jjs = js; jjs < js + mj;) {
         blaslong mjj = js + mj - jjs;
         if (mjj >= 3 * b.un) mjj = 3 * b.un;
@@ -156,7 +154,7 @@ bool run(const Blas &b, const Shape &s, const float *packed, blaslong n, float a
       for (blaslong is = mi; is < s.m;) {
         const blaslong m2 = m_block(b, s.m - is);
         float *sa2 = const_cast<float *>(packed) + o;
-        o += size_t(round_up(m2, b.um) * ml);
+        o += block_floats(b, ml, m2);
         b.kernel(m2, mj, ml, alpha, sa2, sb, c + is + js * ldc, ldc);
         is += m2;
       }
@@ -209,11 +207,18 @@ bool resolve(Blas &b) {
   return ok;
 }
 
+// The same product without packing: what asft_sgemm gives (OpenBLAS, or for at most 16 columns
+// of c the skinny kernel).
+int plain(int op, const float *w, int64_t rows, int64_t cols, int64_t n, float alpha, const float *x, float beta,
+          float *c) {
+  return op == ASFT_PACK_FORWARD ? asft_sgemm(0, 1, n, rows, cols, alpha, x, cols, w, cols, beta, c, rows)
+                                 : asft_sgemm(0, 0, n, cols, rows, alpha, x, rows, w, cols, beta, c, cols);
+}
+
 // Every blocking case (K in one, two shared and several blocks; M in one, two shared and
 // several; N in one chunk and ragged chunks; beta 0, 1 and other), forward and backward,
-// against cblas_sgemm on one thread, bit for bit.
+// against the plain route (OpenBLAS: every c here is wider than 16) on one thread, bit for bit.
 bool probe(const Blas &b) {
-  auto sgemm = reinterpret_cast<cblas_sgemm_fn>(const_cast<void *>(blas_sgemm_address()));
   std::mt19937 gen(20261129);
   std::normal_distribution<float> nd;
   const blaslong ks[] = {b.q / 2 + 3, b.q + 40, 2 * b.q + 24}, ms[] = {b.p / 2 + 8, b.p + 56, 2 * b.p + 16};
@@ -234,12 +239,7 @@ bool probe(const Blas &b) {
           for (float &v : x) v = nd(gen);
           for (float &v : want) v = nd(gen);
           got = want;
-          if (op == ASFT_PACK_FORWARD)
-            sgemm(101, 111, 112, int(n), int(rows), int(cols), alpha, x.data(), int(cols), w.data(), int(cols), beta,
-                  want.data(), int(rows));
-          else
-            sgemm(101, 111, 111, int(n), int(cols), int(rows), alpha, x.data(), int(rows), w.data(), int(cols), beta,
-                  want.data(), int(cols));
+          if (plain(op, w.data(), rows, cols, n, alpha, x.data(), beta, want.data()) != ASFT_OK) return false;
           pack(b, s, w.data(), packed.data());
           if (!run(b, s, packed.data(), n, alpha, x.data(), op == ASFT_PACK_FORWARD ? cols : rows, beta, got.data(), s.m))
             return false;
@@ -256,11 +256,10 @@ bool available() {
   if (g_state.load(std::memory_order_relaxed) == 0) {
     Blas b;
     bool ok = false;
-    const int before = blas_get_threads();
-    if (before > 0 && resolve(b)) {
-      blas_set_threads(1);
+    if (asft_blas_threads(0) > 0 && resolve(b)) {
+      const int before = asft_blas_threads(1);
       ok = probe(b);
-      blas_set_threads(before);
+      asft_blas_threads(before);
     }
     if (ok) g_blas = b;
     g_state.store(ok ? 1 : -1, std::memory_order_release);
@@ -300,9 +299,8 @@ extern "C" int asft_sgemm_packed(int op, const float *packed, const float *w, in
   // cblas_sgemm to small-matrix kernels this driver does not follow.
   const int64_t c_cols = forward ? rows : cols, inner = forward ? cols : rows;
   const bool small = double(rows) * double(cols) * double(n) < double(1 << 21);
-  if (!packed || small || blas_get_threads() != 1 || skinny_product(c_cols, inner, beta) || !available())
-    return forward ? asft_sgemm(0, 1, n, rows, cols, alpha, x, cols, w, cols, beta, c, rows)
-                   : asft_sgemm(0, 0, n, cols, rows, alpha, x, rows, w, cols, beta, c, cols);
+  if (!packed || small || asft_blas_threads(0) != 1 || skinny_product(c_cols, inner, beta) || !available())
+    return plain(op, w, rows, cols, n, alpha, x, beta, c);
   const Shape s = shape_of(op, rows, cols);
   return run(g_blas, s, packed, n, alpha, x, forward ? cols : rows, beta, c, s.m) ? ASFT_OK : ASFT_ENOMEM;
 }

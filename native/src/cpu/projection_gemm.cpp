@@ -49,10 +49,6 @@ bool tn_skinny_covers(int64_t m, int64_t n, int64_t k, int64_t w) {
 namespace asft::cpu {
 bool skinny_product(int64_t n, int64_t k, float beta) { return n <= 16 && k >= 64 && beta == 0.f; }
 const void *blas_sgemm_address() { return reinterpret_cast<const void *>(g_sgemm); }
-int blas_get_threads() { return g_get_threads ? g_get_threads() : -1; }
-void blas_set_threads(int n) {
-  if (g_set_threads && n > 0) g_set_threads(n);
-}
 } // namespace asft::cpu
 
 extern "C" int asft_set_blas_threads_fns(const void *set_num_threads, const void *get_num_threads) {
