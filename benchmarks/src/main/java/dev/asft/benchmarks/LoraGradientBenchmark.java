@@ -45,38 +45,29 @@ public class LoraGradientBenchmark {
     CpuBackend cpu;
     float[] x, dy, dyb, xa;
     Tensor xt, dyt, dybt, xat, gradA, gradB;
-    int blasThreads, kernelThreads;
+    BenchInputs.OneCore oneCore;
 
     @Setup(Level.Trial)
     public void setup() {
         cpu = new CpuBackend();
         SplittableRandom rnd = new SplittableRandom(5);
-        x = random(rnd, tokens * d);
-        dy = random(rnd, tokens * d);
-        dyb = random(rnd, tokens * r);
-        xa = random(rnd, tokens * r);
+        x = BenchInputs.random(rnd, tokens * d);
+        dy = BenchInputs.random(rnd, tokens * d);
+        dyb = BenchInputs.random(rnd, tokens * r);
+        xa = BenchInputs.random(rnd, tokens * r);
         xt = Tensor.of(DType.F32, x, tokens, d);
         dyt = Tensor.of(DType.F32, dy, tokens, d);
         dybt = Tensor.of(DType.F32, dyb, tokens, r);
         xat = Tensor.of(DType.F32, xa, tokens, r);
         gradA = Tensor.zeros(DType.F32, r, d);
         gradB = Tensor.zeros(DType.F32, d, r);
-        blasThreads = dev.asft.core.nativeapi.NativeKernels.blasThreads(1); // one core each, as inside a lane
-        kernelThreads = dev.asft.core.nativeapi.NativeKernels.numThreads();
-        dev.asft.core.nativeapi.NativeKernels.setNumThreads(1);
+        oneCore = new BenchInputs.OneCore();
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        dev.asft.core.nativeapi.NativeKernels.blasThreads(blasThreads);
-        dev.asft.core.nativeapi.NativeKernels.setNumThreads(kernelThreads);
+        oneCore.close();
         for (Tensor t : new Tensor[] {xt, dyt, dybt, xat, gradA, gradB}) t.close();
-    }
-
-    private static float[] random(SplittableRandom rnd, int n) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float) (rnd.nextDouble() * 2 - 1);
-        return a;
     }
 
     /** dA += s (dy B)^T x: r x d output, tn_skinny. */

@@ -2,7 +2,6 @@ package dev.asft.benchmarks;
 
 import dev.asft.core.backend.CpuBackend;
 import dev.asft.core.backend.PackedWeight;
-import dev.asft.core.nativeapi.NativeKernels;
 import dev.asft.core.tensor.DType;
 import dev.asft.core.tensor.Tensor;
 import java.util.SplittableRandom;
@@ -48,38 +47,29 @@ public class PackedGemmBenchmark {
     float[] x, dy, y, dx;
     Tensor w;
     PackedWeight forward, backward;
-    int blasThreads, kernelThreads;
+    BenchInputs.OneCore oneCore;
 
     @Setup(Level.Trial)
     public void setup() {
         cpu = new CpuBackend();
         SplittableRandom rnd = new SplittableRandom(5);
-        x = random(rnd, tokens * in);
-        dy = random(rnd, tokens * out);
+        x = BenchInputs.random(rnd, tokens * in);
+        dy = BenchInputs.random(rnd, tokens * out);
         y = new float[tokens * out];
         dx = new float[tokens * in];
-        w = Tensor.of(DType.F32, random(rnd, out * in), out, in);
+        w = Tensor.of(DType.F32, BenchInputs.random(rnd, out * in), out, in);
         forward = cpu.packWeight(true, w);
         backward = cpu.packWeight(false, w);
         if (forward == null || backward == null) throw new IllegalStateException("packed GEMMs unavailable with this OpenBLAS");
-        blasThreads = NativeKernels.blasThreads(1); // one core each, as inside a lane
-        kernelThreads = NativeKernels.numThreads();
-        NativeKernels.setNumThreads(1);
+        oneCore = new BenchInputs.OneCore();
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        NativeKernels.blasThreads(blasThreads);
-        NativeKernels.setNumThreads(kernelThreads);
+        oneCore.close();
         forward.close();
         backward.close();
         w.close();
-    }
-
-    private static float[] random(SplittableRandom rnd, int n) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float) (rnd.nextDouble() * 2 - 1);
-        return a;
     }
 
     /** y = x W^T with W packed once. */

@@ -2,6 +2,7 @@ package dev.asft.trainer.model;
 
 import dev.asft.core.backend.CpuBackend;
 import dev.asft.core.backend.JavaBackend;
+import dev.asft.benchmarks.BenchInputs;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -50,24 +51,18 @@ public class TrainingKernelsBenchmark {
     public void setup() {
         SplittableRandom rnd = new SplittableRandom(7);
         int tokens = batch * len;
-        q = random(rnd, tokens * HEADS * DIM);
-        k = random(rnd, tokens * KV * DIM);
-        v = random(rnd, k.length);
-        dout = random(rnd, q.length);
+        q = BenchInputs.random(rnd, tokens * HEADS * DIM);
+        k = BenchInputs.random(rnd, tokens * KV * DIM);
+        v = BenchInputs.random(rnd, k.length);
+        dout = BenchInputs.random(rnd, q.length);
         mask = new int[tokens];
         java.util.Arrays.fill(mask, 1);
-        g = random(rnd, tokens * INTERMEDIATE);
-        u = random(rnd, g.length);
-        dact = random(rnd, g.length);
-        logits = random(rnd, tokens * VOCAB);
+        g = BenchInputs.random(rnd, tokens * INTERMEDIATE);
+        u = BenchInputs.random(rnd, g.length);
+        dact = BenchInputs.random(rnd, g.length);
+        logits = BenchInputs.random(rnd, tokens * VOCAB);
         targets = new int[tokens];
         for (int t = 0; t < tokens; t++) targets[t] = rnd.nextInt(VOCAB);
-    }
-
-    private static float[] random(SplittableRandom rnd, int n) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float) (rnd.nextDouble() * 2 - 1);
-        return a;
     }
 
     @Benchmark

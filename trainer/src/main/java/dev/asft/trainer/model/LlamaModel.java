@@ -61,7 +61,12 @@ public final class LlamaModel implements AutoCloseable {
         this(ck, backend, Weights.COPY);
     }
 
-    record Layer(float[] inNorm, Linear q, Linear k, Linear v, Linear o, float[] postNorm, Linear gate, Linear up, Linear down) {}
+    record Layer(float[] inNorm, Linear q, Linear k, Linear v, Linear o, float[] postNorm, Linear gate, Linear up, Linear down) {
+        /** The layer's seven projections, attention's then the MLP's. */
+        List<Linear> projections() {
+            return List.of(q, k, v, o, gate, up, down);
+        }
+    }
 
     public LlamaModel(HfCheckpoint ck, Backend backend, Weights weights) {
         this.cfg = ck.config();
@@ -157,7 +162,7 @@ public final class LlamaModel implements AutoCloseable {
     public List<Target> projections() {
         List<Target> out = new ArrayList<>();
         for (Layer l : layers)
-            for (Linear lin : List.of(l.q(), l.k(), l.v(), l.o(), l.gate(), l.up(), l.down()))
+            for (Linear lin : l.projections())
                 out.add(new Target(lin.name(), (int) lin.weight().dim(0), (int) lin.weight().dim(1)));
         return out;
     }
@@ -170,7 +175,7 @@ public final class LlamaModel implements AutoCloseable {
         float s = (float) adapter.scaling();
         java.util.Map<String, Linear> byName = new java.util.HashMap<>();
         for (Layer l : layers)
-            for (Linear lin : List.of(l.q(), l.k(), l.v(), l.o(), l.gate(), l.up(), l.down())) byName.put(lin.name(), lin);
+            for (Linear lin : l.projections()) byName.put(lin.name(), lin);
         for (var e : adapter.modules().entrySet()) {
             Linear lin = byName.get(e.getKey());
             if (lin == null) throw new IllegalArgumentException("adapter module " + e.getKey() + " is not a projection of this model");
@@ -467,7 +472,7 @@ public final class LlamaModel implements AutoCloseable {
      */
     public double[] lossSum(int[] ids, int[] mask, int[] labels, int batch, int len) {
         int count = shardCount(batch, len, false), per = batch / count;
-        if (count > 1 && shards.lanesFor(count) > 1) packWeights(false);
+        packWeights(count, false);
         double[][] sumCount = new double[count][];
         shards.run(count, (lane, s) -> sumCount[s] = lossOnLane(lane, Shards.part(ids, s, count), Shards.part(mask, s, count),
                 Shards.part(labels, s, count), per, len));
@@ -569,7 +574,7 @@ public final class LlamaModel implements AutoCloseable {
         int count = shardCount(batch, len, full != null);
         double[][] sumCount = new double[1][];
         if (full != null) unpackWeights(); // the weights change: packed copies would go stale
-        if (count > 1 && shards.lanesFor(count) > 1) packWeights(true);
+        packWeights(count, true);
         if (count > 1) sumCount[0] = inShards(count, ids, mask, labels, batch, len, grads, denominator, dropout, rnd);
         else // one shard: the whole step on the model's lane, into the caller's gradients
             shards.run(1, (lane, s) -> sumCount[0] = onLane(lane, ids, mask, labels, batch, len, grads, full, denominator, dropout, rnd));
@@ -577,16 +582,16 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * Packs the frozen f32 weights for the backend's GEMMs, once, when steps or losses run in
-     * lanes (single-threaded OpenBLAS, where a packed GEMM gives the same bits as a plain one):
+     * Packs the frozen f32 weights for the backend's GEMMs, once, when steps or losses run their
+     * shards in lanes (single-threaded OpenBLAS, where a packed GEMM gives the same bits as a plain one):
      * each projection's GEMMs then skip packing the weight on every call, ~6% of a LoRA step of
      * the benchmark model (docs/PERFORMANCE.md). A loss needs the forward copies only, a step the
      * backward ones too. The copies take the weights' f32 bytes once per direction, so only while
      * all of them stay within a quarter of the RAM; {@code -Dasft.packedWeights=off} turns it off.
      */
-    private void packWeights(boolean backward) {
+    private void packWeights(int shardCount, boolean backward) {
         int want = backward ? 1 : 0;
-        if (packTried >= want || !packing) return;
+        if (shardCount < 2 || shards.lanesFor(shardCount) < 2 || packTried >= want || !packing) return;
         packTried = want;
         List<Linear> all = packable();
         long bytes = packedBytes;
@@ -616,7 +621,7 @@ public final class LlamaModel implements AutoCloseable {
     /** Every projection with a weight of its own, and the head. */
     private List<Linear> packable() {
         List<Linear> all = new ArrayList<>();
-        for (Layer l : layers) all.addAll(List.of(l.q(), l.k(), l.v(), l.o(), l.gate(), l.up(), l.down()));
+        for (Layer l : layers) all.addAll(l.projections());
         all.add(lmHead);
         return all;
     }
@@ -809,9 +814,8 @@ public final class LlamaModel implements AutoCloseable {
     public void close() {
         embed.close();
         if (head != embed) head.close();
-        for (Layer l : layers) {
-            for (Linear lin : List.of(l.q(), l.k(), l.v(), l.o(), l.gate(), l.up(), l.down())) lin.close();
-        }
+        for (Layer l : layers)
+            for (Linear lin : l.projections()) lin.close();
         if (fullParams != null)
             for (String name : norms.keySet()) fullParams.get(name).close();
         lmHead.unpack(); // (its weight belongs to embed or head, closed above)

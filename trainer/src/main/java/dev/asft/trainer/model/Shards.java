@@ -67,17 +67,17 @@ final class Shards implements AutoCloseable {
         void run(Lane lane, int shard);
     }
 
-    /**
-     * Runs work for shards 0 .. count-1: at once on the backend's lanes when their number divides
-     * count (lane j takes shards j, j + lanes, ...), else one after another on the model's lane,
-     * each with all threads.
-     */
     /** Lanes that run {@code count} shards at once: 1 where they would go one after another. */
     int lanesFor(int count) {
         int lanes = backend.lanes();
         return lanes > count || count % lanes != 0 ? 1 : lanes; // an uneven split leaves lanes idle: whole threads win
     }
 
+    /**
+     * Runs work for shards 0 .. count-1: at once on the backend's lanes when their number divides
+     * count (lane j takes shards j, j + lanes, ...), else one after another on the model's lane,
+     * each with all threads.
+     */
     void run(int count, Work work) {
         int lanes = lanesFor(count);
         List<Runnable> tasks = new ArrayList<>();

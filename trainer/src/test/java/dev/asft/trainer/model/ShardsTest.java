@@ -119,39 +119,11 @@ class ShardsTest {
     }
 
     /**
-     * With two lanes the frozen weights are packed once for OpenBLAS's kernels (the GEMMs then skip
-     * packing them on every call): the step's loss and gradients are those of the same step with
-     * plain GEMMs, bit for bit, with and without dropout.
-     */
-    @Test
-    void packedWeightsGiveThePlainGemmsBits() throws Exception {
-        Path dir = LlamaForwardTest.golden("llama");
-        try (SafetensorsFile g = SafetensorsFile.open(dir.resolve("golden.safetensors"));
-             SafetensorsFile lg = SafetensorsFile.open(dir.resolve("lora_golden.safetensors"));
-             HfCheckpoint ck = HfCheckpoint.open(dir)) {
-            int[][] b = fourSequences(g);
-            int batch = 4, len = b[0].length / 4;
-            NativeKernels.setNumThreads(2);
-            CpuBackend cpu = new CpuBackend();
-            for (float dropout : new float[] {0f, 0.25f}) {
-                long[] bytes = new long[1];
-                float[][] packed = step(ck, cpu, lg, b, batch, len, 1, dropout, m -> {}, bytes);
-                assertEquals(NativeKernels.packedGemmAvailable(), bytes[0] > 0, "the weights were packed (where packed GEMMs are available)");
-                float[][] plain = step(ck, cpu, lg, b, batch, len, 1, dropout, m -> m.packing(false), bytes);
-                assertEquals(0, bytes[0]);
-                for (int i = 0; i < packed.length; i++)
-                    assertArrayEquals(plain[i], packed[i], "dropout " + dropout + ", array " + i + ": packed vs plain GEMMs");
-            }
-        } finally {
-            NativeKernels.setNumThreads(0);
-        }
-    }
-
-    /**
-     * Three AdamW steps with dropout of a model large enough that its products take the packed
-     * GEMMs (hidden 256: 256 tokens x 256 x 256 per shard, above asft_sgemm_packed's small-product
-     * bar), in two shards on two lanes: with and without packed weights the same losses and the
-     * same trained adapter, bit for bit.
+     * Three AdamW steps of a model large enough that its products take the packed GEMMs (hidden
+     * 256: 256 tokens x 256 x 256 per shard, above asft_sgemm_packed's small-product bar; the
+     * golden models' products all stay under it), in two shards on two lanes, with and without
+     * dropout: with and without packed weights the same losses and the same trained adapter, bit
+     * for bit, and the weights packed exactly where packed GEMMs are available.
      */
     @Test
     void packedWeightsTrainTheSameAdapter(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
@@ -173,34 +145,38 @@ class ShardsTest {
         NativeKernels.setNumThreads(2);
         try (HfCheckpoint ck = HfCheckpoint.open(paths.aligned())) {
             CpuBackend cpu = new CpuBackend();
-            List<float[]> got = new ArrayList<>();
-            for (boolean packed : new boolean[] {true, false}) {
-                try (LlamaModel m = new LlamaModel(ck, cpu)) {
-                    m.shardTokens(256); // 4 x 128 tokens: two shards
-                    m.packing(packed);
-                    dev.asft.trainer.train.LoraTrainer.Options o = new dev.asft.trainer.train.LoraTrainer.Options();
-                    o.batchSize = 4;
-                    o.maxSteps = 3;
-                    o.lr = 1e-3f;
-                    o.dropout = 0.1f;
-                    dev.asft.trainer.train.LoraTrainer trainer = new dev.asft.trainer.train.LoraTrainer(m, cpu, o, null);
-                    List<dev.asft.trainer.train.LoraTrainer.Step> steps = trainer.train(data, 0, s -> {});
-                    assertEquals(NativeKernels.packedGemmAvailable() && packed, m.packedWeightBytes() > 0);
-                    float[] losses = new float[steps.size()];
-                    for (int i = 0; i < losses.length; i++) losses[i] = (float) steps.get(i).loss();
-                    List<float[]> run = new ArrayList<>(List.of(losses));
-                    for (PeftAdapter.Lora l : trainer.adapter().modules().values()) {
-                        run.add(l.a().toFloatArray());
-                        run.add(l.b().toFloatArray());
-                    }
-                    if (got.isEmpty()) got.addAll(run);
-                    else
-                        for (int i = 0; i < run.size(); i++)
-                            assertArrayEquals(got.get(i), run.get(i), "array " + i + " (0: the losses): packed vs plain GEMMs");
-                }
+            for (float dropout : new float[] {0f, 0.1f}) {
+                List<float[]> packed = trainThreeSteps(ck, cpu, data, dropout, true), plain = trainThreeSteps(ck, cpu, data, dropout, false);
+                for (int i = 0; i < packed.size(); i++)
+                    assertArrayEquals(plain.get(i), packed.get(i), "dropout " + dropout + ", array " + i + " (0: the losses): packed vs plain GEMMs");
             }
         } finally {
             NativeKernels.setNumThreads(0);
+        }
+    }
+
+    /** Three AdamW steps in two shards of 4 x 128 tokens: {the losses} and every trained A and B. */
+    private static List<float[]> trainThreeSteps(HfCheckpoint ck, CpuBackend cpu, List<dev.asft.trainer.data.Example> data, float dropout,
+                                                 boolean packing) {
+        try (LlamaModel m = new LlamaModel(ck, cpu)) {
+            m.shardTokens(256);
+            m.packing(packing);
+            dev.asft.trainer.train.LoraTrainer.Options o = new dev.asft.trainer.train.LoraTrainer.Options();
+            o.batchSize = 4;
+            o.maxSteps = 3;
+            o.lr = 1e-3f;
+            o.dropout = dropout;
+            dev.asft.trainer.train.LoraTrainer trainer = new dev.asft.trainer.train.LoraTrainer(m, cpu, o, null);
+            List<dev.asft.trainer.train.LoraTrainer.Step> steps = trainer.train(data, 0, s -> {});
+            assertEquals(NativeKernels.packedGemmAvailable() && packing, m.packedWeightBytes() > 0, "the weights were packed");
+            float[] losses = new float[steps.size()];
+            for (int i = 0; i < losses.length; i++) losses[i] = (float) steps.get(i).loss();
+            List<float[]> out = new ArrayList<>(List.of(losses));
+            for (PeftAdapter.Lora l : trainer.adapter().modules().values()) {
+                out.add(l.a().toFloatArray());
+                out.add(l.b().toFloatArray());
+            }
+            return out;
         }
     }
 
@@ -224,20 +200,12 @@ class ShardsTest {
     /** One step from the golden adapter: {loss} and every gradient, flattened. */
     private static float[][] step(HfCheckpoint ck, Backend be, SafetensorsFile lg, int[][] b, int batch, int len, int shardTokens,
                                   float dropout) {
-        return step(ck, be, lg, b, batch, len, shardTokens, dropout, m -> {}, new long[1]);
-    }
-
-    /** As above, with the model set up by {@code setup} first; packedBytes[0]: its packed weights' bytes after the step. */
-    private static float[][] step(HfCheckpoint ck, Backend be, SafetensorsFile lg, int[][] b, int batch, int len, int shardTokens,
-                                  float dropout, java.util.function.Consumer<LlamaModel> setup, long[] packedBytes) {
         Map<String, Tensor[]> grads = new LinkedHashMap<>();
         try (LlamaModel m = new LlamaModel(ck, be); PeftAdapter ad = LoraBackwardTest.goldenAdapter(lg, "llama", grads)) {
             m.applyAdapter(ad);
             m.shardTokens(shardTokens);
-            setup.accept(m);
             long targets = LlamaModel.supervisedTargets(b[2], batch, len);
             double loss = m.lossAndLoraGrads(b[0], b[1], b[2], batch, len, grads, targets, dropout, new SplittableRandom(7));
-            packedBytes[0] = m.packedWeightBytes();
             List<float[]> out = new ArrayList<>();
             out.add(new float[] {(float) loss});
             for (Tensor[] t : grads.values())
