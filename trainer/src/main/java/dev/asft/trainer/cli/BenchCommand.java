@@ -177,7 +177,10 @@ final class BenchCommand implements Runnable {
                     // Model FLOPs per token for LoRA training: forward 2N plus the backward through the frozen
                     // weights 2N (no weight gradients), N = the projection and head parameters; plus attention.
                     // Not counted: the input gradient of layer 0's q, k, v (nothing below them trains, so
-                    // neither this engine nor autograd computes it).
+                    // neither this engine nor autograd computes it). Attention counts the full T x T products
+                    // (the usual MFU convention, PaLM's), although the causal kernels compute only the lower
+                    // half: counted as computed, the utilization would read ~4 points lower at 256 tokens
+                    // (5% of the counted FLOPs).
                     double qkv = hidden * (double) heads * (hidden / heads) + 2.0 * hidden * kvHeads * (hidden / heads);
                     double n = (double) layers * (qkv + hidden * (double) heads * (hidden / heads) + 3.0 * hidden * intermediate);
                     double headPerToken = (double) vocab * hidden * (seq - Math.max(prompt, 1)) / seq; // rows with a next-token target
