@@ -1,5 +1,5 @@
 // Causal grouped-query attention for training (forward and backward), one thread per
-// (sequence, head) or (sequence, kv head): the tiled kernels of kernels_impl.h (scores along the
+// (sequence, head) or (sequence, kv head): the tiled kernels of kernels/attention.inc (scores along the
 // vector lanes from K^T, weighted row sums held in registers, ATTN_QR rows sharing each load), no
 // T x T GEMMs. Keys above the
 // diagonal are never touched, so the work is half of the GEMM form's, and each task owns its

@@ -1,5 +1,5 @@
 // The per-ISA kernel table. Each ISA build (isa_generic.cpp, isa_avx2.cpp, isa_avx512.cpp)
-// compiles the same templated source (kernels_impl.h) with its own vector width and flags,
+// compiles the same templated source (kernels_impl.h and its parts in kernels/) with its own vector width and flags,
 // and exposes one of these; dispatch.cpp picks the best one the CPU supports.
 #pragma once
 #include <cstdint>

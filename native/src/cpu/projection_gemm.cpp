@@ -7,7 +7,7 @@
 // 10-30 GFLOP/s inside a training step (packing for a kernel shaped for wide outputs), the
 // skinny kernel (dot products along k, 3 rows x 4 columns per block) at 60-80. The LoRA
 // gradients (c += alpha a^T b with the rank as c's rows or columns) go to tn_skinny: OpenBLAS
-// 20-24 GFLOP/s on one core at 512 tokens x 512 x 8, tn_skinny 44-57 (kernels_impl.h; JMH
+// 20-24 GFLOP/s on one core at 512 tokens x 512 x 8, tn_skinny 44-57 (kernels/lora_grads.inc; JMH
 // LoraGradientBenchmark).
 #include <omp.h>
 

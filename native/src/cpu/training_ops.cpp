@@ -1,6 +1,6 @@
 // The elementwise and per-row operations of the training step that sit between the GEMMs:
 // RMSNorm and SwiGLU (forward and backward) and the cross-entropy with its gradient. Per-ISA kernels with a
-// vectorized exp (kernels_impl.h), split over threads by element or row ranges: each output
+// vectorized exp (kernels/vectors.inc), split over threads by element or row ranges: each output
 // element is computed by one thread in a fixed order, so results do not depend on the count.
 #include <omp.h>
 

@@ -1,5 +1,5 @@
 // Grouped skinny products out = M . X for many modules in one launch (CPU reference:
-// native/src/cpu/kernels_impl.h, asft_matmul_skinny).
+// native/src/cpu/kernels/skinny.inc, asft_matmul_skinny).
 //
 // Shape of the work: M is d_out x d_in (f32 or bf16) and is streamed from memory exactly once;
 // X is d_in x r with r <= 64, small enough to live in L2. A block of 8 warps owns 8 * ROWS rows
