@@ -145,6 +145,49 @@ public final class CudaBackend implements Backend, AutoCloseable {
         return cpu.difference(aligned, base);
     }
 
+    // What has no device kernel runs exactly as on the cpu backend, not through Backend's
+    // defaults: those copy Java arrays through tensors, compose the low-rank regularizer from two
+    // GEMMs, run one lane and pack nothing. A training step on a GPU machine (`--device auto`
+    // picks cuda there) ran whole on two threads instead of in lanes (1.16-1.22 against
+    // 0.97-1.04 s per benchmark step, docs/PERFORMANCE.md) and without packed weights;
+    // CudaBackendTest checks that nothing is left to a default.
+
+    @Override
+    public double regularizerLowRank(Tensor u, Tensor w, Tensor a, Tensor b, Tensor gradA, Tensor gradB,
+                                     float gradScale) {
+        return cpu.regularizerLowRank(u, w, a, b, gradA, gradB, gradScale);
+    }
+
+    @Override
+    public void gemm(boolean transB, float alpha, float[] a, int m, int k, Tensor b, float beta, float[] c) {
+        cpu.gemm(transB, alpha, a, m, k, b, beta, c);
+    }
+
+    @Override
+    public void gemmTN(float alpha, float[] a, float[] b, int k, int m, int n, float beta, Tensor c) {
+        cpu.gemmTN(alpha, a, b, k, m, n, beta, c);
+    }
+
+    @Override
+    public PackedWeight packWeight(boolean forward, Tensor w) {
+        return cpu.packWeight(forward, w);
+    }
+
+    @Override
+    public void gemmPacked(boolean forward, PackedWeight packed, Tensor w, float alpha, float[] x, int n, float beta, float[] c) {
+        cpu.gemmPacked(forward, packed, w, alpha, x, n, beta, c);
+    }
+
+    @Override
+    public int lanes() {
+        return cpu.lanes();
+    }
+
+    @Override
+    public void runInLanes(java.util.List<Runnable> tasks) {
+        cpu.runInLanes(tasks);
+    }
+
     /** A device-to-device copy of the tensor's resident copy: the device's streaming rate. */
     @Override
     public double streamRead(Tensor t) {

@@ -26,6 +26,25 @@ class CudaBackendTest {
         assertTrue(e.getMessage().startsWith("cuda backend unavailable: "), e.getMessage());
     }
 
+    /**
+     * Runs without a GPU: whatever the cpu backend does better than Backend's defaults (lanes,
+     * packed weights, array GEMMs, the fused low-rank regularizer), the cuda backend must do
+     * too (it delegates what has no device kernel), or a GPU machine, where `auto` picks cuda,
+     * trains slower than `--device cpu`.
+     */
+    @Test
+    void leavesNothingTheCpuBackendDoesToBackendDefaults() throws NoSuchMethodException {
+        java.util.List<String> missing = new java.util.ArrayList<>();
+        for (java.lang.reflect.Method m : Backend.class.getMethods()) {
+            if (java.lang.reflect.Modifier.isStatic(m.getModifiers())) continue;
+            boolean cpu = CpuBackend.class.getMethod(m.getName(), m.getParameterTypes()).getDeclaringClass() == CpuBackend.class;
+            boolean cuda = CudaBackend.class.getMethod(m.getName(), m.getParameterTypes()).getDeclaringClass() == CudaBackend.class;
+            if (cpu && !cuda) missing.add(m.toString());
+        }
+        assertTrue(missing.isEmpty(), "left to Backend's defaults by the cuda backend: " + missing);
+        assertTrue(CpuBackend.class.getMethod("lanes").getDeclaringClass() == CpuBackend.class, "the check sees overrides");
+    }
+
     @ParameterizedTest(name = "{0}x{1} r={2} {3} {4}")
     @CsvSource({"128,128,8,F32,Q", "96,256,16,BF16,Q", "256,96,64,F32,Q", "37,53,3,BF16,Q", "64,80,8,F32,C",
             "4096,4096,8,BF16,Q"})

@@ -47,7 +47,7 @@ final class AnchorCommand implements Callable<Integer> {
     @Option(names = "--dtype", defaultValue = "f32", description = "Storage: f32 or bf16 (default: ${DEFAULT-VALUE}).")
     String dtype;
 
-    @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or java (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--device", defaultValue = "auto", description = "auto, cuda, cpu or java (default: ${DEFAULT-VALUE}).")
     String device;
 
     @Option(names = "--out", required = true, description = "The anchor file to write (.safetensors).")

@@ -22,7 +22,7 @@ final class BuildWorldCommand implements Callable<Integer> {
     @Option(names = "--size", defaultValue = "standard", description = "standard, or smoke (seconds; for tests) (default: ${DEFAULT-VALUE}).")
     String size;
 
-    @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or java (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--device", defaultValue = "auto", description = "auto, cuda, cpu or java (default: ${DEFAULT-VALUE}).")
     String device;
 
     @Override

@@ -47,7 +47,7 @@ final class EvalOptions {
     @picocli.CommandLine.Mixin
     WeightsOption weights = new WeightsOption();
 
-    @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or java (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--device", defaultValue = "auto", description = "auto, cuda, cpu or java (default: ${DEFAULT-VALUE}).")
     String device;
 
     /** The prompt of a BeaverTails/Alpaca-style record: instruction (+ input) or prompt. */

@@ -58,7 +58,7 @@ final class GenerateCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     WeightsOption weights = new WeightsOption();
 
-    @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or java (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--device", defaultValue = "auto", description = "auto, cuda, cpu or java (default: ${DEFAULT-VALUE}).")
     String device;
 
     static List<String> readPrompts(Path file) {

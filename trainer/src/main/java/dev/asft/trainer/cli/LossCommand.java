@@ -44,7 +44,7 @@ final class LossCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     WeightsOption weights = new WeightsOption();
 
-    @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or java (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--device", defaultValue = "auto", description = "auto, cuda, cpu or java (default: ${DEFAULT-VALUE}).")
     String device;
 
     @Option(names = "--json", description = "Print {\"loss\": x, \"tokens\": n} as the last line of stdout.")

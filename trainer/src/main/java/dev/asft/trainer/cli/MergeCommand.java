@@ -24,7 +24,7 @@ final class MergeCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, description = "The output model folder (must not exist).")
     Path out;
 
-    @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or java (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--device", defaultValue = "auto", description = "auto, cuda, cpu or java (default: ${DEFAULT-VALUE}).")
     String device;
 
     @Override

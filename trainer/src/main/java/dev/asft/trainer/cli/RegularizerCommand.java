@@ -54,7 +54,7 @@ final class RegularizerCommand implements Callable<Integer> {
     @Option(names = "--dtype", defaultValue = "f32", description = "With --base/--aligned: anchor storage, f32 or bf16 (default: ${DEFAULT-VALUE}).")
     String dtype;
 
-    @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or java (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--device", defaultValue = "auto", description = "auto, cuda, cpu or java (default: ${DEFAULT-VALUE}).")
     String device;
 
     @Option(names = "--json", description = "Print a JSON summary as the last line of stdout.")

@@ -55,7 +55,7 @@ final class SafeLoraCommand implements Callable<Integer> {
     @ArgGroup(exclusive = true)
     Rule rule;
 
-    @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or java (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--device", defaultValue = "auto", description = "auto, cuda, cpu or java (default: ${DEFAULT-VALUE}).")
     String device;
 
     @Option(names = "--json", description = "Print the report as JSON on the last line of stdout.")

@@ -125,7 +125,7 @@ final class TrainCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     WeightsOption weights = new WeightsOption();
 
-    @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or java (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--device", defaultValue = "auto", description = "auto, cuda, cpu or java (default: ${DEFAULT-VALUE}).")
     String device;
 
     @Override
