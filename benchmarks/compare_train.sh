@@ -7,7 +7,10 @@
 # Prints each round, then the medians of the per-round median step times and their ratio, and
 # a JSON summary as the last line. Not part of any test (it needs PyTorch and minutes).
 #
-# Usage: benchmarks/compare_train.sh [ROUNDS (default 8)] [STEPS (default 6)]
+# With COMPARE_STOCK=1 each round also runs PyTorch as installed (neither thread setting: what a
+# user gets from `python3 train.py`), and the summary gives that ratio too.
+#
+# Usage: [COMPARE_STOCK=1] benchmarks/compare_train.sh [ROUNDS (default 8)] [STEPS (default 6)]
 # Needs: a built asft (mvn -B -q package -DskipTests) and /usr/bin/python3 with torch.
 set -euo pipefail
 rounds="${1:-8}"
@@ -39,8 +42,14 @@ run_torch() { # "torch ..., 2 threads: MEAN s/step (median MEDIAN) over N steps,
     sed -E 's/.*: ([0-9.]+) s\/step \(median ([0-9.]+)\).*/\1 \2 -/'
 }
 
+run_stock() { # PyTorch without the launcher's thread settings
+  env -u OPENBLAS_THREAD_TIMEOUT -u GOMP_SPINCOUNT "$python" "$root/benchmarks/torch_train_step.py" "$steps" | tail -1 |
+    sed -E 's/.*: ([0-9.]+) s\/step \(median ([0-9.]+)\).*/\1 \2 -/'
+}
+
 for ((i = 1; i <= rounds; i++)); do
   if ((i % 2)); then order="asft torch"; else order="torch asft"; fi
+  if [[ "${COMPARE_STOCK:-0}" == 1 ]]; then order="$order stock"; fi
   for side in $order; do
     read -r mean median mfu < <("run_$side")
     echo "$i $side $mean $median $mfu" | tee -a "$log"
@@ -58,6 +67,12 @@ print(f"asft {a:.3f} s/step, PyTorch {t:.3f} s/step (medians of {len(per_round)}
       f"{t / a:.2f}x; per round {per_round[0]:.2f}-{per_round[-1]:.2f}x "
       f"(median {statistics.median(per_round):.2f}, {sum(x >= 1.5 for x in per_round)} of {len(per_round)} >= 1.5); "
       f"asft MFU median {100 * mfu:.0f}%")
-print(json.dumps({"rounds": len(per_round), "asft_s_per_step": a, "torch_s_per_step": t, "ratio": t / a,
-                  "ratio_per_round_median": statistics.median(per_round), "asft_mfu_median": mfu}))
+summary = {"rounds": len(per_round), "asft_s_per_step": a, "torch_s_per_step": t, "ratio": t / a,
+           "ratio_per_round_median": statistics.median(per_round), "asft_mfu_median": mfu}
+stock = {r[0]: float(r[3]) for r in rows if r[1] == "stock"}
+if stock:
+    st = statistics.median(stock.values())
+    print(f"PyTorch as installed (no thread settings) {st:.3f} s/step: {st / a:.2f}x")
+    summary.update({"torch_stock_s_per_step": st, "ratio_stock": st / a})
+print(json.dumps(summary))
 EOF
