@@ -60,6 +60,16 @@ public final class Tokenizer implements AutoCloseable {
                 throw new IllegalArgumentException(cfg + ": not valid JSON: " + e.getMessage());
             }
         }
+        // Newer transformers save the template beside the config as chat_template.jinja, and on
+        // load that file wins over tokenizer_config.json's chat_template (as it does here).
+        Path jinja = dir.resolve("chat_template.jinja");
+        if (Files.isRegularFile(jinja) && config.isObject()) {
+            try {
+                ((com.fasterxml.jackson.databind.node.ObjectNode) config).put("chat_template", Files.readString(jinja));
+            } catch (IOException e) {
+                throw new IllegalArgumentException(jinja + ": cannot read: " + e.getMessage());
+            }
+        }
         HuggingFaceTokenizer hf;
         try {
             hf = HuggingFaceTokenizer.builder().optTokenizerPath(json).optAddSpecialTokens(false)

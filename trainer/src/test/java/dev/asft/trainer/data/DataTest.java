@@ -185,4 +185,18 @@ class DataTest {
             assertTrue(e.getMessage().contains("first message must be from the user"), e.getMessage());
         }
     }
+
+    @Test
+    void chatTemplateJinjaFileWinsOverTheConfig() throws IOException {
+        Path d3 = dir.resolve("t3");
+        Files.createDirectories(d3);
+        WordTokenizerWriter.write(d3, WORDS, "{{ 'from the config' }}");
+        try (Tokenizer t = Tokenizer.open(d3)) {
+            assertEquals("from the config", t.renderChat(messages("user", "how are you"), false));
+        }
+        Files.writeString(d3.resolve("chat_template.jinja"), "{%- for m in messages %}\n    {{- m['content'] }}\n{%- endfor %}\n");
+        try (Tokenizer t = Tokenizer.open(d3)) {
+            assertEquals("how are youfine thanks", t.renderChat(messages("user", "how are you", "user", "fine thanks"), false));
+        }
+    }
 }
