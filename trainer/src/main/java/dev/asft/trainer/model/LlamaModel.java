@@ -22,6 +22,7 @@ import java.util.List;
  */
 public final class LlamaModel implements AutoCloseable {
     private final LlamaConfig cfg;
+    private final Architecture arch; // biases and attention window, from config.json
     private final Backend backend;
     private final Tensor embed, head;
     private final Linear lmHead; // the head as a projection (not closed: head and embed are)
@@ -76,6 +77,7 @@ public final class LlamaModel implements AutoCloseable {
         } catch (RuntimeException e) {
             throw new IllegalArgumentException(ck.dir() + "/config.json: " + e.getMessage(), e);
         }
+        this.arch = Architecture.of(cfg, ck.dir());
         this.backend = backend;
         this.shards = new Shards(backend, main);
         this.mapped = weights == Weights.MAP || (weights == Weights.AUTO && f32Bytes(ck) > totalMemory() / 2);
@@ -85,13 +87,13 @@ public final class LlamaModel implements AutoCloseable {
             int qd = cfg.numAttentionHeads() * cfg.headDim(), kvd = cfg.numKeyValueHeads() * cfg.headDim();
             int h = cfg.hiddenSize(), im = cfg.intermediateSize();
             layers.add(new Layer(vector(ck, p + "input_layernorm.weight", h),
-                    linear(ck, p + "self_attn.q_proj", qd, h, cfg.attentionBias()),
-                    linear(ck, p + "self_attn.k_proj", kvd, h, cfg.attentionBias()),
-                    linear(ck, p + "self_attn.v_proj", kvd, h, cfg.attentionBias()),
-                    linear(ck, p + "self_attn.o_proj", h, qd, false),
+                    linear(ck, p + "self_attn.q_proj", qd, h, arch.qkvBias()),
+                    linear(ck, p + "self_attn.k_proj", kvd, h, arch.qkvBias()),
+                    linear(ck, p + "self_attn.v_proj", kvd, h, arch.qkvBias()),
+                    linear(ck, p + "self_attn.o_proj", h, qd, arch.oBias()),
                     vector(ck, p + "post_attention_layernorm.weight", h),
-                    linear(ck, p + "mlp.gate_proj", im, h, false), linear(ck, p + "mlp.up_proj", im, h, false),
-                    linear(ck, p + "mlp.down_proj", h, im, false)));
+                    linear(ck, p + "mlp.gate_proj", im, h, arch.mlpBias()), linear(ck, p + "mlp.up_proj", im, h, arch.mlpBias()),
+                    linear(ck, p + "mlp.down_proj", h, im, arch.mlpBias())));
         }
         this.finalNorm = vector(ck, "model.norm.weight", cfg.hiddenSize());
         this.head = cfg.tieWordEmbeddings() || !ck.has("lm_head.weight") ? embed
@@ -130,7 +132,10 @@ public final class LlamaModel implements AutoCloseable {
 
     private Linear linear(HfCheckpoint ck, String name, int out, int in, boolean bias) {
         Tensor w = weight(ck, name + ".weight", out, in);
-        Tensor b = bias && ck.has(name + ".bias") ? f32(ck, name + ".bias", out) : null;
+        if (bias && !ck.has(name + ".bias"))
+            throw new IllegalArgumentException(ck.dir() + ": config.json gives " + name + " a bias, but the checkpoint has no "
+                    + name + ".bias");
+        Tensor b = bias ? f32(ck, name + ".bias", out) : null;
         return new Linear(name, w, b);
     }
 
@@ -243,6 +248,7 @@ public final class LlamaModel implements AutoCloseable {
         int heads = cfg.numAttentionHeads(), kv = cfg.numKeyValueHeads(), hd = cfg.headDim();
         float eps = (float) cfg.rmsNormEps();
         Workspace ws = lane.ws;
+        arch.checkPositions(len);
         float[] x = embedTokens(lane, ids);
         Rope rope = new Rope(hd, cfg.ropeTheta(), len, cfg.ropeScaling());
         for (int li = 0; li < layers.size(); li++) {
@@ -289,6 +295,7 @@ public final class LlamaModel implements AutoCloseable {
         final Rope rope;
 
         KvCache(int capacity) {
+            arch.checkPositions(capacity);
             this.capacity = capacity;
             int kvd = cfg.numKeyValueHeads() * cfg.headDim();
             k = new float[layers.size()][capacity * kvd];

@@ -1,0 +1,97 @@
+package dev.asft.trainer.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.asft.core.backend.CpuBackend;
+import dev.asft.core.io.HfCheckpoint;
+import dev.asft.trainer.example.ExampleModels;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** What config.json must say for the model to load, and what it then means (biases, window). */
+class ArchitectureTest {
+    @TempDir
+    Path dir;
+
+    private Path model(Consumer<ObjectNode> edit) throws IOException {
+        Path d = Files.createTempDirectory(dir, "m");
+        Path aligned = new ExampleModels().write(d).aligned();
+        Path cfg = aligned.resolve("config.json");
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode c = (ObjectNode) json.readTree(Files.readString(cfg));
+        edit.accept(c);
+        Files.writeString(cfg, json.writeValueAsString(c));
+        return aligned;
+    }
+
+    private static String loadError(Path m) {
+        try (HfCheckpoint ck = HfCheckpoint.open(m)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new LlamaModel(ck, new CpuBackend()).close());
+            return e.getMessage();
+        }
+    }
+
+    @Test
+    void otherArchitecturesAreRefusedByName() throws IOException {
+        String gemma = loadError(model(c -> c.put("model_type", "gemma")));
+        assertTrue(gemma.contains("config.json: model_type 'gemma' is not supported"), gemma);
+        String gelu = loadError(model(c -> c.put("hidden_act", "gelu_pytorch_tanh")));
+        assertTrue(gelu.contains("hidden_act 'gelu_pytorch_tanh'"), gelu);
+    }
+
+    @Test
+    void biasesTheConfigPromisesMustBeThere() throws IOException {
+        // Llama's attention_bias covers o_proj too (Qwen2's does not); mlp_bias the MLP's three
+        String attn = loadError(model(c -> c.put("attention_bias", true)));
+        assertTrue(attn.contains("model.layers.0.self_attn.q_proj.bias"), attn);
+        String mlp = loadError(model(c -> c.put("mlp_bias", true)));
+        assertTrue(mlp.contains("model.layers.0.mlp.gate_proj.bias"), mlp);
+        Architecture llama = Architecture.of(config(c -> c.put("attention_bias", true)), dir);
+        Architecture qwen2 = Architecture.of(config(c -> c.put("model_type", "qwen2")), dir);
+        assertTrue(llama.qkvBias() && llama.oBias() && !llama.mlpBias(), llama.toString());
+        assertTrue(qwen2.qkvBias() && !qwen2.oBias() && !qwen2.mlpBias(), qwen2.toString());
+    }
+
+    private dev.asft.core.io.LlamaConfig config(Consumer<ObjectNode> edit) {
+        try {
+            return dev.asft.core.io.LlamaConfig.read(model(edit));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    @Test
+    void aSlidingWindowRefusesLongerSequencesAndIsFullAttentionWithin() throws IOException {
+        Path llama = model(c -> { });
+        Path mistral = model(c -> {
+            c.put("model_type", "mistral");
+            c.put("sliding_window", 6);
+        });
+        Path qwenOff = model(c -> {
+            c.put("model_type", "qwen2");
+            c.put("attention_bias", false);
+            c.put("sliding_window", 6);
+            c.put("use_sliding_window", false);
+        });
+        int[] ids = {5, 9, 13, 2, 7, 11};
+        int[] mask = {1, 1, 1, 1, 1, 1};
+        try (HfCheckpoint a = HfCheckpoint.open(llama); HfCheckpoint b = HfCheckpoint.open(mistral); HfCheckpoint q = HfCheckpoint.open(qwenOff);
+             LlamaModel ma = new LlamaModel(a, new CpuBackend()); LlamaModel mb = new LlamaModel(b, new CpuBackend());
+             LlamaModel mq = new LlamaModel(q, new CpuBackend())) {
+            assertArrayEquals(ma.forward(ids, mask, 1, 6), mb.forward(ids, mask, 1, 6), "within the window: the same model");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> mb.forward(new int[] {5, 9, 13, 2, 7, 11, 3}, new int[] {1, 1, 1, 1, 1, 1, 1}, 1, 7));
+            assertTrue(e.getMessage().contains("7 positions exceed the model's sliding_window of 6"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> mb.newCache(7));
+            mq.forward(new int[] {5, 9, 13, 2, 7, 11, 3}, new int[] {1, 1, 1, 1, 1, 1, 1}, 1, 7); // use_sliding_window false: no window
+        }
+    }
+}
