@@ -245,16 +245,24 @@ class AnchorCliTest {
                 json.writeValueAsString(Map.of("metadata", Map.of(), "weight_map", weightMap)));
         Files.copy(p.aligned().resolve("config.json"), sharded.resolve("config.json"));
         Files.writeString(sharded.resolve("tokenizer_config.json"), "{}");
+        // An alpha_pattern gives v_proj its own scaling (16 / 8 against q_proj's 32 / 8), as PEFT applies it.
+        Path adapter = dir.resolve("adapter-with-pattern");
+        Files.createDirectories(adapter);
+        Files.copy(p.adapter().resolve("adapter_model.safetensors"), adapter.resolve("adapter_model.safetensors"));
+        com.fasterxml.jackson.databind.node.ObjectNode cfg =
+                (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(Files.readString(p.adapter().resolve("adapter_config.json")));
+        cfg.putObject("alpha_pattern").put("v_proj", 16);
+        Files.writeString(adapter.resolve("adapter_config.json"), json.writeValueAsString(cfg));
         Path out = dir.resolve("merged");
-        CliTest.Run r = run("merge", "--model", sharded.toString(), "--adapter", p.adapter().toString(), "--out", out.toString());
+        CliTest.Run r = run("merge", "--model", sharded.toString(), "--adapter", adapter.toString(), "--out", out.toString());
         assertEquals(0, r.code(), r.out() + r.err());
         assertTrue(Files.exists(out.resolve("tokenizer_config.json")));
         assertTrue(Files.exists(out.resolve("model-00002-of-00002.safetensors")));
         assertFalse(Files.exists(out.resolve("model.safetensors")));
         try (HfCheckpoint in = HfCheckpoint.open(sharded); HfCheckpoint merged = HfCheckpoint.open(out);
-             PeftAdapter ad = PeftAdapter.read(p.adapter())) {
-            double s = ad.scaling();
-            assertEquals(32.0 / 8, s);
+             PeftAdapter ad = PeftAdapter.read(adapter)) {
+            assertEquals(32.0 / 8, ad.scaling("model.layers.0.self_attn.q_proj"));
+            assertEquals(16.0 / 8, ad.scaling("model.layers.0.self_attn.v_proj"));
             for (String name : in.names()) {
                 Tensor w = in.tensor(name), m = merged.tensor(name);
                 assertEquals(w.dtype(), m.dtype(), name);
@@ -265,6 +273,7 @@ class AnchorCliTest {
                     assertArrayEquals(wv, mv, name + " unchanged");
                     continue;
                 }
+                double s = ad.scaling(module);
                 float[] av = l.a().toFloatArray(), bv = l.b().toFloatArray();
                 int dIn = (int) l.a().dim(1), rank = (int) l.a().dim(0);
                 for (int i = 0; i < wv.length; i++) {

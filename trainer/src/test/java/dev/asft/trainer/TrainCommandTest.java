@@ -71,7 +71,7 @@ class TrainCommandTest {
         try (PeftAdapter ad = PeftAdapter.read(out)) {
             assertEquals(6, ad.modules().size(), "q_proj, v_proj and down_proj of 2 layers");
             assertEquals(8, ad.modules().get("model.layers.0.self_attn.q_proj").rank());
-            assertEquals(32.0 / 8, ad.scaling());
+            assertEquals(32.0 / 8, ad.scaling("model.layers.0.self_attn.q_proj"));
         }
     }
 

@@ -74,6 +74,11 @@ public final class PeftAdapter implements AutoCloseable {
         if (!type.equalsIgnoreCase("LORA")) throw new IllegalArgumentException(cfgFile + ": peft_type " + type + " is not LORA");
         if (cfg.path("fan_in_fan_out").asBoolean(false))
             throw new IllegalArgumentException(cfgFile + ": fan_in_fan_out adapters (GPT-2 Conv1D) are not supported");
+        // Variants whose update is not s * B A: merging or training them as plain LoRA would be wrong.
+        if (cfg.path("use_dora").asBoolean(false))
+            throw new IllegalArgumentException(cfgFile + ": use_dora (DoRA: a magnitude vector rescales W + s B A) is not supported");
+        if (cfg.path("lora_bias").asBoolean(false))
+            throw new IllegalArgumentException(cfgFile + ": lora_bias (a bias on lora_B) is not supported");
         Map<String, Tensor> as = new TreeMap<>(), bs = new TreeMap<>();
         Map<String, Lora> modules = new LinkedHashMap<>();
         try (SafetensorsFile f = SafetensorsFile.open(weights)) {
@@ -138,11 +143,44 @@ public final class PeftAdapter implements AutoCloseable {
         return modules;
     }
 
-    /** LoRA scaling s = alpha / r, or alpha / sqrt(r) with use_rslora. */
-    public double scaling() {
-        double r = config.path("r").asDouble(modules.values().iterator().next().rank());
-        double alpha = config.path("lora_alpha").asDouble(r);
+    /**
+     * The module's LoRA scaling s = alpha / r, or alpha / sqrt(r) with use_rslora, as PEFT
+     * computes it: r is the module's own rank (rank_pattern may give modules other ranks than
+     * r), alpha comes from alpha_pattern when a key matches the module, else lora_alpha (PEFT's
+     * default: 8).
+     */
+    public double scaling(String module) {
+        Lora l = modules.get(module);
+        if (l == null) throw new IllegalArgumentException("the adapter has no module " + module);
+        double r = l.rank();
+        double alpha = config.path("lora_alpha").asDouble(8);
+        String key = patternKey(config.path("alpha_pattern"), module);
+        if (key != null) alpha = config.get("alpha_pattern").get(key).asDouble();
         return config.path("use_rslora").asBoolean(false) ? alpha / Math.sqrt(r) : alpha / r;
+    }
+
+    /** Whether every module has the same scaling (no rank_pattern or alpha_pattern that changes it). */
+    public boolean uniformScaling() {
+        return modules.keySet().stream().mapToDouble(this::scaling).distinct().count() <= 1;
+    }
+
+    /**
+     * The key of a rank_pattern / alpha_pattern that applies to the module, as PEFT matches them
+     * (the key is a regex that must match the module name to its end, after a dot or from the
+     * start; the first such key wins), or null.
+     */
+    static String patternKey(JsonNode pattern, String module) {
+        if (pattern == null || !pattern.isObject()) return null;
+        for (var it = pattern.fieldNames(); it.hasNext(); ) {
+            String key = it.next();
+            try {
+                if (module.equals(key) || java.util.regex.Pattern.compile("(.*\\.)?(" + key + ")$").matcher(module).matches())
+                    return key;
+            } catch (java.util.regex.PatternSyntaxException e) {
+                throw new IllegalArgumentException("adapter_config.json: pattern key '" + key + "' is not a valid regex: " + e.getMessage());
+            }
+        }
+        return null;
     }
 
     /** target_modules of the config: a list, or a regex string. */

@@ -13,7 +13,7 @@ import java.util.Map;
 import java.util.function.Consumer;
 
 /**
- * Merges a LoRA adapter into its model: W <- W + s B A (s = alpha / r, or alpha / sqrt(r) with
+ * Merges a LoRA adapter into its model: W <- W + s B A (s = alpha / r per module, or alpha / sqrt(r) with
  * rsLoRA), written as a Hugging Face checkpoint in the input's dtype and sharding, with the
  * other files of the model folder (config, tokenizer, index) copied. One tensor at a time;
  * the output folder appears under its name only when complete.
@@ -24,7 +24,6 @@ public final class LoraMerge {
     public static void merge(Backend be, HfCheckpoint model, PeftAdapter adapter, Path out, Consumer<String> progress)
             throws IOException {
         if (Files.exists(out)) throw new IllegalArgumentException(out + " already exists; choose a new output folder");
-        double s = adapter.scaling();
         for (Map.Entry<String, PeftAdapter.Lora> e : adapter.modules().entrySet()) {
             String w = e.getKey() + ".weight";
             if (!model.has(w))
@@ -43,7 +42,7 @@ public final class LoraMerge {
             if (!t.dtype().isKernelStorage() && t.dtype() != DType.F64)
                 throw new IllegalArgumentException(name + " has dtype " + t.dtype() + "; cannot merge LoRA into it");
             try (Tensor w32 = t.to(DType.F32)) {
-                be.gemm(false, false, (float) s, l.b(), l.a(), 1f, w32);
+                be.gemm(false, false, (float) adapter.scaling(module), l.b(), l.a(), 1f, w32);
                 return w32.to(t.dtype());
             }
         });

@@ -34,12 +34,53 @@ class PeftAdapterTest {
             }
             try (PeftAdapter back = PeftAdapter.read(dir)) {
                 assertEquals(2, back.modules().size());
-                assertEquals(16 / Math.sqrt(4), back.scaling(), 1e-12, "rsLoRA scaling alpha / sqrt(r)");
+                assertEquals(16 / Math.sqrt(4), back.scaling("model.layers.0.self_attn.q_proj"), 1e-12, "rsLoRA scaling alpha / sqrt(r)");
                 assertArrayEquals(ad.modules().get("model.layers.0.self_attn.v_proj").b().toFloatArray(),
                         back.modules().get("model.layers.0.self_attn.v_proj").b().toFloatArray());
                 assertTrue(back.targetModules().matches("model.layers.3.self_attn.q_proj"));
                 assertTrue(!back.targetModules().matches("model.layers.3.self_attn.k_proj"));
             }
+        }
+    }
+
+    /** rank_pattern / alpha_pattern as PEFT applies them: each module scaled by its own alpha and rank. */
+    @Test
+    void patternsGiveEachModuleItsOwnScaling() throws IOException {
+        Files.writeString(dir.resolve("adapter_config.json"), "{\"peft_type\":\"LORA\",\"r\":4,\"lora_alpha\":8,"
+                + "\"target_modules\":[\"q_proj\",\"v_proj\"],\"rank_pattern\":{\"layers.1.self_attn.v_proj\":2},"
+                + "\"alpha_pattern\":{\"v_proj\":6}}");
+        try (Tensor a0 = TestData.randn(DType.F32, 1, 4, 8); Tensor b0 = TestData.randn(DType.F32, 1, 8, 4);
+             Tensor a1 = TestData.randn(DType.F32, 1, 4, 8); Tensor b1 = TestData.randn(DType.F32, 1, 8, 4);
+             Tensor a2 = TestData.randn(DType.F32, 1, 2, 8); Tensor b2 = TestData.randn(DType.F32, 1, 8, 2)) {
+            SafetensorsWriter.write(dir.resolve("adapter_model.safetensors"), Map.of(
+                    "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", a0,
+                    "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", b0,
+                    "base_model.model.model.layers.0.self_attn.v_proj.lora_A.weight", a1,
+                    "base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight", b1,
+                    "base_model.model.model.layers.1.self_attn.v_proj.lora_A.weight", a2,
+                    "base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight", b2));
+        }
+        try (PeftAdapter ad = PeftAdapter.read(dir)) {
+            assertEquals(8.0 / 4, ad.scaling("model.layers.0.self_attn.q_proj"), 0);
+            assertEquals(6.0 / 4, ad.scaling("model.layers.0.self_attn.v_proj"), 0, "alpha_pattern");
+            assertEquals(6.0 / 2, ad.scaling("model.layers.1.self_attn.v_proj"), 0, "alpha_pattern and rank_pattern");
+            assertTrue(!ad.uniformScaling());
+        }
+        assertEquals(null, PeftAdapter.patternKey(new com.fasterxml.jackson.databind.ObjectMapper().readTree("{\"q_proj\":2}"),
+                "model.layers.0.self_attn.xq_proj"), "a key matches whole name parts only");
+    }
+
+    @Test
+    void doraAndLoraBiasAreRefused() throws IOException {
+        try (Tensor a = TestData.randn(DType.F32, 1, 4, 8); Tensor b = TestData.randn(DType.F32, 1, 8, 4)) {
+            SafetensorsWriter.write(dir.resolve("adapter_model.safetensors"), Map.of(
+                    "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", a,
+                    "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", b));
+        }
+        for (String flag : new String[] {"use_dora", "lora_bias"}) {
+            Files.writeString(dir.resolve("adapter_config.json"), "{\"peft_type\":\"LORA\",\"r\":4,\"lora_alpha\":8,\"" + flag + "\":true}");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PeftAdapter.read(dir));
+            assertTrue(e.getMessage().contains("adapter_config.json: " + flag), e.getMessage());
         }
     }
 

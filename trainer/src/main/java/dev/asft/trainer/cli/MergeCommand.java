@@ -33,7 +33,9 @@ final class MergeCommand implements Callable<Integer> {
         try (HfCheckpoint m = HfCheckpoint.open(model); PeftAdapter ad = PeftAdapter.read(adapter)) {
             Progress progress = new Progress("merge", ad.modules().size());
             LoraMerge.merge(backend, m, ad, out, progress::next);
-            System.out.printf("merged %d modules (scaling %.4g) into %s%n", ad.modules().size(), ad.scaling(), out);
+            String scaling = ad.uniformScaling() ? String.format("scaling %.4g", ad.scaling(ad.modules().keySet().iterator().next()))
+                    : "per-module scaling from rank_pattern / alpha_pattern";
+            System.out.printf("merged %d modules (%s) into %s%n", ad.modules().size(), scaling, out);
         }
         return 0;
     }

@@ -177,14 +177,13 @@ public final class LlamaModel implements AutoCloseable {
      * the adapter must stay open while the model is used.
      */
     public void applyAdapter(dev.asft.core.io.PeftAdapter adapter) {
-        float s = (float) adapter.scaling();
         java.util.Map<String, Linear> byName = new java.util.HashMap<>();
         for (Layer l : layers)
             for (Linear lin : l.projections()) byName.put(lin.name(), lin);
         for (var e : adapter.modules().entrySet()) {
             Linear lin = byName.get(e.getKey());
             if (lin == null) throw new IllegalArgumentException("adapter module " + e.getKey() + " is not a projection of this model");
-            lin.setLora(e.getValue().a(), e.getValue().b(), s);
+            lin.setLora(e.getValue().a(), e.getValue().b(), (float) adapter.scaling(e.getKey()));
         }
     }
 

@@ -104,6 +104,9 @@ public final class LoraTrainer {
             return;
         }
         if (options.initAdapter != null) {
+            if (!options.initAdapter.uniformScaling())
+                throw new IllegalArgumentException("--init-adapter: its rank_pattern / alpha_pattern give modules different ranks"
+                        + " or alphas; training continues adapters with one rank and alpha");
             com.fasterxml.jackson.databind.node.ObjectNode c = options.initAdapter.config();
             options.rank = c.path("r").asInt(options.rank);
             options.alpha = c.path("lora_alpha").asDouble(options.alpha);
