@@ -187,7 +187,7 @@ public final class PeftAdapter implements AutoCloseable {
     public TargetModules targetModules() {
         JsonNode t = config.get("target_modules");
         if (t == null || t.isNull()) return TargetModules.DEFAULT;
-        if (t.isTextual()) return TargetModules.regex(t.asText());
+        if (t.isTextual()) return t.asText().equalsIgnoreCase("all-linear") ? TargetModules.ALL_LINEAR : TargetModules.regex(t.asText());
         List<String> list = new ArrayList<>();
         t.forEach(x -> list.add(x.asText()));
         return TargetModules.of(list);

@@ -31,8 +31,16 @@ public final class TargetModules {
         return new TargetModules(List.copyOf(clean), null);
     }
 
-    /** "q_proj,v_proj" */
+    /**
+     * PEFT's "all-linear": every linear layer but the output head, in a Llama-family decoder the
+     * seven projections of each layer.
+     */
+    public static final TargetModules ALL_LINEAR =
+            of(List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"));
+
+    /** "q_proj,v_proj", or "all-linear" as PEFT reads it. */
     public static TargetModules parse(String commaList) {
+        if (commaList.trim().equalsIgnoreCase("all-linear")) return ALL_LINEAR;
         return of(Arrays.asList(commaList.split(",")));
     }
 

@@ -71,6 +71,17 @@ class PeftAdapterTest {
     }
 
     @Test
+    void allLinearIsPeftsShorthand() {
+        for (TargetModules t : new TargetModules[] {TargetModules.parse("all-linear"), TargetModules.parse(" ALL-LINEAR ")}) {
+            for (String p : new String[] {"q_proj", "k_proj", "v_proj", "o_proj"})
+                assertTrue(t.matches("model.layers.3.self_attn." + p), p);
+            for (String p : new String[] {"gate_proj", "up_proj", "down_proj"}) assertTrue(t.matches("model.layers.3.mlp." + p), p);
+            assertTrue(!t.matches("lm_head") && !t.matches("model.embed_tokens"), "not the head or the embedding");
+        }
+        assertTrue(!TargetModules.regex("all-linear").matches("model.layers.3.mlp.up_proj"), "as a regex it would match nothing");
+    }
+
+    @Test
     void doraAndLoraBiasAreRefused() throws IOException {
         try (Tensor a = TestData.randn(DType.F32, 1, 4, 8); Tensor b = TestData.randn(DType.F32, 1, 8, 4)) {
             SafetensorsWriter.write(dir.resolve("adapter_model.safetensors"), Map.of(

@@ -55,7 +55,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--rslora", description = "Scale by alpha / sqrt(r) instead of alpha / r.")
     boolean rslora;
 
-    @Option(names = "--targets", defaultValue = "q_proj,v_proj", description = "Target module suffixes (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--targets", defaultValue = "q_proj,v_proj", description = "Target module suffixes, or all-linear (default: ${DEFAULT-VALUE}).")
     String targets;
 
     @Option(names = "--epochs", description = "Passes over the data (default: 1, or as many as --steps needs).")
