@@ -62,6 +62,9 @@ public final class HfCheckpoint implements AutoCloseable {
         } else if (Files.exists(single)) {
             ck = new HfCheckpoint(dir, config, map);
             for (String name : ck.file(single).names()) map.put(name, single);
+        } else if (Files.exists(dir.resolve("pytorch_model.bin")) || Files.exists(dir.resolve("pytorch_model.bin.index.json"))) {
+            throw new IllegalArgumentException(dir + ": the weights are PyTorch pickles (pytorch_model*.bin), which asft does not"
+                    + " read; save them once as safetensors (transformers: model.save_pretrained(out, safe_serialization=True))");
         } else {
             throw new IllegalArgumentException(dir + ": no model.safetensors or model.safetensors.index.json");
         }

@@ -59,4 +59,14 @@ class LlamaConfigTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> LlamaConfig.read(dir));
         assertTrue(e.getMessage().contains("num_key_value_heads"), e.getMessage());
     }
+
+    @Test
+    void aFolderOfPytorchPicklesSaysSo() throws IOException {
+        Files.writeString(dir.resolve("pytorch_model.bin"), "not read");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> HfCheckpoint.open(dir));
+        assertTrue(e.getMessage().contains("PyTorch pickles") && e.getMessage().contains("safe_serialization=True"), e.getMessage());
+        Files.delete(dir.resolve("pytorch_model.bin"));
+        e = assertThrows(IllegalArgumentException.class, () -> HfCheckpoint.open(dir));
+        assertTrue(e.getMessage().endsWith("no model.safetensors or model.safetensors.index.json"), e.getMessage());
+    }
 }
