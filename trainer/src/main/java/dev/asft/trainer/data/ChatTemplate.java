@@ -18,17 +18,17 @@ final class ChatTemplate {
             java.util.regex.Pattern.compile("(?m)^[ \\t]+(?=\\{%(?!\\+))");
     private final String template;
     private final String bos, eos;
-    private final Path dir;
+    private final Path source; // the file the template came from, for errors
     private final Jinjava jinja;
 
-    ChatTemplate(String template, String bos, String eos, Path dir) {
+    ChatTemplate(String template, String bos, String eos, Path source) {
         // transformers renders with Jinja2's lstrip_blocks: spaces and tabs from the start of a
         // line up to a block tag are dropped. Jinjava's own option also drops whitespace before
         // block tags in mid-line, which Jinja2 keeps, so do the line-start part here instead.
         this.template = pythonStringMethods(LINE_START_BEFORE_BLOCK.matcher(template).replaceAll(""));
         this.bos = bos == null ? "" : bos;
         this.eos = eos == null ? "" : eos;
-        this.dir = dir;
+        this.source = source;
         // Jinja2's semantics where Jinjava keeps older ones by default: {{- x -}} trims around
         // expressions (Qwen2.5's and Llama 3.1's templates indent every {{- ... }}; without this
         // the indentation went into the rendered text), and a '-' counts as whitespace control
@@ -87,7 +87,7 @@ final class ChatTemplate {
             // A raise_exception(...) from the template: surface its own message.
             for (Throwable t = err.getException(); t != null; t = t.getCause())
                 if (t.getMessage() != null && t.getMessage().startsWith("chat template: ")) why = t.getMessage().substring(15);
-            throw new IllegalArgumentException(dir.resolve("tokenizer_config.json") + ": chat_template failed: " + why);
+            throw new IllegalArgumentException(source + ": chat_template failed: " + why);
         }
         return result.getOutput();
     }

@@ -204,7 +204,7 @@ public final class DatasetReader {
             messages.add(mm);
         }
         if (!tokenizer.hasChatTemplate())
-            throw new IllegalArgumentException(where + ": a chat record needs a chat_template in tokenizer_config.json");
+            throw new IllegalArgumentException(where + ": a chat record needs the model's chat template (chat_template.jinja, or chat_template in tokenizer_config.json)");
         int[] ids = tokenizer.encode(tokenizer.renderChat(messages, false));
         int[] labels = new int[ids.length];
         Arrays.fill(labels, trainOnInputs ? 0 : Example.IGNORE);

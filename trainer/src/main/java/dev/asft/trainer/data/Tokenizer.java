@@ -44,7 +44,9 @@ public final class Tokenizer implements AutoCloseable {
         this.addEos = config.path("add_eos_token").asBoolean(false);
         JsonNode t = config.get("chat_template");
         String template = t == null || t.isNull() ? null : t.isTextual() ? t.asText() : defaultTemplate(t);
-        this.chatTemplate = template == null ? null : new ChatTemplate(template, bosToken, eosToken, dir);
+        Path source = Files.isRegularFile(dir.resolve("chat_template.jinja")) ? dir.resolve("chat_template.jinja")
+                : dir.resolve("tokenizer_config.json");
+        this.chatTemplate = template == null ? null : new ChatTemplate(template, bosToken, eosToken, source);
     }
 
     /** Opens {@code dir/tokenizer.json} (+ {@code tokenizer_config.json} when present). */
@@ -141,7 +143,7 @@ public final class Tokenizer implements AutoCloseable {
 
     /** The chat template applied to messages (role/content maps), as the model's config defines it. */
     public String renderChat(List<Map<String, Object>> messages, boolean addGenerationPrompt) {
-        if (chatTemplate == null) throw new IllegalStateException("tokenizer_config.json has no chat_template");
+        if (chatTemplate == null) throw new IllegalStateException("the tokenizer has no chat template (chat_template.jinja, or chat_template in tokenizer_config.json)");
         return chatTemplate.render(messages, addGenerationPrompt);
     }
 

@@ -198,5 +198,10 @@ class DataTest {
         try (Tokenizer t = Tokenizer.open(d3)) {
             assertEquals("how are youfine thanks", t.renderChat(messages("user", "how are you", "user", "fine thanks"), false));
         }
+        Files.writeString(d3.resolve("chat_template.jinja"), "{{ raise_exception('no system role here') }}");
+        try (Tokenizer t = Tokenizer.open(d3)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> t.renderChat(messages("user", "x"), false));
+            assertEquals(d3.resolve("chat_template.jinja") + ": chat_template failed: no system role here", e.getMessage());
+        }
     }
 }
