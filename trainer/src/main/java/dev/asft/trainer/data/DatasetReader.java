@@ -198,6 +198,9 @@ public final class DatasetReader {
         for (JsonNode m : msgs) {
             if (!m.has("role") || !m.has("content"))
                 throw new IllegalArgumentException(where + ": every message needs role and content");
+            if (!m.get("content").isTextual()) // asText() would turn a list of content parts into "" unnoticed
+                throw new IllegalArgumentException(where + ": a message's content must be a string, got "
+                        + m.get("content").getNodeType().toString().toLowerCase(java.util.Locale.ROOT));
             Map<String, Object> mm = new LinkedHashMap<>();
             mm.put("role", m.get("role").asText());
             mm.put("content", m.get("content").asText());

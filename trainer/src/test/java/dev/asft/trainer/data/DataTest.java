@@ -155,6 +155,9 @@ class DataTest {
         Files.writeString(f, "{\"input_ids\": [1, 2], \"labels\": [1]}\n");
         e = assertThrows(IllegalArgumentException.class, () -> new DatasetReader(tok).read(f));
         assertTrue(e.getMessage().contains("2 input_ids but 1 labels"), e.getMessage());
+        Files.writeString(f, "{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"hi\"}]}]}\n");
+        e = assertThrows(IllegalArgumentException.class, () -> new DatasetReader(tok).read(f));
+        assertTrue(e.getMessage().contains("bad.jsonl:1: a message's content must be a string, got array"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new DatasetReader(tok).maxLen(0));
     }
 
