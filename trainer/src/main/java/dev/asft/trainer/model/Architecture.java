@@ -29,6 +29,10 @@ record Architecture(boolean qkvBias, boolean oBias, boolean mlpBias, int sliding
             throw new IllegalArgumentException(file + ": model_type '" + cfg.modelType()
                     + "' is not supported: asft trains Llama-family decoders (model_type llama, mistral or qwen2)");
         JsonNode raw = cfg.raw();
+        if (raw.hasNonNull("quantization_config"))
+            throw new IllegalArgumentException(file + ": a quantized checkpoint (quantization_config, method '"
+                    + raw.get("quantization_config").path("quant_method").asText("?") + "') is not supported: use the"
+                    + " unquantized bf16/f16/f32 weights");
         String act = raw.path("hidden_act").asText("silu");
         if (!ACTIVATIONS.contains(act))
             throw new IllegalArgumentException(file + ": hidden_act '" + act + "' is not supported (SwiGLU with silu only)");

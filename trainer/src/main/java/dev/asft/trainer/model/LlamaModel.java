@@ -153,6 +153,9 @@ public final class LlamaModel implements AutoCloseable {
         if (!java.util.Arrays.equals(t.shape(), shape))
             throw new IllegalArgumentException(ck.dir() + ": " + name + " has shape " + java.util.Arrays.toString(t.shape())
                     + ", config.json implies " + java.util.Arrays.toString(shape));
+        if (t.dtype() != DType.F32 && t.dtype() != DType.BF16 && t.dtype() != DType.F16 && t.dtype() != DType.F64)
+            throw new IllegalArgumentException(ck.dir() + ": " + name + " is " + t.dtype() + "; expected f32, bf16 or f16"
+                    + " (quantized weights need their scales, which this model does not read)");
         return t.to(DType.F32);
     }
 

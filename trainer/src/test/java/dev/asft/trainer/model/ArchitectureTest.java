@@ -45,6 +45,8 @@ class ArchitectureTest {
         assertTrue(gemma.contains("config.json: model_type 'gemma' is not supported"), gemma);
         String gelu = loadError(model(c -> c.put("hidden_act", "gelu_pytorch_tanh")));
         assertTrue(gelu.contains("hidden_act 'gelu_pytorch_tanh'"), gelu);
+        String fp8 = loadError(model(c -> c.putObject("quantization_config").put("quant_method", "fbgemm_fp8")));
+        assertTrue(fp8.contains("quantized checkpoint (quantization_config, method 'fbgemm_fp8')"), fp8);
     }
 
     @Test
