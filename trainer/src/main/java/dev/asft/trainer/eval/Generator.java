@@ -11,7 +11,8 @@ import java.util.function.Consumer;
 
 /**
  * Answers prompts with a model: each prompt rendered as a user message with the model's chat
- * template (or as plain text after BOS), decoded with a KV cache until EOS or maxNew tokens.
+ * template (or as plain text after BOS), decoded with a KV cache until a stop token ({@link #stopIds})
+ * or maxNew tokens.
  */
 public final class Generator {
     private final LlamaModel model;
@@ -29,6 +30,13 @@ public final class Generator {
         this.chat = chat;
         this.maxNew = maxNew;
         this.sampler = sampler;
+    }
+
+    /** Where an answer ends: the tokenizer's EOS and the model's eos_token_id(s) (config and generation config). */
+    public java.util.Set<Integer> stopIds() {
+        java.util.Set<Integer> stop = new java.util.TreeSet<>(model.stopTokenIds());
+        if (tok.eosId() != null) stop.add(tok.eosId());
+        return stop;
     }
 
     /** Prompts decoded together by {@link #answers} (default 16). */
@@ -64,7 +72,7 @@ public final class Generator {
             List<String> chunk = prompts.subList(i, Math.min(prompts.size(), i + batchSize));
             List<int[]> ids = new ArrayList<>();
             for (String p : chunk) ids.add(promptIds(p));
-            List<int[]> gen = model.generateBatch(ids, maxNew, sampler, tok.eosId());
+            List<int[]> gen = model.generateBatch(ids, maxNew, sampler, stopIds());
             for (int j = 0; j < chunk.size(); j++) {
                 out.add(tok.decode(gen.get(j), true));
                 if (onEach != null) onEach.accept(chunk.get(j));

@@ -23,6 +23,7 @@ import java.util.List;
 public final class LlamaModel implements AutoCloseable {
     private final LlamaConfig cfg;
     private final Architecture arch; // biases and attention window, from config.json
+    private final java.util.Set<Integer> stopIds; // eos_token_id of config.json and generation_config.json
     private final Backend backend;
     private final Tensor embed, head;
     private final Linear lmHead; // the head as a projection (not closed: head and embed are)
@@ -78,6 +79,7 @@ public final class LlamaModel implements AutoCloseable {
             throw new IllegalArgumentException(ck.dir() + "/config.json: " + e.getMessage(), e);
         }
         this.arch = Architecture.of(cfg, ck.dir());
+        this.stopIds = stopIds(ck.dir(), cfg);
         this.backend = backend;
         this.shards = new Shards(backend, main);
         this.mapped = weights == Weights.MAP || (weights == Weights.AUTO && f32Bytes(ck) > totalMemory() / 2);
@@ -161,6 +163,35 @@ public final class LlamaModel implements AutoCloseable {
 
     public LlamaConfig config() {
         return cfg;
+    }
+
+    /**
+     * The tokens that end a generation by the model's own files: eos_token_id of config.json and
+     * of generation_config.json (an id or a list: Llama 3.1 Instruct stops at <|eot_id|> and
+     * <|eom_id|> as well as <|end_of_text|>), as transformers' generate reads them.
+     */
+    public java.util.Set<Integer> stopTokenIds() {
+        return stopIds;
+    }
+
+    private static java.util.Set<Integer> stopIds(java.nio.file.Path dir, LlamaConfig cfg) {
+        java.util.Set<Integer> ids = new java.util.TreeSet<>();
+        addIds(cfg.raw().get("eos_token_id"), ids);
+        java.nio.file.Path gen = dir.resolve("generation_config.json");
+        if (java.nio.file.Files.isRegularFile(gen)) {
+            try {
+                addIds(new com.fasterxml.jackson.databind.ObjectMapper().readTree(java.nio.file.Files.readString(gen)).get("eos_token_id"), ids);
+            } catch (java.io.IOException e) {
+                throw new IllegalArgumentException(gen + ": not valid JSON: " + e.getMessage());
+            }
+        }
+        return java.util.Collections.unmodifiableSet(ids);
+    }
+
+    private static void addIds(com.fasterxml.jackson.databind.JsonNode n, java.util.Set<Integer> ids) {
+        if (n == null || n.isNull()) return;
+        if (n.isArray()) n.forEach(x -> addIds(x, ids));
+        else if (n.canConvertToInt()) ids.add(n.asInt());
     }
 
     /** A projection LoRA can target: module name and the weight's shape. */
@@ -395,6 +426,11 @@ public final class LlamaModel implements AutoCloseable {
      * draws from one generator in sequence order, so it is reproducible for a seed and batch.
      */
     public List<int[]> generateBatch(List<int[]> prompts, int maxNew, Sampler sampler, Integer eosId) {
+        return generateBatch(prompts, maxNew, sampler, eosId == null ? java.util.Set.of() : java.util.Set.of(eosId));
+    }
+
+    /** As above, stopping at any of the stop tokens (not returned). */
+    public List<int[]> generateBatch(List<int[]> prompts, int maxNew, Sampler sampler, java.util.Set<Integer> stop) {
         int b = prompts.size(), vocab = cfg.vocabSize();
         List<KvCache> caches = new ArrayList<>();
         float[][] logits = new float[b][];
@@ -412,7 +448,7 @@ public final class LlamaModel implements AutoCloseable {
             for (int i = 0; i < b; i++) {
                 if (done[i]) continue;
                 int next = sampler.next(logits[i]);
-                if ((eosId != null && next == eosId) || len[i] == maxNew) {
+                if (stop.contains(next) || len[i] == maxNew) {
                     done[i] = true;
                     continue;
                 }
@@ -440,6 +476,11 @@ public final class LlamaModel implements AutoCloseable {
      * with a KV cache: the prompt in one step, then one token per step.
      */
     public int[] generate(int[] prompt, int maxNew, Sampler sampler, Integer eosId) {
+        return generate(prompt, maxNew, sampler, eosId == null ? java.util.Set.of() : java.util.Set.of(eosId));
+    }
+
+    /** As above, stopping at any of the stop tokens (not returned). */
+    public int[] generate(int[] prompt, int maxNew, Sampler sampler, java.util.Set<Integer> stop) {
         if (prompt.length == 0) throw new IllegalArgumentException("an empty prompt");
         KvCache cache = newCache(prompt.length + maxNew);
         float[] logits = step(cache, prompt);
@@ -447,7 +488,7 @@ public final class LlamaModel implements AutoCloseable {
         int n = 0;
         while (n < maxNew) {
             int next = sampler.next(logits);
-            if (eosId != null && next == eosId) break;
+            if (stop.contains(next)) break;
             out[n++] = next;
             if (n < maxNew) logits = step(cache, new int[] {next});
         }

@@ -38,7 +38,7 @@ class GenerateTest {
                         prompts.add(p);
                     }
                     // eos = a token greedy decoding emits for some prompts but not all, so sequences finish at different steps
-                    List<int[]> batched = m.generateBatch(prompts, 10, new Sampler(0, 1, 0), null);
+                    List<int[]> batched = m.generateBatch(prompts, 10, new Sampler(0, 1, 0), (Integer) null);
                     Integer eos = batched.get(0).length > 3 ? batched.get(0)[3] : null;
                     batched = m.generateBatch(prompts, 10, new Sampler(0, 1, 0), eos);
                     for (int i = 0; i < prompts.size(); i++) {
@@ -68,13 +68,37 @@ class GenerateTest {
         }
     }
 
+    /** generation_config.json's eos_token_id list (Llama 3.1 Instruct's three) stops generation at any of them. */
+    @Test
+    void generationConfigStopTokensEndAnswers() throws Exception {
+        Path model = dir.resolve("with-generation-config");
+        Files.createDirectories(model);
+        try (var files = Files.list(LlamaForwardTest.golden("llama"))) {
+            for (Path f : (Iterable<Path>) files::iterator) Files.copy(f, model.resolve(f.getFileName()));
+        }
+        int[] prompt = {5, 9, 17, 3, 22};
+        int[] free;
+        try (HfCheckpoint ck = HfCheckpoint.open(model); LlamaModel m = new LlamaModel(ck, new CpuBackend())) {
+            free = m.generate(prompt, 10, new Sampler(0, 1, 0), (Integer) null);
+        }
+        assertEquals(10, free.length);
+        Files.writeString(model.resolve("generation_config.json"), "{\"eos_token_id\": [" + (free[6] == 1 ? 0 : 1) + ", " + free[6] + "]}");
+        try (HfCheckpoint ck = HfCheckpoint.open(model); LlamaModel m = new LlamaModel(ck, new CpuBackend())) {
+            assertTrue(m.stopTokenIds().contains(free[6]), m.stopTokenIds().toString());
+            int end = 0;
+            while (!m.stopTokenIds().contains(free[end])) end++;
+            assertEquals(java.util.Arrays.toString(java.util.Arrays.copyOf(free, end)),
+                    java.util.Arrays.toString(m.generate(prompt, 10, new Sampler(0, 1, 0), m.stopTokenIds())));
+        }
+    }
+
     @Test
     void greedyWithCacheEqualsRecomputingTheFullForward() throws Exception {
         for (String name : new String[] {"llama", "qwen2"}) {
             try (HfCheckpoint ck = HfCheckpoint.open(LlamaForwardTest.golden(name)); LlamaModel m = new LlamaModel(ck, new CpuBackend())) {
                 int vocab = m.config().vocabSize();
                 int[] prompt = {5, 9, 17, 3, 22};
-                int[] gen = m.generate(prompt, 12, new Sampler(0, 1, 0), null);
+                int[] gen = m.generate(prompt, 12, new Sampler(0, 1, 0), (Integer) null);
                 assertEquals(12, gen.length);
                 List<Integer> seq = new ArrayList<>();
                 for (int t : prompt) seq.add(t);

@@ -48,8 +48,8 @@ class MappedWeightsTest {
                         int[] ids = {5, 17, 300, 42, 7, 99, 256, 3};
                         int[] mask = {1, 1, 1, 1, 1, 1, 1, 1};
                         assertArrayEquals(copy.forward(ids, mask, 2, 4), map.forward(ids, mask, 2, 4), dtype + ": same logits");
-                        assertArrayEquals(copy.generate(new int[] {5, 9}, 6, new Sampler(0, 1, 0), null),
-                                map.generate(new int[] {5, 9}, 6, new Sampler(0, 1, 0), null));
+                        assertArrayEquals(copy.generate(new int[] {5, 9}, 6, new Sampler(0, 1, 0), (Integer) null),
+                                map.generate(new int[] {5, 9}, 6, new Sampler(0, 1, 0), (Integer) null));
                         int[] labels = ids.clone();
                         assertEquals(copy.lossAndLoraGrads(ids, mask, labels, 2, 4, java.util.Map.of()),
                                 map.lossAndLoraGrads(ids, mask, labels, 2, 4, java.util.Map.of()), 0.0, "same loss");
