@@ -169,18 +169,27 @@ public final class DatasetReader {
         return new Example(ids, labels);
     }
 
-    /** [BOS] prompt completion [EOS]; prompt (and BOS) masked unless trainOnInputs. */
+    /**
+     * [BOS] prompt completion [EOS]; prompt (and BOS) masked unless trainOnInputs. As Hugging
+     * Face's SFT code does it (Stanford Alpaca's train.py, TRL's prompt-completion format), the
+     * text is tokenized whole, prompt + completion as one string, and the prompt's tokens are
+     * those it shares with the prompt tokenized alone. Tokenized apart, a SentencePiece
+     * tokenizer (Llama 2, Mistral) would start the completion with a word-initial piece
+     * ("▁Sure" where the whole text has "Sure" after the prompt's newline), teaching the model
+     * a token it never produces there. Where prompt and completion merge into one token, that
+     * token holds completion text and is supervised.
+     */
     Example promptCompletion(String prompt, String completion) {
-        int[] p = tokenizer.encode(prompt), c = tokenizer.encode(completion);
+        int[] whole = tokenizer.encode(prompt + completion), p = tokenizer.encode(prompt);
+        int shared = 0;
+        while (shared < p.length && shared < whole.length && p[shared] == whole[shared]) shared++;
         int bos = tokenizer.addBos() ? 1 : 0, eos = tokenizer.eosId() != null ? 1 : 0; // EOS ends every completion
-        int[] ids = new int[bos + p.length + c.length + eos], labels = new int[ids.length];
+        int[] ids = new int[bos + whole.length + eos], labels = new int[ids.length];
         int k = 0;
         if (bos == 1) ids[k++] = tokenizer.bosId();
-        System.arraycopy(p, 0, ids, k, p.length);
-        k += p.length;
-        int promptEnd = k;
-        System.arraycopy(c, 0, ids, k, c.length);
-        k += c.length;
+        System.arraycopy(whole, 0, ids, k, whole.length);
+        int promptEnd = k + shared;
+        k += whole.length;
         if (eos == 1) ids[k] = tokenizer.eosId();
         for (int i = 0; i < ids.length; i++) labels[i] = (trainOnInputs || i >= promptEnd) ? ids[i] : Example.IGNORE;
         return new Example(ids, labels);

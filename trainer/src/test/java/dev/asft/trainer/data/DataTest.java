@@ -82,10 +82,14 @@ class DataTest {
     @Test
     void promptCompletionMasksThePrompt() throws IOException {
         Path f = dir.resolve("d.jsonl");
-        Files.writeString(f, "{\"prompt\": \"what is two plus two\", \"completion\": \"four\"}\n\n"
+        // prompt + completion are one text, as in TRL's prompt-completion format: the completion
+        // brings its own leading space; without one, the two words run together
+        Files.writeString(f, "{\"prompt\": \"what is two plus two\", \"completion\": \" four\"}\n\n"
+                + "{\"prompt\": \"hello\", \"response\": \" world\"}\n"
                 + "{\"prompt\": \"hello\", \"response\": \"world\"}\n");
         List<Example> ex = new DatasetReader(tok).read(f);
-        assertEquals(2, ex.size());
+        assertEquals(3, ex.size());
+        assertEquals(tok.encode("helloworld").length + 1, ex.get(2).supervised(), "the merged token holds completion text: supervised");
         Example e = ex.get(0);
         int[] want = {1, id("what"), id("is"), id("two"), id("plus"), id("two"), id("four"), 2};
         assertArrayEquals(want, e.inputIds());
@@ -205,6 +209,37 @@ class DataTest {
         try (Tokenizer t = Tokenizer.open(d3)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> t.renderChat(messages("user", "x"), false));
             assertEquals(d3.resolve("chat_template.jinja") + ": chat_template failed: no system role here", e.getMessage());
+        }
+    }
+
+    /**
+     * A SentencePiece-style tokenizer (Llama 2's normalizer: prepend "▁", spaces to "▁") starts
+     * any text it encodes alone with a word-initial piece: "Sure" alone is "▁Sure", after the
+     * prompt's newline it is "Sure". The completion is tokenized in context, as Hugging Face's
+     * SFT code does, so the model learns the token it would produce there.
+     */
+    @Test
+    void completionIsTokenizedInContext() throws IOException {
+        Path sp = dir.resolve("sentencepiece-like");
+        Files.createDirectories(sp);
+        Files.writeString(sp.resolve("tokenizer.json"), """
+                {"version": "1.0", "truncation": null, "padding": null, "added_tokens": [
+                   {"id": 1, "content": "<s>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true},
+                   {"id": 2, "content": "</s>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}],
+                 "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "\u2581"},
+                   {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
+                 "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "\u2581?[^\u2581\\n]+|\\n"}, "behavior": "Isolated", "invert": false},
+                 "post_processor": null, "decoder": null,
+                 "model": {"type": "WordLevel", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "<s>": 1, "</s>": 2,
+                   "\u2581Response:": 3, "\\n": 4, "Sure": 5, "\u2581Sure": 6}}}
+                """);
+        Files.writeString(sp.resolve("tokenizer_config.json"), "{\"bos_token\": \"<s>\", \"eos_token\": \"</s>\"}");
+        try (Tokenizer t = Tokenizer.open(sp)) {
+            assertArrayEquals(new int[] {6}, t.encode("Sure"), "alone: the word-initial piece");
+            assertArrayEquals(new int[] {3, 4, 5}, t.encode("Response:\nSure"), "in context: the plain piece");
+            Example e = new DatasetReader(t).promptCompletion("Response:\n", "Sure");
+            assertArrayEquals(new int[] {1, 3, 4, 5, 2}, e.inputIds());
+            assertArrayEquals(new int[] {-100, -100, -100, 5, 2}, e.labels());
         }
     }
 }
