@@ -79,6 +79,13 @@ public final class LlamaModel implements AutoCloseable {
             throw new IllegalArgumentException(ck.dir() + "/config.json: " + e.getMessage(), e);
         }
         this.arch = Architecture.of(cfg, ck.dir());
+        // The embedding and the head are used (or widened) as whole f32 tensors, and a tensor is
+        // one Java buffer here: at most 2 GiB. Say so now rather than at the first step.
+        long headBytes = 4L * cfg.vocabSize() * cfg.hiddenSize();
+        if (headBytes > Integer.MAX_VALUE)
+            throw new IllegalArgumentException(ck.dir() + ": the embedding / head [" + cfg.vocabSize() + " x " + cfg.hiddenSize()
+                    + "] takes " + headBytes / 1_000_000 + " MB in f32, over the 2 GiB one tensor can hold in this version"
+                    + " (vocab x hidden up to ~536M: Llama 2 7B, Mistral 7B and Llama 3 8B fit, Qwen2.5 7B does not)");
         this.stopIds = stopIds(ck.dir(), cfg);
         this.backend = backend;
         this.shards = new Shards(backend, main);

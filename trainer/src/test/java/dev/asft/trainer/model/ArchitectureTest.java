@@ -45,6 +45,9 @@ class ArchitectureTest {
         assertTrue(gemma.contains("config.json: model_type 'gemma' is not supported"), gemma);
         String gelu = loadError(model(c -> c.put("hidden_act", "gelu_pytorch_tanh")));
         assertTrue(gelu.contains("hidden_act 'gelu_pytorch_tanh'"), gelu);
+        String big = loadError(model(c -> c.put("vocab_size", 152064).put("hidden_size", 3584).put("num_attention_heads", 28)
+                .put("num_key_value_heads", 4).put("head_dim", 16))); // Qwen2.5 7B's head
+        assertTrue(big.contains("the embedding / head [152064 x 3584] takes 2179 MB in f32"), big);
         String fp8 = loadError(model(c -> c.putObject("quantization_config").put("quant_method", "fbgemm_fp8")));
         assertTrue(fp8.contains("quantized checkpoint (quantization_config, method 'fbgemm_fp8')"), fp8);
     }
