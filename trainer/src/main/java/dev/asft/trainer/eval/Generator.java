@@ -24,7 +24,7 @@ public final class Generator {
 
     public Generator(LlamaModel model, Tokenizer tok, boolean chat, int maxNew, Sampler sampler) {
         if (maxNew <= 0) throw new IllegalArgumentException("--max-new-tokens must be positive");
-        if (chat && !tok.hasChatTemplate()) throw new IllegalArgumentException("--chat needs a chat_template in tokenizer_config.json");
+        if (chat && !tok.hasChatTemplate()) throw new IllegalArgumentException("--chat needs the model's chat template (chat_template.jinja, or chat_template in tokenizer_config.json)");
         this.model = model;
         this.tok = tok;
         this.chat = chat;
