@@ -12,7 +12,7 @@ import java.util.Set;
  * else (Gemma's (1 + w) norms and GELU, Qwen3's q/k norms), so they are refused by name
  * instead of loading into a model that would train without an error and mean nothing.
  *
- * @param qkvBias       q, k and v have biases (Qwen2; Llama's attention_bias)
+ * @param qkvBias       q, k and v have biases (always in Qwen2; Llama's attention_bias)
  * @param oBias         o_proj has one (Llama's attention_bias; never Qwen2's)
  * @param mlpBias       gate, up and down have biases (Llama's mlp_bias)
  * @param slidingWindow the farthest a query attends (Mistral 7B v0.1, Qwen2 with
@@ -41,7 +41,9 @@ record Architecture(boolean qkvBias, boolean oBias, boolean mlpBias, int sliding
         JsonNode sw = raw.get("sliding_window");
         boolean windowOn = qwen2 ? raw.path("use_sliding_window").asBoolean(false) : sw != null && !sw.isNull();
         if (windowOn && sw != null && sw.canConvertToInt() && sw.asInt() > 0) window = sw.asInt();
-        return new Architecture(cfg.attentionBias(), cfg.attentionBias() && !qwen2, raw.path("mlp_bias").asBoolean(false), window);
+        // transformers' Qwen2 always gives q, k, v biases (whatever attention_bias says) and o_proj none
+        return new Architecture(qwen2 || cfg.attentionBias(), cfg.attentionBias() && !qwen2, raw.path("mlp_bias").asBoolean(false),
+                window);
     }
 
     /** Refuses sequences of more positions than the attention window (none without a window). */

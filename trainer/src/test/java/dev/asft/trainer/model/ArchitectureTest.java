@@ -60,7 +60,7 @@ class ArchitectureTest {
         String mlp = loadError(model(c -> c.put("mlp_bias", true)));
         assertTrue(mlp.contains("model.layers.0.mlp.gate_proj.bias"), mlp);
         Architecture llama = Architecture.of(config(c -> c.put("attention_bias", true)), dir);
-        Architecture qwen2 = Architecture.of(config(c -> c.put("model_type", "qwen2")), dir);
+        Architecture qwen2 = Architecture.of(config(c -> c.put("model_type", "qwen2").put("attention_bias", false)), dir);
         assertTrue(llama.qkvBias() && llama.oBias() && !llama.mlpBias(), llama.toString());
         assertTrue(qwen2.qkvBias() && !qwen2.oBias() && !qwen2.mlpBias(), qwen2.toString());
     }
@@ -80,23 +80,22 @@ class ArchitectureTest {
             c.put("model_type", "mistral");
             c.put("sliding_window", 6);
         });
-        Path qwenOff = model(c -> {
-            c.put("model_type", "qwen2");
-            c.put("attention_bias", false);
-            c.put("sliding_window", 6);
-            c.put("use_sliding_window", false);
-        });
         int[] ids = {5, 9, 13, 2, 7, 11};
         int[] mask = {1, 1, 1, 1, 1, 1};
-        try (HfCheckpoint a = HfCheckpoint.open(llama); HfCheckpoint b = HfCheckpoint.open(mistral); HfCheckpoint q = HfCheckpoint.open(qwenOff);
-             LlamaModel ma = new LlamaModel(a, new CpuBackend()); LlamaModel mb = new LlamaModel(b, new CpuBackend());
-             LlamaModel mq = new LlamaModel(q, new CpuBackend())) {
+        try (HfCheckpoint a = HfCheckpoint.open(llama); HfCheckpoint b = HfCheckpoint.open(mistral);
+             LlamaModel ma = new LlamaModel(a, new CpuBackend()); LlamaModel mb = new LlamaModel(b, new CpuBackend())) {
             assertArrayEquals(ma.forward(ids, mask, 1, 6), mb.forward(ids, mask, 1, 6), "within the window: the same model");
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> mb.forward(new int[] {5, 9, 13, 2, 7, 11, 3}, new int[] {1, 1, 1, 1, 1, 1, 1}, 1, 7));
             assertTrue(e.getMessage().contains("7 positions exceed the model's sliding_window of 6"), e.getMessage());
             assertThrows(IllegalArgumentException.class, () -> mb.newCache(7));
-            mq.forward(new int[] {5, 9, 13, 2, 7, 11, 3}, new int[] {1, 1, 1, 1, 1, 1, 1}, 1, 7); // use_sliding_window false: no window
         }
+        // Qwen2 configs carry a sliding_window that only use_sliding_window turns on
+        assertTrue(Architecture.of(config(c -> c.put("model_type", "qwen2").put("sliding_window", 6).put("use_sliding_window", false)), dir)
+                .slidingWindow() == 0);
+        assertTrue(Architecture.of(config(c -> c.put("model_type", "qwen2").put("sliding_window", 6).put("use_sliding_window", true)), dir)
+                .slidingWindow() == 6);
+        assertTrue(Architecture.of(config(c -> c.put("model_type", "mistral").putNull("sliding_window")), dir).slidingWindow() == 0,
+                "Mistral v0.2+: null");
     }
 }
