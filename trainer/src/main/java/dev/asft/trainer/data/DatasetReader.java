@@ -128,12 +128,13 @@ public final class DatasetReader {
         if (n.has("input_ids")) e = pretokenized(n, where);
         else if (n.has("messages")) e = chat(n, where);
         else if (n.has("instruction") && n.has("output")) {
-            String input = n.path("input").asText("");
-            String prompt = input.isBlank() ? String.format(ALPACA_NO_INPUT, n.get("instruction").asText())
-                    : String.format(ALPACA_WITH_INPUT, n.get("instruction").asText(), input);
-            e = promptCompletion(prompt, n.get("output").asText());
+            String input = n.hasNonNull("input") ? text(n, "input", where) : "";
+            String instruction = text(n, "instruction", where);
+            String prompt = input.isBlank() ? String.format(ALPACA_NO_INPUT, instruction)
+                    : String.format(ALPACA_WITH_INPUT, instruction, input);
+            e = promptCompletion(prompt, text(n, "output", where));
         } else if (n.has("prompt") && (n.has("completion") || n.has("response"))) {
-            e = promptCompletion(n.get("prompt").asText(), (n.has("completion") ? n.get("completion") : n.get("response")).asText());
+            e = promptCompletion(text(n, "prompt", where), text(n, n.has("completion") ? "completion" : "response", where));
         } else {
             throw new IllegalArgumentException(where + ": unrecognized record (fields " + fields(n) + "): expected input_ids, "
                     + "prompt + completion/response, instruction + output, or messages");
@@ -149,6 +150,15 @@ public final class DatasetReader {
         List<String> f = new ArrayList<>();
         n.fieldNames().forEachRemaining(f::add);
         return f.toString();
+    }
+
+    /** A text field: a JSON string (Jackson's asText() would make null "null" and an array ""). */
+    private static String text(JsonNode n, String field, String where) {
+        JsonNode v = n.get(field);
+        if (v == null || !v.isTextual())
+            throw new IllegalArgumentException(where + ": " + field + " must be a string, got "
+                    + (v == null ? "nothing" : v.getNodeType().toString().toLowerCase(java.util.Locale.ROOT)));
+        return v.asText();
     }
 
     private static int[] ints(JsonNode arr, String where, String field) {

@@ -162,6 +162,9 @@ class DataTest {
         Files.writeString(f, "{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"hi\"}]}]}\n");
         e = assertThrows(IllegalArgumentException.class, () -> new DatasetReader(tok).read(f));
         assertTrue(e.getMessage().contains("bad.jsonl:1: a message's content must be a string, got array"), e.getMessage());
+        Files.writeString(f, "{\"instruction\": \"say hi\", \"input\": null, \"output\": \"hi\"}\n{\"instruction\": \"x\", \"output\": null}\n");
+        e = assertThrows(IllegalArgumentException.class, () -> new DatasetReader(tok).read(f));
+        assertTrue(e.getMessage().contains("bad.jsonl:2: output must be a string, got null"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new DatasetReader(tok).maxLen(0));
     }
 
