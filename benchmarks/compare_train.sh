@@ -37,15 +37,12 @@ run_asft() { # its progress lines go to a file, shown only if it fails
   fi
   "$python" -c 'import json, sys; d = json.loads(sys.argv[1]); print(d["s_per_step"], d["s_per_step_median"], d["mfu"])' "$json"
 }
-run_torch() { # "torch ..., 2 threads: MEAN s/step (median MEDIAN) over N steps, ..."
-  "$python" "$root/benchmarks/torch_train_step.py" "$steps" | tail -1 |
+torch_step() { # [COMMAND PREFIX...]: "torch ..., 2 threads: MEAN s/step (median MEDIAN) over N steps, ..."
+  "$@" "$python" "$root/benchmarks/torch_train_step.py" "$steps" | tail -1 |
     sed -E 's/.*: ([0-9.]+) s\/step \(median ([0-9.]+)\).*/\1 \2 -/'
 }
-
-run_stock() { # PyTorch without the launcher's thread settings
-  env -u OPENBLAS_THREAD_TIMEOUT -u GOMP_SPINCOUNT "$python" "$root/benchmarks/torch_train_step.py" "$steps" | tail -1 |
-    sed -E 's/.*: ([0-9.]+) s\/step \(median ([0-9.]+)\).*/\1 \2 -/'
-}
+run_torch() { torch_step; }
+run_stock() { torch_step env -u OPENBLAS_THREAD_TIMEOUT -u GOMP_SPINCOUNT; } # without the launcher's thread settings
 
 for ((i = 1; i <= rounds; i++)); do
   if ((i % 2)); then order="asft torch"; else order="torch asft"; fi

@@ -30,7 +30,7 @@ public final class Tokenizer implements AutoCloseable {
     private final boolean addBos, addEos;
     private final ChatTemplate chatTemplate; // null when the config has none
 
-    private Tokenizer(HuggingFaceTokenizer hf, JsonNode config, Path dir) {
+    private Tokenizer(HuggingFaceTokenizer hf, JsonNode config, Path templateSource) {
         this.hf = hf;
         this.bosToken = tokenText(config.get("bos_token"));
         this.eosToken = tokenText(config.get("eos_token"));
@@ -44,9 +44,7 @@ public final class Tokenizer implements AutoCloseable {
         this.addEos = config.path("add_eos_token").asBoolean(false);
         JsonNode t = config.get("chat_template");
         String template = t == null || t.isNull() ? null : t.isTextual() ? t.asText() : defaultTemplate(t);
-        Path source = Files.isRegularFile(dir.resolve("chat_template.jinja")) ? dir.resolve("chat_template.jinja")
-                : dir.resolve("tokenizer_config.json");
-        this.chatTemplate = template == null ? null : new ChatTemplate(template, bosToken, eosToken, source);
+        this.chatTemplate = template == null ? null : new ChatTemplate(template, bosToken, eosToken, templateSource);
     }
 
     /** Opens {@code dir/tokenizer.json} (+ {@code tokenizer_config.json} when present). */
@@ -64,13 +62,14 @@ public final class Tokenizer implements AutoCloseable {
         }
         // Newer transformers save the template beside the config as chat_template.jinja, and on
         // load that file wins over tokenizer_config.json's chat_template (as it does here).
-        Path jinja = dir.resolve("chat_template.jinja");
+        Path jinja = dir.resolve("chat_template.jinja"), templateSource = cfg;
         if (Files.isRegularFile(jinja) && config.isObject()) {
             try {
                 ((com.fasterxml.jackson.databind.node.ObjectNode) config).put("chat_template", Files.readString(jinja));
             } catch (IOException e) {
                 throw new IllegalArgumentException(jinja + ": cannot read: " + e.getMessage());
             }
+            templateSource = jinja;
         }
         HuggingFaceTokenizer hf;
         try {
@@ -79,7 +78,7 @@ public final class Tokenizer implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             throw new IllegalArgumentException(json + ": cannot load tokenizer: " + e.getMessage(), e);
         }
-        return new Tokenizer(hf, config, dir);
+        return new Tokenizer(hf, config, templateSource);
     }
 
     private static String tokenText(JsonNode n) {

@@ -128,15 +128,7 @@ public final class LlamaModel implements AutoCloseable {
 
     /** A projection, embedding or head weight: the mapped view when mapped, else an f32 copy. */
     private Tensor weight(HfCheckpoint ck, String name, long... shape) {
-        if (!mapped) return f32(ck, name, shape);
-        if (!ck.has(name)) throw new IllegalArgumentException(ck.dir() + ": missing weight " + name);
-        Tensor t = ck.tensor(name);
-        if (!java.util.Arrays.equals(t.shape(), shape))
-            throw new IllegalArgumentException(ck.dir() + ": " + name + " has shape " + java.util.Arrays.toString(t.shape())
-                    + ", config.json implies " + java.util.Arrays.toString(shape));
-        if (t.dtype() != DType.F32 && t.dtype() != DType.BF16 && t.dtype() != DType.F16)
-            throw new IllegalArgumentException(ck.dir() + ": " + name + " is " + t.dtype() + "; expected f32, bf16 or f16");
-        return t;
+        return mapped ? stored(ck, name, false, shape) : f32(ck, name, shape);
     }
 
     private Linear linear(HfCheckpoint ck, String name, int out, int in, boolean bias) {
@@ -157,15 +149,24 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     private static Tensor f32(HfCheckpoint ck, String name, long... shape) {
+        return stored(ck, name, true, shape).to(DType.F32);
+    }
+
+    /**
+     * The checkpoint's tensor as stored, checked: present, of the shape config.json implies, and
+     * in a float dtype the model reads (f64 too where it is copied to f32; mapped weights are
+     * widened per GEMM from f32, bf16 or f16 only).
+     */
+    private static Tensor stored(HfCheckpoint ck, String name, boolean f64, long... shape) {
         if (!ck.has(name)) throw new IllegalArgumentException(ck.dir() + ": missing weight " + name);
         Tensor t = ck.tensor(name);
         if (!java.util.Arrays.equals(t.shape(), shape))
             throw new IllegalArgumentException(ck.dir() + ": " + name + " has shape " + java.util.Arrays.toString(t.shape())
                     + ", config.json implies " + java.util.Arrays.toString(shape));
-        if (t.dtype() != DType.F32 && t.dtype() != DType.BF16 && t.dtype() != DType.F16 && t.dtype() != DType.F64)
+        if (t.dtype() != DType.F32 && t.dtype() != DType.BF16 && t.dtype() != DType.F16 && !(f64 && t.dtype() == DType.F64))
             throw new IllegalArgumentException(ck.dir() + ": " + name + " is " + t.dtype() + "; expected f32, bf16 or f16"
                     + " (quantized weights need their scales, which this model does not read)");
-        return t.to(DType.F32);
+        return t;
     }
 
     public LlamaConfig config() {
