@@ -57,7 +57,7 @@ final class LossCommand implements Callable<Integer> {
         try (HfCheckpoint ck = HfCheckpoint.open(model); LlamaModel m = new LlamaModel(ck, backend, weights.mode());
              PeftAdapter ad = adapter == null ? null : PeftAdapter.read(adapter)) {
             if (ad != null) m.applyAdapter(ad);
-            List<Example> examples = readData();
+            List<Example> examples = DatasetReader.load(model, data, trainOnInputs, maxLen, "loss").examples();
             double sum = 0;
             long tokens = 0;
             Progress progress = new Progress("loss", (examples.size() + batchSize - 1) / batchSize);
@@ -80,13 +80,4 @@ final class LossCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Pre-tokenized files need no tokenizer; other forms use the model folder's. */
-    private List<Example> readData() throws java.io.IOException {
-        if (!Files.exists(model.resolve("tokenizer.json"))) {
-            return new DatasetReader(null).trainOnInputs(trainOnInputs).maxLen(maxLen).read(data);
-        }
-        try (Tokenizer tok = Tokenizer.open(model)) {
-            return new DatasetReader(tok).trainOnInputs(trainOnInputs).maxLen(maxLen).read(data);
-        }
-    }
 }

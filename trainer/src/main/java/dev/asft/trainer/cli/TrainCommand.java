@@ -161,18 +161,9 @@ final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--rank, --batch-size and --grad-accum must be positive");
         Backend backend = Backends.select(device, true);
         try (HfCheckpoint ck = HfCheckpoint.open(model); LlamaModel m = new LlamaModel(ck, backend, full ? LlamaModel.Weights.COPY : weights.mode()); Anchor anchor = anchor(backend, ck, o)) {
-            List<Example> examples;
-            Integer padId = null;
-            if (Files.exists(model.resolve("tokenizer.json"))) {
-                try (Tokenizer tok = Tokenizer.open(model)) {
-                    DatasetReader r = new DatasetReader(tok).trainOnInputs(trainOnInputs).maxLen(maxLen);
-                    examples = r.read(data);
-                    padId = tok.padId();
-                    if (r.truncated() > 0) System.err.printf("train: %d sequences truncated to --max-len %d%n", r.truncated(), maxLen);
-                }
-            } else {
-                examples = new DatasetReader(null).trainOnInputs(trainOnInputs).maxLen(maxLen).read(data);
-            }
+            DatasetReader.Loaded loaded = DatasetReader.load(model, data, trainOnInputs, maxLen, "train");
+            List<Example> examples = loaded.examples();
+            Integer padId = loaded.padId();
             dev.asft.core.io.PeftAdapter init = initAdapter == null ? null : dev.asft.core.io.PeftAdapter.read(initAdapter);
             o.initAdapter = init;
             LoraTrainer t = new LoraTrainer(m, backend, o, anchor);

@@ -10,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -32,17 +31,20 @@ import java.util.Map;
 public final class DatasetReader {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** The Alpaca prompt (Stanford Alpaca, as the AsFT code formats its data). */
+    /**
+     * The Alpaca prompts exactly as Stanford Alpaca's train.py (PROMPT_DICT) writes them: the
+     * prompt ends with "### Response:" and the output follows it directly, then the EOS.
+     */
     static final String ALPACA_WITH_INPUT = "Below is an instruction that describes a task, paired with an input that provides "
             + "further context. Write a response that appropriately completes the request.\n\n"
-            + "### Instruction:\n%s\n\n### Input:\n%s\n\n### Response:\n";
+            + "### Instruction:\n%s\n\n### Input:\n%s\n\n### Response:";
     static final String ALPACA_NO_INPUT = "Below is an instruction that describes a task. Write a response that "
-            + "appropriately completes the request.\n\n### Instruction:\n%s\n\n### Response:\n";
+            + "appropriately completes the request.\n\n### Instruction:\n%s\n\n### Response:";
 
     private final Tokenizer tokenizer;
     private boolean trainOnInputs;
     private int maxLen = Integer.MAX_VALUE;
-    private int truncated;
+    private int truncated, supervisionCut;
 
     /** tokenizer may be null when every record is pre-tokenized. */
     public DatasetReader(Tokenizer tokenizer) {
@@ -63,6 +65,50 @@ public final class DatasetReader {
     /** How many examples the last read truncated to maxLen. */
     public int truncated() {
         return truncated;
+    }
+
+    /** How many of those lost every supervised token to the truncation (they still train on nothing). */
+    public int supervisionCut() {
+        return supervisionCut;
+    }
+
+    /**
+     * Refuses a data file with no supervised token (prompts only, all labels -100, or every
+     * supervised token past --max-len): its loss is undefined, and training on it does nothing.
+     */
+    public static void requireSupervised(Path file, List<Example> examples, int maxLen, int supervisionCut) {
+        for (Example e : examples) if (e.supervised() > 0) return;
+        throw new IllegalArgumentException(file + ": no supervised token in its " + examples.size() + " records"
+                + (supervisionCut > 0 ? " (" + supervisionCut + " lost theirs to --max-len " + maxLen + ")" : "")
+                + ": every label is -100 or every token is prompt; `asft data` shows what is supervised");
+    }
+
+    /** The line commands print about truncation, or null when nothing was truncated. */
+    public String truncationReport() {
+        if (truncated == 0) return null;
+        return truncated + " sequences truncated to --max-len " + maxLen
+                + (supervisionCut > 0 ? "; " + supervisionCut + " of them had every supervised token past it and train on nothing" : "");
+    }
+
+    /** A data file as train and loss read it, and the padding id of the model's tokenizer (null without one). */
+    public record Loaded(List<Example> examples, Integer padId) {}
+
+    /**
+     * Reads {@code data} for a command on the model in {@code modelDir}: with its tokenizer when
+     * the folder has one (pre-tokenized files need none), reporting truncation on stderr, and
+     * refusing a file with no supervised token.
+     */
+    public static Loaded load(Path modelDir, Path data, boolean trainOnInputs, int maxLen, String command) {
+        Tokenizer tok = Files.exists(modelDir.resolve("tokenizer.json")) ? Tokenizer.open(modelDir) : null;
+        try {
+            DatasetReader r = new DatasetReader(tok).trainOnInputs(trainOnInputs).maxLen(maxLen);
+            List<Example> examples = r.read(data);
+            if (r.truncationReport() != null) System.err.println(command + ": " + r.truncationReport());
+            requireSupervised(data, examples, maxLen, r.supervisionCut());
+            return new Loaded(examples, tok == null ? null : tok.padId());
+        } finally {
+            if (tok != null) tok.close();
+        }
     }
 
     /** A record of a data file and where it came from ("data.jsonl:12", "data.json record 3"). */
@@ -113,6 +159,7 @@ public final class DatasetReader {
 
     public List<Example> read(Path file) {
         truncated = 0;
+        supervisionCut = 0;
         List<Example> out = new ArrayList<>();
         for (Record rec : records(file)) out.add(record(rec.node(), rec.where()));
         return out;
@@ -130,7 +177,8 @@ public final class DatasetReader {
         else if (n.has("instruction") && n.has("output")) {
             String input = n.hasNonNull("input") ? text(n, "input", where) : "";
             String instruction = text(n, "instruction", where);
-            String prompt = input.isBlank() ? String.format(ALPACA_NO_INPUT, instruction)
+            // Stanford Alpaca: the no-input prompt only for an empty input (a space is an input)
+            String prompt = input.isEmpty() ? String.format(ALPACA_NO_INPUT, instruction)
                     : String.format(ALPACA_WITH_INPUT, instruction, input);
             e = promptCompletion(prompt, text(n, "output", where));
         } else if (n.has("prompt") && (n.has("completion") || n.has("response"))) {
@@ -141,7 +189,9 @@ public final class DatasetReader {
         }
         if (e.length() > maxLen) {
             truncated++;
+            boolean had = e.supervised() > 0;
             e = e.truncate(maxLen);
+            if (had && e.supervised() == 0) supervisionCut++;
         }
         return e;
     }
@@ -180,63 +230,68 @@ public final class DatasetReader {
     }
 
     /**
-     * [BOS] prompt completion [EOS]; prompt (and BOS) masked unless trainOnInputs. As Hugging
-     * Face's SFT code does it (Stanford Alpaca's train.py, TRL's prompt-completion format), the
-     * text is tokenized whole, prompt + completion as one string, and the prompt's tokens are
-     * those it shares with the prompt tokenized alone. Tokenized apart, a SentencePiece
-     * tokenizer (Llama 2, Mistral) would start the completion with a word-initial piece
-     * ("▁Sure" where the whole text has "Sure" after the prompt's newline), teaching the model
-     * a token it never produces there. Where prompt and completion merge into one token, that
-     * token holds completion text and is supervised.
+     * [BOS] prompt completion EOS, as TRL's prompt-completion format builds it: the EOS text is
+     * appended to the completion unless it already ends with it, and the text is tokenized whole,
+     * prompt + completion as one string, with what the tokenizer adds around a text (a BOS where
+     * tokenizer_config.json's add_bos_token or tokenizer.json's post-processor says). The prompt's
+     * tokens are those it shares with the prompt tokenized alone (masked unless trainOnInputs).
+     * Tokenized apart, a SentencePiece tokenizer (Llama 2, Mistral) would start the completion
+     * with a word-initial piece ("▁Sure" where the whole text has "Sure" after the prompt's
+     * newline), teaching the model a token it never produces there. Where prompt and completion
+     * merge into one token, that token holds completion text and is supervised (TRL counts it
+     * as prompt).
      */
     Example promptCompletion(String prompt, String completion) {
+        String eos = tokenizer.eosToken();
+        if (eos != null && tokenizer.eosId() != null && !completion.endsWith(eos)) completion += eos;
         int[] whole = tokenizer.encode(prompt + completion), p = tokenizer.encode(prompt);
         int shared = 0;
         while (shared < p.length && shared < whole.length && p[shared] == whole[shared]) shared++;
-        int bos = tokenizer.addBos() ? 1 : 0, eos = tokenizer.eosId() != null ? 1 : 0; // EOS ends every completion
-        int[] ids = new int[bos + whole.length + eos], labels = new int[ids.length];
-        int k = 0;
-        if (bos == 1) ids[k++] = tokenizer.bosId();
-        System.arraycopy(whole, 0, ids, k, whole.length);
-        int promptEnd = k + shared;
-        k += whole.length;
-        if (eos == 1) ids[k] = tokenizer.eosId();
+        int[] pre = tokenizer.specialPrefix(), post = tokenizer.specialSuffix();
+        if (post.length == 1 && whole.length > 0 && whole[whole.length - 1] == post[0]) post = new int[0]; // one EOS, not two
+        int[] ids = new int[pre.length + whole.length + post.length], labels = new int[ids.length];
+        System.arraycopy(pre, 0, ids, 0, pre.length);
+        System.arraycopy(whole, 0, ids, pre.length, whole.length);
+        System.arraycopy(post, 0, ids, pre.length + whole.length, post.length);
+        int promptEnd = pre.length + shared;
         for (int i = 0; i < ids.length; i++) labels[i] = (trainOnInputs || i >= promptEnd) ? ids[i] : Example.IGNORE;
         return new Example(ids, labels);
     }
 
     /**
-     * Renders the conversation with the chat template and supervises each assistant turn: the
-     * tokens between the rendering of the turns before it (with the generation prompt) and the
-     * rendering that includes it.
+     * Renders the conversation once with the chat template (no BOS added: the template writes
+     * its own), tokenizes it once, and supervises the assistant turns {@link ChatMasking} finds.
+     * Every message field goes to the template (reasoning_content, tool_calls, name ...), as
+     * transformers passes them; content must be a string. Template errors name the record.
      */
     Example chat(JsonNode n, String where) {
         JsonNode msgs = n.get("messages");
         if (!msgs.isArray() || msgs.isEmpty()) throw new IllegalArgumentException(where + ": messages must be a non-empty array");
         List<Map<String, Object>> messages = new ArrayList<>();
         for (JsonNode m : msgs) {
-            if (!m.has("role") || !m.has("content"))
+            if (!m.isObject() || !m.has("role") || !m.has("content"))
                 throw new IllegalArgumentException(where + ": every message needs role and content");
-            if (!m.get("content").isTextual()) // asText() would turn a list of content parts into "" unnoticed
-                throw new IllegalArgumentException(where + ": a message's content must be a string, got "
-                        + m.get("content").getNodeType().toString().toLowerCase(java.util.Locale.ROOT));
-            Map<String, Object> mm = new LinkedHashMap<>();
-            mm.put("role", m.get("role").asText());
-            mm.put("content", m.get("content").asText());
-            messages.add(mm);
+            if (!m.get("role").isTextual())
+                throw new IllegalArgumentException(where + ": a message's role must be a string, got " + kind(m.get("role")));
+            if (!m.get("content").isTextual()) // a list of content parts would render as its Python repr
+                throw new IllegalArgumentException(where + ": a message's content must be a string, got " + kind(m.get("content")));
+            messages.add(JSON.convertValue(m, new com.fasterxml.jackson.core.type.TypeReference<LinkedHashMap<String, Object>>() {}));
         }
         if (!tokenizer.hasChatTemplate())
             throw new IllegalArgumentException(where + ": a chat record needs the model's chat template (chat_template.jinja, or chat_template in tokenizer_config.json)");
-        int[] ids = tokenizer.encode(tokenizer.renderChat(messages, false));
-        int[] labels = new int[ids.length];
-        Arrays.fill(labels, trainOnInputs ? 0 : Example.IGNORE);
-        if (trainOnInputs) System.arraycopy(ids, 0, labels, 0, ids.length);
-        for (int i = 0; i < messages.size() && !trainOnInputs; i++) {
-            if (!"assistant".equals(messages.get(i).get("role"))) continue;
-            int start = tokenizer.encode(tokenizer.renderChat(messages.subList(0, i), true)).length;
-            int end = Math.min(ids.length, tokenizer.encode(tokenizer.renderChat(messages.subList(0, i + 1), false)).length);
-            for (int t = start; t < end; t++) labels[t] = ids[t];
+        ChatTemplate tpl = tokenizer.chat();
+        dev.asft.trainer.data.jinja.JinjaTemplate.Rendered full;
+        try {
+            full = tpl.render(messages, false);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(where + ": " + e.getMessage());
         }
-        return new Example(ids, labels);
+        Tokenizer.Encoded enc = tokenizer.encodeWithOffsets(full.text());
+        if (trainOnInputs) return new Example(enc.ids(), enc.ids().clone());
+        return new Example(enc.ids(), ChatMasking.labels(enc, ChatMasking.assistantSpans(tpl, tokenizer, messages, full, where)));
+    }
+
+    private static String kind(JsonNode v) {
+        return v.getNodeType().toString().toLowerCase(java.util.Locale.ROOT);
     }
 }

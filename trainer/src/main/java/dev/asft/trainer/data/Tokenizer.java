@@ -27,10 +27,11 @@ public final class Tokenizer implements AutoCloseable {
     private final HuggingFaceTokenizer hf;
     private final Integer bosId, eosId, padId;
     private final String bosToken, eosToken;
-    private final boolean addBos, addEos;
+    private final int[] prefix, suffix; // what encoding with special tokens adds around a text
+    private final java.util.Set<Integer> stopIds;
     private final ChatTemplate chatTemplate; // null when the config has none
 
-    private Tokenizer(HuggingFaceTokenizer hf, JsonNode config, Path templateSource) {
+    private Tokenizer(HuggingFaceTokenizer hf, JsonNode config, Path dir, Path templateSource) {
         this.hf = hf;
         this.bosToken = tokenText(config.get("bos_token"));
         this.eosToken = tokenText(config.get("eos_token"));
@@ -39,12 +40,38 @@ public final class Tokenizer implements AutoCloseable {
         this.eosId = idOf(eosToken);
         Integer p = idOf(pad);
         this.padId = p != null ? p : eosId;
-        // Llama's defaults: BOS yes, EOS no (tokenizer_config.json may say otherwise).
-        this.addBos = config.path("add_bos_token").asBoolean(bosId != null);
-        this.addEos = config.path("add_eos_token").asBoolean(false);
+        // What transformers adds with add_special_tokens=True: tokenizer_config.json's
+        // add_bos_token / add_eos_token where it says, else what tokenizer.json's post-processor
+        // adds (the first Llama 3 release adds none; Llama 2 and Mistral add <s>; Qwen none).
+        int[][] around = postProcessorTokens();
+        this.prefix = config.has("add_bos_token") && !config.get("add_bos_token").isNull()
+                ? (config.get("add_bos_token").asBoolean() && bosId != null ? new int[] {bosId} : new int[0]) : around[0];
+        this.suffix = config.has("add_eos_token") && !config.get("add_eos_token").isNull()
+                ? (config.get("add_eos_token").asBoolean() && eosId != null ? new int[] {eosId} : new int[0]) : around[1];
+        java.util.Set<Integer> stops = new java.util.TreeSet<>(EosIds.of(dir));
+        if (eosId != null) stops.add(eosId);
+        this.stopIds = java.util.Collections.unmodifiableSet(stops);
         JsonNode t = config.get("chat_template");
         String template = t == null || t.isNull() ? null : t.isTextual() ? t.asText() : defaultTemplate(t);
-        this.chatTemplate = template == null ? null : new ChatTemplate(template, bosToken, eosToken, templateSource);
+        java.util.Map<String, String> special = new java.util.LinkedHashMap<>();
+        for (String name : List.of("bos_token", "eos_token", "pad_token", "unk_token")) {
+            String text = tokenText(config.get(name));
+            if (text != null) special.put(name, text);
+        }
+        this.chatTemplate = template == null ? null : new ChatTemplate(template, special, templateSource);
+    }
+
+    /** The ids the post-processor puts before and after a text: encode "a" with and without special tokens. */
+    private int[][] postProcessorTokens() {
+        long[] plain = hf.encode("a", false, false).getIds(), with = hf.encode("a", true, false).getIds();
+        for (int at = 0; at + plain.length <= with.length; at++) {
+            if (!java.util.Arrays.equals(java.util.Arrays.copyOfRange(with, at, at + plain.length), plain)) continue;
+            int[] pre = new int[at], post = new int[with.length - at - plain.length];
+            for (int i = 0; i < pre.length; i++) pre[i] = (int) with[i];
+            for (int i = 0; i < post.length; i++) post[i] = (int) with[at + plain.length + i];
+            return new int[][] {pre, post};
+        }
+        return new int[][] {new int[0], new int[0]};
     }
 
     /** Opens {@code dir/tokenizer.json} (+ {@code tokenizer_config.json} when present). */
@@ -78,7 +105,7 @@ public final class Tokenizer implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             throw new IllegalArgumentException(json + ": cannot load tokenizer: " + e.getMessage(), e);
         }
-        return new Tokenizer(hf, config, templateSource);
+        return new Tokenizer(hf, config, dir, templateSource);
     }
 
     private static String tokenText(JsonNode n) {
@@ -109,6 +136,30 @@ public final class Tokenizer implements AutoCloseable {
         return out;
     }
 
+    /** Token ids of text with each token's [start, end) character range in it (Java String indices). */
+    public record Encoded(int[] ids, int[] starts, int[] ends) {}
+
+    /** Token ids of text, without special tokens, with where each token's text lies in it. */
+    public Encoded encodeWithOffsets(String text) {
+        Encoding e = hf.encode(text, false, false);
+        long[] ids = e.getIds();
+        ai.djl.huggingface.tokenizers.jni.CharSpan[] spans = e.getCharTokenSpans();
+        // The tokenizers library counts Unicode code points (Python's str indices); a String counts
+        // UTF-16 units, two for a character beyond the BMP (an emoji).
+        int[] utf16 = new int[text.codePointCount(0, text.length()) + 1];
+        for (int cp = 0, at = 0; cp < utf16.length; cp++) {
+            utf16[cp] = at;
+            if (at < text.length()) at += Character.charCount(text.codePointAt(at));
+        }
+        int[] out = new int[ids.length], starts = new int[ids.length], ends = new int[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            out[i] = (int) ids[i];
+            starts[i] = spans[i] == null ? -1 : utf16[Math.min(spans[i].getStart(), utf16.length - 1)];
+            ends[i] = spans[i] == null ? -1 : utf16[Math.min(spans[i].getEnd(), utf16.length - 1)];
+        }
+        return new Encoded(out, starts, ends);
+    }
+
     public String decode(int[] ids, boolean skipSpecial) {
         long[] l = new long[ids.length];
         for (int i = 0; i < ids.length; i++) l[i] = ids[i];
@@ -128,12 +179,27 @@ public final class Tokenizer implements AutoCloseable {
         return padId;
     }
 
-    public boolean addBos() {
-        return addBos && bosId != null;
+    /** The ids transformers puts before a text it tokenizes with special tokens (a BOS, or none). */
+    public int[] specialPrefix() {
+        return prefix.clone();
     }
 
-    public boolean addEos() {
-        return addEos && eosId != null;
+    /** The ids it puts after the text (usually none). */
+    public int[] specialSuffix() {
+        return suffix.clone();
+    }
+
+    /** The EOS text of tokenizer_config.json, or null. */
+    public String eosToken() {
+        return eosToken;
+    }
+
+    /**
+     * Where the model's turn ends: the tokenizer's EOS and the eos_token_id(s) of config.json and
+     * generation_config.json (Gemma's &lt;end_of_turn&gt;, Llama 3.1's &lt;|eot_id|&gt;).
+     */
+    public java.util.Set<Integer> stopIds() {
+        return stopIds;
     }
 
     public boolean hasChatTemplate() {
@@ -142,8 +208,13 @@ public final class Tokenizer implements AutoCloseable {
 
     /** The chat template applied to messages (role/content maps), as the model's config defines it. */
     public String renderChat(List<Map<String, Object>> messages, boolean addGenerationPrompt) {
+        return chat().render(messages, addGenerationPrompt).text();
+    }
+
+    /** The chat template itself, for callers that need its {% generation %} spans too. */
+    ChatTemplate chat() {
         if (chatTemplate == null) throw new IllegalStateException("the tokenizer has no chat template (chat_template.jinja, or chat_template in tokenizer_config.json)");
-        return chatTemplate.render(messages, addGenerationPrompt);
+        return chatTemplate;
     }
 
     @Override

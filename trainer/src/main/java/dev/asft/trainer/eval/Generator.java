@@ -35,7 +35,7 @@ public final class Generator {
     /** Where an answer ends: the tokenizer's EOS and the model's eos_token_id(s) (config and generation config). */
     public java.util.Set<Integer> stopIds() {
         java.util.Set<Integer> stop = new java.util.TreeSet<>(model.stopTokenIds());
-        if (tok.eosId() != null) stop.add(tok.eosId());
+        stop.addAll(tok.stopIds());
         return stop;
     }
 
@@ -54,11 +54,10 @@ public final class Generator {
             msg.put("content", prompt);
             return tok.encode(tok.renderChat(List.of(msg), true));
         }
-        int[] body = tok.encode(prompt);
-        if (!tok.addBos()) return body;
-        int[] out = new int[body.length + 1];
-        out[0] = tok.bosId();
-        System.arraycopy(body, 0, out, 1, body.length);
+        // what the tokenizer puts before a text (a BOS, or nothing), never an EOS after the prompt
+        int[] body = tok.encode(prompt), pre = tok.specialPrefix();
+        int[] out = java.util.Arrays.copyOf(pre, pre.length + body.length);
+        System.arraycopy(body, 0, out, pre.length, body.length);
         return out;
     }
 

@@ -86,7 +86,7 @@ public final class LlamaModel implements AutoCloseable {
             throw new IllegalArgumentException(ck.dir() + ": the embedding / head [" + cfg.vocabSize() + " x " + cfg.hiddenSize()
                     + "] takes " + headBytes / 1_000_000 + " MB in f32, over the 2 GiB one tensor can hold in this version"
                     + " (vocab x hidden up to ~536M: Llama 2 7B, Mistral 7B and Llama 3 8B fit, Qwen2.5 7B does not)");
-        this.stopIds = stopIds(ck.dir(), cfg);
+        this.stopIds = dev.asft.trainer.data.EosIds.of(cfg.raw(), ck.dir());
         this.backend = backend;
         this.shards = new Shards(backend, main);
         this.mapped = weights == Weights.MAP || (weights == Weights.AUTO && f32Bytes(ck) > totalMemory() / 2);
@@ -180,26 +180,6 @@ public final class LlamaModel implements AutoCloseable {
      */
     public java.util.Set<Integer> stopTokenIds() {
         return stopIds;
-    }
-
-    private static java.util.Set<Integer> stopIds(java.nio.file.Path dir, LlamaConfig cfg) {
-        java.util.Set<Integer> ids = new java.util.TreeSet<>();
-        addIds(cfg.raw().get("eos_token_id"), ids);
-        java.nio.file.Path gen = dir.resolve("generation_config.json");
-        if (java.nio.file.Files.isRegularFile(gen)) {
-            try {
-                addIds(new com.fasterxml.jackson.databind.ObjectMapper().readTree(java.nio.file.Files.readString(gen)).get("eos_token_id"), ids);
-            } catch (java.io.IOException e) {
-                throw new IllegalArgumentException(gen + ": not valid JSON: " + e.getMessage());
-            }
-        }
-        return java.util.Collections.unmodifiableSet(ids);
-    }
-
-    private static void addIds(com.fasterxml.jackson.databind.JsonNode n, java.util.Set<Integer> ids) {
-        if (n == null || n.isNull()) return;
-        if (n.isArray()) n.forEach(x -> addIds(x, ids));
-        else if (n.canConvertToInt()) ids.add(n.asInt());
     }
 
     /** A projection LoRA can target: module name and the weight's shape. */

@@ -56,7 +56,8 @@ class DataTest {
         assertEquals(1, tok.bosId());
         assertEquals(2, tok.eosId());
         assertEquals(3, tok.padId());
-        assertTrue(tok.addBos());
+        assertArrayEquals(new int[] {1}, tok.specialPrefix(), "add_bos_token: true");
+        assertArrayEquals(new int[0], tok.specialSuffix());
         assertEquals(0, tok.encode("zebra")[0], "unknown words map to <unk>");
         assertEquals(2, tok.encode("</s>")[0], "added tokens are matched before pre-tokenization");
     }
@@ -211,7 +212,8 @@ class DataTest {
         Files.writeString(d3.resolve("chat_template.jinja"), "{{ raise_exception('no system role here') }}");
         try (Tokenizer t = Tokenizer.open(d3)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> t.renderChat(messages("user", "x"), false));
-            assertEquals(d3.resolve("chat_template.jinja") + ": chat_template failed: no system role here", e.getMessage());
+            assertEquals(d3.resolve("chat_template.jinja") + ": chat template refused the conversation, line 1, in "
+                    + "`{{ raise_exception('no system role here') }}`: no system role here", e.getMessage());
         }
     }
 
@@ -236,7 +238,7 @@ class DataTest {
                  "model": {"type": "WordLevel", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "<s>": 1, "</s>": 2,
                    "\u2581Response:": 3, "\\n": 4, "Sure": 5, "\u2581Sure": 6}}}
                 """);
-        Files.writeString(sp.resolve("tokenizer_config.json"), "{\"bos_token\": \"<s>\", \"eos_token\": \"</s>\"}");
+        Files.writeString(sp.resolve("tokenizer_config.json"), "{\"bos_token\": \"<s>\", \"eos_token\": \"</s>\", \"add_bos_token\": true}");
         try (Tokenizer t = Tokenizer.open(sp)) {
             assertArrayEquals(new int[] {6}, t.encode("Sure"), "alone: the word-initial piece");
             assertArrayEquals(new int[] {3, 4, 5}, t.encode("Response:\nSure"), "in context: the plain piece");

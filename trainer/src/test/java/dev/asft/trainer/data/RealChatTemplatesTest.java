@@ -77,12 +77,12 @@ class RealChatTemplatesTest {
         assertEquals("<s>[INST] <<SYS>>\nBe safe.\n<</SYS>>\n\nHow do I bake bread? [/INST] Knead, rise, bake. </s>"
                         + "<s>[INST] And rolls? [/INST]",
                 t.render(chat("system", "Be safe.", "user", "How do I bake bread?  ", "assistant", " Knead, rise, bake.",
-                        "user", "And rolls?"), true));
-        assertEquals("<s>[INST] Hi [/INST] Hello </s>", t.render(chat("user", "Hi", "assistant", "Hello"), false));
+                        "user", "And rolls?"), true).text());
+        assertEquals("<s>[INST] Hi [/INST] Hello </s>", t.render(chat("user", "Hi", "assistant", "Hello"), false).text());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> t.render(chat("assistant", "Hello"), false));
-        assertTrue(e.getMessage().endsWith("chat_template failed: Conversation roles must alternate user/assistant/user/assistant/..."),
-                e.getMessage());
+                () -> t.render(chat("assistant", "Hello"), false).text());
+        assertTrue(e.getMessage().startsWith(DIR + ": chat template refused the conversation, line 1, in `{{ raise_exception("), e.getMessage());
+        assertTrue(e.getMessage().endsWith(": Conversation roles must alternate user/assistant/user/assistant/..."), e.getMessage());
     }
 
     @Test
@@ -91,7 +91,7 @@ class RealChatTemplatesTest {
         assertEquals("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe safe.<|eot_id|>"
                         + "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
                         + "<|start_header_id|>assistant<|end_header_id|>\n\n",
-                t.render(chat("system", "Be safe.", "user", " Hi\n"), true));
+                t.render(chat("system", "Be safe.", "user", " Hi\n"), true).text());
     }
 
     @Test
@@ -99,9 +99,9 @@ class RealChatTemplatesTest {
         ChatTemplate t = new ChatTemplate(QWEN2, null, "<|im_end|>", DIR);
         assertEquals("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
                         + "<|im_start|>assistant\nHello<|im_end|>\n",
-                t.render(chat("user", "Hi", "assistant", "Hello"), false));
+                t.render(chat("user", "Hi", "assistant", "Hello"), false).text());
         assertEquals("<|im_start|>system\nBe safe.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n",
-                t.render(chat("system", "Be safe.", "user", "Hi"), true));
+                t.render(chat("system", "Be safe.", "user", "Hi"), true).text());
     }
 
     @Test
@@ -110,18 +110,18 @@ class RealChatTemplatesTest {
         assertEquals("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
                         + "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n<|im_start|>user\nMore?<|im_end|>\n"
                         + "<|im_start|>assistant\n",
-                t.render(chat("user", "Hi", "assistant", "Hello", "user", "More?"), true));
+                t.render(chat("user", "Hi", "assistant", "Hello", "user", "More?"), true).text());
         assertEquals("<|im_start|>system\nBe safe.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n",
-                t.render(chat("system", "Be safe.", "user", "Hi"), false));
+                t.render(chat("system", "Be safe.", "user", "Hi"), false).text());
     }
 
-    /** Where Jinjava's defaults differ from Jinja2 (transformers) in ways chat templates use. */
+    /** Where Jinjava's defaults differed from Jinja2 (transformers) in ways chat templates use. */
     @Test
     void jinja2Semantics() {
         ChatTemplate t = new ChatTemplate("{{ -1 }}|  {{- 'x' -}}  |{# c #}.|"
                 + "{% if not date_string is defined %}A{% endif %}{% if not bos_token is defined %}B{% endif %}|"
                 + "{{ 'a' + 'b' | upper }}|{{ messages[0].content | trim }}", "<s>", "", DIR);
-        assertEquals("-1|x|.|A|aB|u", t.render(chat("user", " u "), false));
+        assertEquals("-1|x|.|A|aB|u", t.render(chat("user", " u "), false).text());
     }
 
     /**
@@ -137,6 +137,6 @@ class RealChatTemplatesTest {
                 "", "", DIR);
         assertEquals("USER:Hi|mixed|ASSISTANT:Answer|mixed|T|a.lower() stays",
                 t.render(chat("user", "Hi  ", "assistant", "<think>hmm</think>\n\nAnswer  ", "user",
-                        "<tool_response>x</tool_response>"), false));
+                        "<tool_response>x</tool_response>"), false).text());
     }
 }
