@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "asft", mixinStandardHelpOptions = true, versionProvider = AsftCli.Version.class,
         description = "Safety-anchored LoRA fine-tuning (AsFT): anchors, the regularizer, Safe LoRA, merge, training, evaluation tools, benchmarks.",
         subcommands = {AnchorCommand.class, RegularizerCommand.class, SafeLoraCommand.class, MergeCommand.class,
-                LossCommand.class, TrainCommand.class, GenerateCommand.class,
+                DataCommand.class, LossCommand.class, TrainCommand.class, GenerateCommand.class,
                 BenchCommand.class, ExampleCommand.class, DemoCommand.class, EvalSafetyCommand.class, EvalTaskCommand.class,
                 CommandLine.HelpCommand.class})
 public final class AsftCli implements Runnable {
