@@ -8,7 +8,9 @@ test time.
     /usr/bin/python3 make_chat_golden.py     # Debian's python3-jinja2; rewrites golden.json
 
 templates/ holds chat templates as model repositories ship them (see templates/SOURCES.md);
-conversations.json the conversations rendered with each, with and without the generation prompt.
+conversations.json the conversations rendered with each, with and without the generation prompt;
+snippets.json small templates, one construct each (Python's str methods, slices, arithmetic,
+scoping, loops, filters, tests, macros, whitespace control, errors), rendered over one conversation.
 A render that fails records the exception's type; asft must fail there too.
 """
 import datetime
@@ -130,6 +132,15 @@ def main():
                 r.update({"conversation": conv["name"], "add_generation_prompt": agp})
                 renders.append(r)
         golden["templates"][name] = {"bos_token": bos, "eos_token": eos, "renders": renders}
+    # small templates exercising one construct each, with the same messages
+    with open(os.path.join(HERE, "snippets.json"), encoding="utf-8") as f:
+        snippets = json.load(f)
+    messages = conversations[1]["messages"]
+    golden["snippets"] = []
+    for source in snippets:
+        r = render(env, source, "<s>", "</s>", messages, False)
+        r["source"] = source
+        golden["snippets"].append(r)
     with open(os.path.join(HERE, "golden.json"), "w", encoding="utf-8") as f:
         json.dump(golden, f, ensure_ascii=False, indent=1)
         f.write("\n")

@@ -153,6 +153,19 @@ interface Expr {
         }
     }
 
+    /** a < b <= c ...: each comparison on its neighbours, stopping at the first false one. */
+    record Chain(List<Expr> operands, List<String> ops) implements Expr {
+        public Object eval(Scope s) {
+            Object left = operands.get(0).eval(s);
+            for (int i = 0; i < ops.size(); i++) {
+                Object right = operands.get(i + 1).eval(s);
+                if (!Py.truthy(new Binary(ops.get(i), new Const(left), new Const(right)).eval(s))) return false;
+                left = right;
+            }
+            return true;
+        }
+    }
+
     /** a if cond else b; without else, an Undefined. */
     record Cond(Expr cond, Expr then, Expr otherwise) implements Expr {
         public Object eval(Scope s) {

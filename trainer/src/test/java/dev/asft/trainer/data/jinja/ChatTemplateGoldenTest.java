@@ -83,6 +83,35 @@ class ChatTemplateGoldenTest {
         assertEquals(0, failures.size(), failures.size() + " of " + renders + " renders differ:\n" + String.join("\n", failures));
     }
 
+    /** One construct per snippet (str methods, slices, arithmetic, scoping, filters, tests, macros, errors), as Python renders it. */
+    @Test
+    void rendersEverySnippetAsPythonsJinja2() throws Exception {
+        JsonNode golden = JSON.readTree(DIR.resolve("golden.json").toFile());
+        JsonNode conversations = JSON.readTree(DIR.resolve("conversations.json").toFile());
+        LocalDateTime now = LocalDateTime.parse(golden.get("now").asText());
+        List<String> failures = new ArrayList<>();
+        for (JsonNode r : golden.get("snippets")) {
+            String source = r.get("source").asText();
+            Map<String, Object> vars = new HashMap<>();
+            vars.put("messages", JSON.convertValue(conversations.get(1).get("messages"), List.class));
+            vars.put("tools", null);
+            vars.put("documents", null);
+            vars.put("add_generation_prompt", false);
+            vars.put("bos_token", "<s>");
+            vars.put("eos_token", "</s>");
+            try {
+                String got = JinjaTemplate.parse(source).withClock(() -> now.atZone(ZoneOffset.UTC)).render(vars).text();
+                if (r.has("error")) failures.add(JSON.writeValueAsString(source) + ": rendered " + JSON.writeValueAsString(got)
+                        + ", Python failed with " + r.get("error").asText());
+                else if (!got.equals(r.get("text").asText())) failures.add(JSON.writeValueAsString(source) + "\n  python: "
+                        + JSON.writeValueAsString(r.get("text").asText()) + "\n  asft:   " + JSON.writeValueAsString(got));
+            } catch (TemplateError e) {
+                if (!r.has("error")) failures.add(JSON.writeValueAsString(source) + ": failed: " + e.getMessage());
+            }
+        }
+        assertEquals(0, failures.size(), String.join("\n", failures));
+    }
+
     private static int firstDifference(String a, String b) {
         int i = 0;
         while (i < a.length() && i < b.length() && a.charAt(i) == b.charAt(i)) i++;
