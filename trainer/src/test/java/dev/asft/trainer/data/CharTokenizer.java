@@ -60,6 +60,59 @@ final class CharTokenizer {
         Files.writeString(dir.resolve("tokenizer_config.json"), json.writeValueAsString(cfg));
     }
 
+    /**
+     * A byte-level BPE tokenizer.json (GPT-2's byte-to-unicode alphabet, no merges: one token per
+     * UTF-8 byte) with the given special tokens, as Llama 3's and Qwen's are built; a character
+     * beyond ASCII spans several tokens.
+     */
+    static void writeByteLevel(Path dir, List<String> specials, String eos, String template) throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode root = json.createObjectNode();
+        root.put("version", "1.0");
+        root.putNull("truncation");
+        root.putNull("padding");
+        ArrayNode added = root.putArray("added_tokens");
+        ObjectNode vocab = json.createObjectNode();
+        int id = 0;
+        for (int b : byteOrder()) vocab.put(new String(Character.toChars(byteChar(b))), id++);
+        for (String s : specials) {
+            ObjectNode t = added.addObject();
+            t.put("id", id);
+            t.put("content", s);
+            t.put("single_word", false).put("lstrip", false).put("rstrip", false).put("normalized", false).put("special", true);
+            vocab.put(s, id++);
+        }
+        root.putNull("normalizer");
+        root.set("pre_tokenizer", json.readTree("{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": true}"));
+        root.set("post_processor", json.readTree("{\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": false, \"use_regex\": true}"));
+        root.set("decoder", json.readTree("{\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": true, \"use_regex\": true}"));
+        ObjectNode model = root.putObject("model");
+        model.put("type", "BPE");
+        model.putNull("dropout");
+        model.putNull("unk_token");
+        model.set("vocab", vocab);
+        model.putArray("merges");
+        Files.writeString(dir.resolve("tokenizer.json"), json.writeValueAsString(root));
+        ObjectNode cfg = json.createObjectNode();
+        cfg.put("eos_token", eos);
+        cfg.put("chat_template", template);
+        Files.writeString(dir.resolve("tokenizer_config.json"), json.writeValueAsString(cfg));
+    }
+
+    private static List<Integer> byteOrder() {
+        List<Integer> out = new java.util.ArrayList<>();
+        for (int b = 0; b < 256; b++) out.add(b);
+        return out;
+    }
+
+    /** GPT-2's bytes_to_unicode: printable bytes stand for themselves, the rest map above U+0100. */
+    private static int byteChar(int b) {
+        if ((b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff)) return b;
+        int n = 0;
+        for (int x = 0; x < b; x++) if (!((x >= '!' && x <= '~') || (x >= 0xa1 && x <= 0xac) || (x >= 0xae && x <= 0xff))) n++;
+        return 256 + n;
+    }
+
     /** A TemplateProcessing post-processor that puts {@code bos} (id) before each text, as Llama 2's and 3.1's do. */
     static String bosPostProcessor(String bos, int id) {
         return "{\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"" + bos + "\", \"type_id\": 0}}, "

@@ -82,6 +82,18 @@ class ChatMaskingTest {
         }
     }
 
+    /** A byte-level BPE tokenizer (Llama 3's, Qwen's kind) puts a multi-byte character in several tokens: all supervised. */
+    @Test
+    void spansAreExactOnByteLevelTokens() throws IOException {
+        CharTokenizer.writeByteLevel(dir, SPECIALS, "<|im_end|>", Files.readString(TEMPLATES.resolve("Qwen_Qwen2-7B-Instruct.jinja")));
+        try (Tokenizer tok = Tokenizer.open(dir)) {
+            String record = chat("user", "é 😀\u3000", "assistant", "😀 ünï\u00a0é");
+            Example e = new DatasetReader(tok).record(JSON.readTree(record), "d:1");
+            assertEquals(List.of("😀 ünï\u00a0é<|im_end|>"), CharTokenizer.supervisedRuns(tok, e));
+            assertEquals(4 + 1 + 2 + 1 + 2 + 2 + 2 + 1, e.supervised(), "one token per UTF-8 byte (😀 ü n ï nbsp é), and the end token");
+        }
+    }
+
     /** Gemma ends turns with <end_of_turn>, which only generation_config.json names as an end. */
     @Test
     void gemmaNeedsItsEndOfTurnTokenFromGenerationConfig() throws IOException {
