@@ -10,7 +10,6 @@ import dev.asft.core.io.HfCheckpoint;
 import dev.asft.core.io.TargetModules;
 import dev.asft.trainer.data.DatasetReader;
 import dev.asft.trainer.data.Example;
-import dev.asft.trainer.data.Tokenizer;
 import dev.asft.trainer.model.LlamaModel;
 import dev.asft.trainer.train.LoraTrainer;
 import java.nio.file.Files;
