@@ -132,6 +132,7 @@ final class BenchCommand implements Runnable {
                 if ((Integer) o[1] <= 0) throw new IllegalArgumentException(o[0] + " must be positive, got " + o[1]);
             if (prompt < 0 || prompt >= seq) throw new IllegalArgumentException("--prompt must be in 0.." + (seq - 1) + " (below --seq), got " + prompt);
             if (vocab <= 4) throw new IllegalArgumentException("--vocab must be above 4 (the special tokens), got " + vocab);
+            OptionChecks.nonNegative("--lambda", lambda);
             if (hidden % heads != 0) throw new IllegalArgumentException("--heads " + heads + " does not divide --hidden " + hidden);
             if (heads % kvHeads != 0) throw new IllegalArgumentException("--kv-heads " + kvHeads + " does not divide --heads " + heads);
             java.nio.file.Path tmp = java.nio.file.Files.createTempDirectory("asft-bench-train");

@@ -63,6 +63,7 @@ final class SafeLoraCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (rule != null && rule.threshold != null) OptionChecks.range("--threshold", rule.threshold, -1, 1, true);
         SafeLora.Rule r = rule == null ? new SafeLora.Rule(0.5, null) : new SafeLora.Rule(rule.threshold, rule.numModules);
         if (Files.exists(out)) throw new IllegalArgumentException(out + " already exists; choose a new output folder");
         Backend backend = Backends.select(device, true);

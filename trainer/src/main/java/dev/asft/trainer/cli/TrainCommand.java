@@ -130,6 +130,12 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (anchorFile != null && base != null) throw new IllegalArgumentException("give --anchor or --base, not both");
+        OptionChecks.nonNegative("--lr", lr);
+        OptionChecks.nonNegative("--weight-decay", weightDecay);
+        OptionChecks.nonNegative("--lambda", lambda);
+        OptionChecks.nonNegative("--clip", clip);
+        OptionChecks.positive("--alpha", alpha);
+        OptionChecks.range("--lora-dropout", loraDropout, 0, 1, false);
         if (Files.exists(out)) throw new IllegalArgumentException(out + " already exists; choose a new output folder");
         LoraTrainer.Options o = new LoraTrainer.Options();
         o.rank = rank;
