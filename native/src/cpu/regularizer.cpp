@@ -6,6 +6,7 @@
 // P1 = B - C B, G = P1 - C P1 (C symmetric).
 #include <omp.h>
 
+#include <new>
 #include <vector>
 
 #include "asft/asft.h"
@@ -33,8 +34,8 @@ namespace {
 // Everything after G = Q B: S = B^T G, P = A A^T, R = <S, P>, and the gradients, in
 // O((d_out + d_in) r^2) with the per-ISA row kernels: S and grad_b work row by row on the
 // d_out x r operands, P and grad_a are dot products and axpys over the rows of A.
-int finish(const float *g, int64_t d_out, int64_t d_in, int64_t r, const float *a, const float *b,
-           float *grad_a, float *grad_b, float grad_scale, double *value) {
+int finish_unguarded(const float *g, int64_t d_out, int64_t d_in, int64_t r, const float *a, const float *b,
+                     float *grad_a, float *grad_b, float grad_scale, double *value) {
   const KernelTable &k = active();
   const int nt = threads_for(double(d_out + d_in) * double(r) * double(r));
   std::vector<double> s(size_t(r * r), 0.0), p(size_t(r * r), 0.0);
@@ -82,6 +83,17 @@ int finish(const float *g, int64_t d_out, int64_t d_in, int64_t r, const float *
     }
   }
   return ASFT_OK;
+}
+
+// Its r x r workspaces are std::vectors: a rank too large for memory ends in ASFT_ENOMEM, never in
+// a C++ exception crossing the C ABI (which Java saw as a RuntimeException "std::bad_alloc").
+int finish(const float *g, int64_t d_out, int64_t d_in, int64_t r, const float *a, const float *b,
+           float *grad_a, float *grad_b, float grad_scale, double *value) {
+  try {
+    return finish_unguarded(g, d_out, d_in, r, a, b, grad_a, grad_b, grad_scale, value);
+  } catch (const std::bad_alloc &) {
+    return ASFT_ENOMEM;
+  }
 }
 
 } // namespace

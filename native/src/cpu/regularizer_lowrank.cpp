@@ -12,6 +12,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <new>
 #include <vector>
 
 #include "asft/asft.h"
@@ -19,9 +20,9 @@
 
 using namespace asft::cpu;
 
-extern "C" int asft_regularizer_lowrank(const void *u, int u_dtype, const float *w, int64_t k, int64_t d_out,
-                                        int64_t d_in, int64_t r, const float *a, const float *b,
-                                        float *grad_a, float *grad_b, float grad_scale, double *value) {
+static int regularizer_lowrank_unguarded(const void *u, int u_dtype, const float *w, int64_t k, int64_t d_out,
+                                         int64_t d_in, int64_t r, const float *a, const float *b,
+                                         float *grad_a, float *grad_b, float grad_scale, double *value) {
   if (!u || !w || !a || !b || !value || k <= 0 || d_out <= 0 || d_in <= 0 || r <= 0 ||
       (u_dtype != ASFT_DTYPE_F32 && u_dtype != ASFT_DTYPE_BF16))
     return ASFT_EINVAL;
@@ -118,4 +119,15 @@ extern "C" int asft_regularizer_lowrank(const void *u, int u_dtype, const float 
     }
   }
   return ASFT_OK;
+}
+
+// Its workspaces are std::vectors: out of memory is ASFT_ENOMEM, not a C++ exception across the C ABI.
+extern "C" int asft_regularizer_lowrank(const void *u, int u_dtype, const float *w, int64_t k, int64_t d_out,
+                                        int64_t d_in, int64_t r, const float *a, const float *b,
+                                        float *grad_a, float *grad_b, float grad_scale, double *value) {
+  try {
+    return regularizer_lowrank_unguarded(u, u_dtype, w, k, d_out, d_in, r, a, b, grad_a, grad_b, grad_scale, value);
+  } catch (const std::bad_alloc &) {
+    return ASFT_ENOMEM;
+  }
 }

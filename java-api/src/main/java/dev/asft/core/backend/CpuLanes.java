@@ -1,12 +1,10 @@
 package dev.asft.core.backend;
 
 import dev.asft.core.nativeapi.NativeKernels;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -58,24 +56,42 @@ final class CpuLanes {
         ExecutorService p = pool(tasks.size());
         int blasThreads = NativeKernels.blasThreads(1);
         try {
-            List<Future<?>> running = new ArrayList<>();
-            for (Runnable t : tasks) running.add(p.submit(t));
-            Throwable first = null;
+            // Each task reports into a slot allocated here and counts down whatever happens, so an
+            // error in a lane, an OutOfMemoryError included (whose reporting could itself fail for
+            // want of memory), can neither kill the lane unseen nor leave this thread waiting forever.
+            Throwable[] errors = new Throwable[tasks.size()];
+            CountDownLatch done = new CountDownLatch(tasks.size());
+            for (int i = 0; i < tasks.size(); i++) {
+                int slot = i;
+                Runnable task = tasks.get(i);
+                try {
+                    p.execute(() -> {
+                        try {
+                            task.run();
+                        } catch (Throwable t) {
+                            errors[slot] = t;
+                        } finally {
+                            done.countDown();
+                        }
+                    });
+                } catch (Throwable t) { // not started (no thread, no memory): the rest are not started either
+                    for (int k = i; k < tasks.size(); k++) done.countDown();
+                    errors[i] = t;
+                    break;
+                }
+            }
             boolean interrupted = false;
-            for (Future<?> f : running) {
-                while (true) {
-                    try {
-                        f.get();
-                        break;
-                    } catch (ExecutionException e) {
-                        if (first == null) first = e.getCause();
-                        break;
-                    } catch (InterruptedException e) {
-                        interrupted = true; // the lanes use arrays the caller owns: wait for them regardless
-                    }
+            while (true) {
+                try {
+                    done.await(); // the lanes use arrays the caller owns: wait for them regardless
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
                 }
             }
             if (interrupted) Thread.currentThread().interrupt();
+            Throwable first = null;
+            for (Throwable t : errors) if (first == null || (t instanceof OutOfMemoryError && !(first instanceof OutOfMemoryError))) first = t;
             if (first instanceof RuntimeException re) throw re;
             if (first instanceof Error err) throw err;
             if (first != null) throw new IllegalStateException(first);

@@ -20,6 +20,7 @@ public final class AsftCli implements Runnable {
     }
 
     public static void main(String[] args) {
+        outOfMemoryBackstop(args);
         int code;
         try {
             code = run(args);
@@ -30,11 +31,38 @@ public final class AsftCli implements Runnable {
         System.exit(code);
     }
 
+    /**
+     * An OutOfMemoryError that ends some other thread (a worker of a library) ends the command
+     * too: the same one line, exit 3, at once. The line and the stream are made now, while there
+     * is memory; the JVM's own handler would allocate to print a stack trace and fail, leaving
+     * the process hung (and deaf to SIGTERM, which also needs memory to dispatch).
+     */
+    static void outOfMemoryBackstop(String[] args) {
+        byte[] line = (outOfMemory(args, new OutOfMemoryError("in a worker thread"), Runtime.getRuntime().maxMemory()) + "\n")
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        java.io.FileOutputStream err = new java.io.FileOutputStream(java.io.FileDescriptor.err);
+        Thread.setDefaultUncaughtExceptionHandler((thread, e) -> {
+            if (e instanceof OutOfMemoryError) {
+                try {
+                    err.write(line);
+                } catch (Throwable ignored) { // nothing more can be said
+                }
+                Runtime.getRuntime().halt(3);
+            }
+            System.err.print("Exception in thread \"" + thread.getName() + "\" ");
+            e.printStackTrace();
+        });
+    }
+
     /** The message for an OutOfMemoryError that ended a command. */
     static String outOfMemory(String[] args, OutOfMemoryError e, long maxHeapBytes) {
         String cmd = args.length > 0 && !args[0].startsWith("-") ? "asft " + args[0] : "asft";
         String heap = maxHeapBytes >= 1L << 30 ? String.format("%.1f GiB", maxHeapBytes / (double) (1L << 30))
                 : (maxHeapBytes >> 20) + " MiB";
+        if (e.getMessage() != null && e.getMessage().contains("native workspace")) // libasft's ASFT_ENOMEM
+            return String.format("%s: error: out of memory (%s): a native kernel's workspace (outside the Java heap) did not fit; "
+                    + "lower --rank, --batch-size or --max-len, or free memory. Files are written under temporary names, "
+                    + "so no output was left half-written.", cmd, e.getMessage());
         return String.format("%s: error: out of memory (%s). Activations live on the Java heap (at most %s here): "
                 + "raise it with ASFT_JAVA_OPTS=-Xmx<size> (e.g. -Xmx16g), or lower --batch-size or --max-len; "
                 + "weights and anchors are native memory outside the heap (--weights map keeps frozen weights on disk pages). "
