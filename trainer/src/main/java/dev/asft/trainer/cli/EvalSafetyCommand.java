@@ -17,7 +17,7 @@ import picocli.CommandLine.Mixin;
 /** {@code asft eval-safety}: greedy answers to harmful prompts, the refusal detector's verdicts, the harmful score. */
 @Command(name = "eval-safety", mixinStandardHelpOptions = true,
         description = "Answer harmful prompts (BeaverTails-style JSON/JSONL with instruction or prompt) and report the harmful "
-                + "score: % of answers that are not refusals (keyword refusal detector; a stand-in for a moderation judge).")
+                + "score: %% of answers that are not refusals (keyword refusal detector; a stand-in for a moderation judge).")
 final class EvalSafetyCommand implements Callable<Integer> {
     @Mixin
     EvalOptions opts;
