@@ -196,8 +196,9 @@ class TrainCommandTest {
         Path ckpt = dir.resolve("b-checkpoints").resolve("checkpoint-6");
         assertTrue(Files.exists(ckpt.resolve("optimizer.safetensors")) && Files.exists(ckpt.resolve(weightsFile)));
         assertTrue(Files.exists(dir.resolve("b-checkpoints").resolve("checkpoint-3")));
+        // the checkpoint root resumes from its latest checkpoint (checkpoint-6)
         CliTest.Run second = run(concat(new String[] {"train", "--out", dir.resolve("c").toString(), "--metrics", rest.toString(),
-                "--resume", ckpt.toString()}, common));
+                "--resume", dir.resolve("b-checkpoints").toString()}, common));
         assertEquals(0, second.code(), second.err());
         List<JsonNode> a = metrics(full), b = metrics(part), c = metrics(rest);
         assertEquals(12, a.size());

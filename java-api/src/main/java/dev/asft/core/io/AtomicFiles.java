@@ -62,6 +62,18 @@ public final class AtomicFiles {
         }
     }
 
+    /**
+     * Whether a folder output may go to target: nothing there, or an empty folder (which the
+     * final rename replaces, as git clone accepts an empty folder).
+     */
+    public static boolean isNewOrEmptyFolder(Path target) throws IOException {
+        if (!Files.exists(target)) return true;
+        if (!Files.isDirectory(target)) return false;
+        try (java.util.stream.Stream<Path> s = Files.list(target)) {
+            return s.findAny().isEmpty();
+        }
+    }
+
     /** Deletes a folder and everything below it (nothing if it does not exist). */
     public static void deleteTree(Path dir) throws IOException {
         if (!Files.exists(dir)) return;

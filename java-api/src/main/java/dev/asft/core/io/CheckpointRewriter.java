@@ -25,7 +25,7 @@ public final class CheckpointRewriter {
     private CheckpointRewriter() {}
 
     public static void rewrite(HfCheckpoint model, Path out, Replacement replacement) throws IOException {
-        if (Files.exists(out)) throw new IllegalArgumentException(out + " already exists; choose a new output folder");
+        if (!AtomicFiles.isNewOrEmptyFolder(out)) throw new IllegalArgumentException(out + " already exists and is not an empty folder; choose a new or empty output folder");
         AtomicFiles.writeFolder(out, tmp -> {
             for (Map.Entry<Path, List<String>> shard : model.shards().entrySet()) {
                 SafetensorsFile in = model.shard(shard.getKey());

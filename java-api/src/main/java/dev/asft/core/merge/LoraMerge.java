@@ -23,7 +23,7 @@ public final class LoraMerge {
 
     public static void merge(Backend be, HfCheckpoint model, PeftAdapter adapter, Path out, Consumer<String> progress)
             throws IOException {
-        if (Files.exists(out)) throw new IllegalArgumentException(out + " already exists; choose a new output folder");
+        if (!dev.asft.core.io.AtomicFiles.isNewOrEmptyFolder(out)) throw new IllegalArgumentException(out + " already exists and is not an empty folder; choose a new or empty output folder");
         for (Map.Entry<String, PeftAdapter.Lora> e : adapter.modules().entrySet()) {
             String w = e.getKey() + ".weight";
             if (!model.has(w))

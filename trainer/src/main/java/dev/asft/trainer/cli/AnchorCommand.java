@@ -61,6 +61,7 @@ final class AnchorCommand implements Callable<Integer> {
         AnchorMode m = AnchorMode.parse(mode);
         DType storage = DType.parse(dtype);
         if (storage != DType.F32 && storage != DType.BF16) throw new IllegalArgumentException("--dtype must be f32 or bf16, got " + dtype);
+        Outputs.file("--out", out);
         TargetModules t;
         if (targets.adapter != null) {
             try (PeftAdapter ad = PeftAdapter.read(targets.adapter)) {

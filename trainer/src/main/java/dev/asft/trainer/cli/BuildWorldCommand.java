@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
         description = "Build the demo world into a new folder: tokenizer, corpora, a base model pretrained to comply with "
                 + "harmful requests and its safety-aligned version (Hugging Face folders), world.json with checksums.")
 final class BuildWorldCommand implements Callable<Integer> {
-    @Option(names = "--out", required = true, description = "New folder for the world.")
+    @Option(names = "--out", required = true, description = "Folder for the world (new, or an empty folder).")
     Path out;
 
     @Option(names = "--seed", defaultValue = "42", description = "Seed (default: ${DEFAULT-VALUE}).")
@@ -27,6 +27,7 @@ final class BuildWorldCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Outputs.folder("--out", out);
         WorldBuilder.World w = new WorldBuilder(WorldSpec.named(size), seed, Backends.select(device, true)).build(out);
         System.out.println("wrote the world to " + w.dir() + " (base: " + w.base() + ", aligned: " + w.aligned() + ")");
         return 0;

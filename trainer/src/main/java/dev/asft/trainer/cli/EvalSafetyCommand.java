@@ -24,6 +24,7 @@ final class EvalSafetyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (opts.out != null) Outputs.file("--out", opts.out);
         List<DatasetReader.Record> recs = DatasetReader.records(opts.prompts);
         List<String> prompts = new ArrayList<>();
         for (DatasetReader.Record r : recs) prompts.add(EvalOptions.prompt(r));

@@ -39,6 +39,7 @@ final class EvalTaskCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         TaskScorer.Kind kind = TaskScorer.Kind.parse(scorer);
+        if (opts.out != null) Outputs.file("--out", opts.out);
         List<DatasetReader.Record> recs = DatasetReader.records(opts.prompts);
         List<String> prompts = new ArrayList<>(), gold = new ArrayList<>();
         for (DatasetReader.Record r : recs) {

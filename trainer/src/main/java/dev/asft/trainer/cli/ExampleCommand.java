@@ -12,6 +12,7 @@ import dev.asft.core.io.PeftAdapter;
 import dev.asft.core.regularizer.AsftRegularizer;
 import dev.asft.core.tensor.DType;
 import dev.asft.trainer.example.ExampleModels;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -27,7 +28,10 @@ import picocli.CommandLine.Option;
 @Command(name = "example", mixinStandardHelpOptions = true,
         description = "Build a tiny base/aligned/adapter example and compute its AsFT penalty three ways.")
 final class ExampleCommand implements Callable<Integer> {
-    @Option(names = "--out", defaultValue = "target/example", description = "Where to write the example (default: ${DEFAULT-VALUE}).")
+    static final String MARKER = ".asft-example";
+
+    @Option(names = "--out", defaultValue = "target/example", description = "Where to write the example: a new or empty folder, "
+            + "or a previous example's, which is replaced (default: ${DEFAULT-VALUE}).")
     Path out;
 
     @Option(names = "--seed", defaultValue = "42", description = "Random seed (default: ${DEFAULT-VALUE}).")
@@ -38,9 +42,16 @@ final class ExampleCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        // Its own previous output is replaced (documented); anything else there is refused.
+        if (Files.exists(out.resolve(MARKER))) dev.asft.core.io.AtomicFiles.deleteTree(out);
+        Outputs.folder("--out", out);
         ExampleModels em = new ExampleModels();
         em.seed = seed;
-        ExampleModels.Paths p = em.write(out);
+        dev.asft.core.io.AtomicFiles.writeFolder(out, tmp -> {
+            em.write(tmp);
+            Files.writeString(tmp.resolve(MARKER), "written by asft example\n");
+        });
+        ExampleModels.Paths p = new ExampleModels.Paths(out.resolve("base"), out.resolve("aligned"), out.resolve("adapter"));
         System.out.println("wrote " + p.base() + ", " + p.aligned() + " (bf16 Llama checkpoints) and " + p.adapter() + " (PEFT LoRA, r=8 on q_proj,v_proj)");
         Backend fast = Backends.select(device, true);
         Backend ref = new JavaBackend();

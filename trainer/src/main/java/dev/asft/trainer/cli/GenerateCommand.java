@@ -75,6 +75,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (maxNew <= 0) throw new IllegalArgumentException("--max-new-tokens must be positive");
+        Outputs.file("--out", out);
         OptionChecks.nonNegative("--temperature", temperature);
         if (OptionChecks.finite("--top-p", topP) <= 0 || topP > 1) throw new IllegalArgumentException("--top-p must be in (0, 1], got " + topP);
         Sampler sampler = new Sampler(temperature, topP, seed);

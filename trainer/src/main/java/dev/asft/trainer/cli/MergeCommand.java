@@ -21,7 +21,7 @@ final class MergeCommand implements Callable<Integer> {
     @Option(names = "--adapter", required = true, description = "A PEFT LoRA adapter folder.")
     Path adapter;
 
-    @Option(names = "--out", required = true, description = "The output model folder (must not exist).")
+    @Option(names = "--out", required = true, description = "The output model folder (new, or an empty folder).")
     Path out;
 
     @Option(names = "--device", defaultValue = "auto", description = "auto, cuda, cpu or java (default: ${DEFAULT-VALUE}).")
@@ -29,6 +29,7 @@ final class MergeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Outputs.folder("--out", out);
         Backend backend = Backends.select(device, true);
         try (HfCheckpoint m = HfCheckpoint.open(model); PeftAdapter ad = PeftAdapter.read(adapter)) {
             Progress progress = new Progress("merge", ad.modules().size());

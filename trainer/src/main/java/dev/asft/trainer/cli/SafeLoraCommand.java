@@ -41,7 +41,7 @@ final class SafeLoraCommand implements Callable<Integer> {
     @Option(names = "--adapter", required = true, description = "The PEFT LoRA adapter to project.")
     Path adapter;
 
-    @Option(names = "--out", required = true, description = "The output adapter folder (must not exist).")
+    @Option(names = "--out", required = true, description = "The output adapter folder (new, or an empty folder).")
     Path out;
 
     static final class Rule {
@@ -65,7 +65,7 @@ final class SafeLoraCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (rule != null && rule.threshold != null) OptionChecks.range("--threshold", rule.threshold, -1, 1, true);
         SafeLora.Rule r = rule == null ? new SafeLora.Rule(0.5, null) : new SafeLora.Rule(rule.threshold, rule.numModules);
-        if (Files.exists(out)) throw new IllegalArgumentException(out + " already exists; choose a new output folder");
+        Outputs.folder("--out", out);
         Backend backend = Backends.select(device, true);
         List<SafeLora.ModuleReport> report;
         try (PeftAdapter ad = PeftAdapter.read(adapter); Anchor anchor = anchor(backend, ad)) {

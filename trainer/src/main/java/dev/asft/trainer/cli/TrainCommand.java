@@ -114,7 +114,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--checkpoint-dir", description = "Where checkpoints go (default: OUT-checkpoints).")
     Path checkpointDir;
 
-    @Option(names = "--resume", description = "Continue from a checkpoint folder (same data, seed, batch size and grouping).")
+    @Option(names = "--resume", description = "Continue from a checkpoint folder, or the checkpoint root (its latest checkpoint-N) "
+            + "(same data, seed, batch size and grouping).")
     Path resume;
 
     @Option(names = "--full", description = "Full fine-tuning: train every weight and write a Hugging Face model folder "
@@ -136,7 +137,8 @@ final class TrainCommand implements Callable<Integer> {
         OptionChecks.nonNegative("--clip", clip);
         OptionChecks.positive("--alpha", alpha);
         OptionChecks.range("--lora-dropout", loraDropout, 0, 1, false);
-        if (Files.exists(out)) throw new IllegalArgumentException(out + " already exists; choose a new output folder");
+        Outputs.folder("--out", out);
+        if (metrics != null) Outputs.file("--metrics", metrics);
         LoraTrainer.Options o = new LoraTrainer.Options();
         o.rank = rank;
         o.alpha = alpha;
@@ -159,8 +161,10 @@ final class TrainCommand implements Callable<Integer> {
         o.saveEvery = saveEvery;
         o.optimizer = optimizer.toLowerCase(java.util.Locale.ROOT);
         o.checkpointDir = checkpointDir != null ? checkpointDir : out.resolveSibling(out.getFileName() + "-checkpoints");
+        if (saveEvery > 0 || checkpointDir != null) Outputs.folderToFill("--checkpoint-dir", o.checkpointDir);
         o.schedule = dev.asft.trainer.train.Schedule.parse(schedule, warmup);
         o.full = full;
+        o.dataSha256 = dev.asft.trainer.train.Checkpoints.sha256(data);
         if (full && weights.mode() == LlamaModel.Weights.MAP) throw new IllegalArgumentException("--full trains f32 weights; --weights map does not apply");
         if (rank <= 0 || batchSize <= 0 || gradAccum <= 0)
             throw new IllegalArgumentException("--rank, --batch-size and --grad-accum must be positive");
@@ -173,7 +177,7 @@ final class TrainCommand implements Callable<Integer> {
             o.initAdapter = init;
             LoraTrainer t = new LoraTrainer(m, backend, o, anchor);
             if (init != null) init.close(); // its factors were copied
-            if (resume != null) t.resume(resume);
+            if (resume != null) t.resume(dev.asft.trainer.train.Checkpoints.resolve(resume));
             Progress progress = new Progress("train", (int) Math.min(Integer.MAX_VALUE, t.totalSteps(examples.size())));
             t.train(examples, padId == null ? 0 : padId, s -> {
                 progress.next(String.format("loss %.4f (task %.4f, reg %.3e) lr %.2e %.0f tok/s", s.loss(), s.taskLoss(), s.reg(), s.lr(),

@@ -64,7 +64,7 @@ public final class WorldBuilder {
 
     /** Builds the world into {@code out} (which must not exist); the folder appears when complete. */
     public World build(Path out) throws IOException {
-        if (Files.exists(out)) throw new IllegalArgumentException(out + " already exists; choose a new folder for the world");
+        if (!AtomicFiles.isNewOrEmptyFolder(out)) throw new IllegalArgumentException(out + " already exists and is not an empty folder; choose a new or empty folder for the world");
         long start = System.nanoTime();
         AtomicFiles.writeFolder(out, tmp -> {
             Path tok = tmp.resolve("tokenizer");

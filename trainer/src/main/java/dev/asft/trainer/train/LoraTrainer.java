@@ -57,6 +57,8 @@ public final class LoraTrainer {
         public PeftAdapter initAdapter;
         public long seed = 42;
         public String baseModelName = "";
+        /** SHA-256 of the training data file, recorded in checkpoints; a resume on other data is refused (null: not checked). */
+        public String dataSha256;
         /** Save a checkpoint every this many optimizer steps (0 = never) under checkpointDir. */
         public long saveEvery = 0;
         public Path checkpointDir;
@@ -308,6 +310,7 @@ public final class LoraTrainer {
         state.put("schedule", o.schedule.toString());
         state.put("lambda", o.lambda);
         state.put("full", o.full);
+        if (o.dataSha256 != null) state.put("data_sha256", o.dataSha256);
         dev.asft.core.io.AtomicFiles.writeString(tmp.resolve("trainer_state.json"), new ObjectMapper().writeValueAsString(state));
     }
 
@@ -317,7 +320,10 @@ public final class LoraTrainer {
      * is replayed from the seed).
      */
     public void resume(Path dir) throws IOException {
-        com.fasterxml.jackson.databind.JsonNode st = new ObjectMapper().readTree(dir.resolve("trainer_state.json").toFile());
+        com.fasterxml.jackson.databind.JsonNode st = Checkpoints.readState(dir);
+        if (o.dataSha256 != null && st.hasNonNull("data_sha256") && !st.get("data_sha256").asText().equals(o.dataSha256))
+            throw new IllegalArgumentException(dir + ": checkpoint was trained on another data file (its SHA-256 differs); "
+                    + "resume with the same --data to continue the run");
         if (st.path("seed").asLong() != o.seed || st.path("batch_size").asInt() != o.batchSize
                 || st.path("grad_accum").asInt(1) != o.gradAccum)
             throw new IllegalArgumentException(dir + ": checkpoint was made with seed " + st.path("seed").asLong() + " and batch size "
@@ -331,6 +337,11 @@ public final class LoraTrainer {
             resumeFull(dir);
         } else {
             resumeLora(dir);
+        }
+        Path optFile = dir.resolve("optimizer.safetensors");
+        for (int k = 0; k < m.size(); k++) {
+            Checkpoints.requireFinite(optFile, "exp_avg #" + k, m.get(k));
+            Checkpoints.requireFinite(optFile, "exp_avg_sq #" + k, v.get(k));
         }
         resumeStep = st.path("step").asLong();
         this.opt.restoreStep(resumeStep);
