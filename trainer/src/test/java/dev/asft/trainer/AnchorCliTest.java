@@ -221,7 +221,7 @@ class AnchorCliTest {
         }
         CliTest.Run again = run("safelora", "--anchor", f.toString(), "--adapter", p.adapter().toString(), "--out", outT.toString());
         assertEquals(2, again.code());
-        assertTrue(again.err().contains("already exists"), again.err());
+        assertTrue(again.err().contains("--out " + outT + ": exists and is not empty"), again.err());
     }
 
     @Test

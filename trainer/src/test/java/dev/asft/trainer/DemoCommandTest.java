@@ -33,8 +33,8 @@ class DemoCommandTest {
         assertNotEquals(a.get("sha256").get("aligned/model.safetensors"), c.get("sha256").get("aligned/model.safetensors"));
         // the models load through the normal path: loss and generate work on them
         CliTest.Run r = CliTest.run("demo", "build-world", "--size", "smoke", "--out", dir.resolve("a").toString());
-        assertEquals(2, r.code(), "an existing folder is refused");
-        assertTrue(r.err().contains("already exists"), r.err());
+        assertEquals(2, r.code(), "a non-empty folder is refused");
+        assertTrue(r.err().contains("--out " + dir.resolve("a") + ": exists and is not empty"), r.err());
     }
 
     @Test

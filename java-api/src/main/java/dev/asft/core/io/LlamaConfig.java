@@ -30,29 +30,25 @@ public record LlamaConfig(String modelType, int hiddenSize, int intermediateSize
         }
         if (n == null || !n.isObject()) throw new IllegalArgumentException(file + ": not a JSON object");
         String type = n.path("model_type").asText("llama");
-        int hidden = required(n, file, "hidden_size");
-        int heads = required(n, file, "num_attention_heads");
-        int layers = required(n, file, "num_hidden_layers");
-        int inter = required(n, file, "intermediate_size");
-        int vocab = required(n, file, "vocab_size");
-        int kv = n.hasNonNull("num_key_value_heads") ? n.get("num_key_value_heads").asInt() : heads;
-        int headDim = n.hasNonNull("head_dim") ? n.get("head_dim").asInt() : hidden / heads;
+        int hidden = JsonFields.positiveInt(n, file, "hidden_size");
+        int heads = JsonFields.positiveInt(n, file, "num_attention_heads");
+        int layers = JsonFields.positiveInt(n, file, "num_hidden_layers");
+        int inter = JsonFields.positiveInt(n, file, "intermediate_size");
+        int vocab = JsonFields.positiveInt(n, file, "vocab_size");
+        int kv = JsonFields.positiveInt(n, file, "num_key_value_heads", heads);
         if (heads <= 0 || kv <= 0 || heads % kv != 0)
             throw new IllegalArgumentException(file + ": num_attention_heads " + heads
                     + " must be a positive multiple of num_key_value_heads " + kv);
+        if (!n.hasNonNull("head_dim") && hidden % heads != 0)
+            throw new IllegalArgumentException(file + ": hidden_size " + hidden + " is not a multiple of num_attention_heads " + heads
+                    + " (and no head_dim is given)");
+        int headDim = JsonFields.positiveInt(n, file, "head_dim", hidden / heads);
         boolean qwen2 = type.equals("qwen2");
         return new LlamaConfig(type, hidden, inter, layers, heads, kv, headDim, vocab,
-                n.path("rms_norm_eps").asDouble(1e-6), n.path("rope_theta").asDouble(10000.0),
+                JsonFields.positiveNumber(n, file, "rms_norm_eps", 1e-6), JsonFields.positiveNumber(n, file, "rope_theta", 10000.0),
                 n.hasNonNull("rope_scaling") ? n.get("rope_scaling") : null,
                 n.path("tie_word_embeddings").asBoolean(false),
-                n.path("attention_bias").asBoolean(qwen2), n.path("max_position_embeddings").asInt(2048),
+                n.path("attention_bias").asBoolean(qwen2), JsonFields.positiveInt(n, file, "max_position_embeddings", 2048),
                 n.path("torch_dtype").asText(n.path("dtype").asText("float32")), n);
-    }
-
-    private static int required(JsonNode n, Path file, String field) {
-        JsonNode v = n.get(field);
-        if (v == null || !v.canConvertToInt() || v.asInt() <= 0)
-            throw new IllegalArgumentException(file + ": missing or invalid '" + field + "'");
-        return v.asInt();
     }
 }

@@ -79,6 +79,11 @@ public final class PeftAdapter implements AutoCloseable {
             throw new IllegalArgumentException(cfgFile + ": use_dora (DoRA: a magnitude vector rescales W + s B A) is not supported");
         if (cfg.path("lora_bias").asBoolean(false))
             throw new IllegalArgumentException(cfgFile + ": lora_bias (a bias on lora_B) is not supported");
+        // numbers as the types they are (r: 0 or lora_alpha: "big" would train or merge something else)
+        JsonFields.positiveInt(cfg, cfgFile, "r", 8);
+        JsonFields.positiveNumber(cfg, cfgFile, "lora_alpha", 8);
+        cfg.path("rank_pattern").fields().forEachRemaining(e -> JsonFields.positiveInt(cfg.get("rank_pattern"), cfgFile, e.getKey()));
+        cfg.path("alpha_pattern").fields().forEachRemaining(e -> JsonFields.positiveNumber(cfg.get("alpha_pattern"), cfgFile, e.getKey(), 1));
         Map<String, Tensor> as = new TreeMap<>(), bs = new TreeMap<>();
         Map<String, Lora> modules = new LinkedHashMap<>();
         try (SafetensorsFile f = SafetensorsFile.open(weights)) {

@@ -53,7 +53,8 @@ final class DataCommand implements Callable<Integer> {
         if (limit < 0) throw new IllegalArgumentException("--limit must be >= 0, got " + limit);
         Tokenizer tok = Files.exists(model.resolve("tokenizer.json")) ? Tokenizer.open(model) : null;
         try {
-            DatasetReader reader = new DatasetReader(tok).trainOnInputs(trainOnInputs).maxLen(maxLen);
+            DatasetReader reader = new DatasetReader(tok).trainOnInputs(trainOnInputs).maxLen(maxLen)
+                    .vocabSize(DatasetReader.vocabSizeOf(model));
             List<DatasetReader.Record> records = DatasetReader.records(data);
             long tokenCount = 0, supervised = 0;
             int empty = 0;

@@ -44,6 +44,7 @@ public final class DatasetReader {
     private final Tokenizer tokenizer;
     private boolean trainOnInputs;
     private int maxLen = Integer.MAX_VALUE;
+    private int vocabSize = Integer.MAX_VALUE; // the model's vocab_size, when known
     private int truncated, supervisionCut;
 
     /** tokenizer may be null when every record is pre-tokenized. */
@@ -60,6 +61,17 @@ public final class DatasetReader {
         if (maxLen <= 0) throw new IllegalArgumentException("--max-len must be positive, got " + maxLen);
         this.maxLen = maxLen;
         return this;
+    }
+
+    /** Refuses token ids and labels outside [0, vocabSize) (config.json's vocab_size), naming the record. */
+    public DatasetReader vocabSize(int vocabSize) {
+        this.vocabSize = vocabSize;
+        return this;
+    }
+
+    /** The model folder's vocab_size (config.json), or no limit when the folder has no config. */
+    public static int vocabSizeOf(Path modelDir) {
+        return Files.exists(modelDir.resolve("config.json")) ? dev.asft.core.io.LlamaConfig.read(modelDir).vocabSize() : Integer.MAX_VALUE;
     }
 
     /** How many examples the last read truncated to maxLen. */
@@ -101,7 +113,7 @@ public final class DatasetReader {
     public static Loaded load(Path modelDir, Path data, boolean trainOnInputs, int maxLen, String command) {
         Tokenizer tok = Files.exists(modelDir.resolve("tokenizer.json")) ? Tokenizer.open(modelDir) : null;
         try {
-            DatasetReader r = new DatasetReader(tok).trainOnInputs(trainOnInputs).maxLen(maxLen);
+            DatasetReader r = new DatasetReader(tok).trainOnInputs(trainOnInputs).maxLen(maxLen).vocabSize(vocabSizeOf(modelDir));
             List<Example> examples = r.read(data);
             if (r.truncationReport() != null) System.err.println(command + ": " + r.truncationReport());
             requireSupervised(data, examples, maxLen, r.supervisionCut());
@@ -150,11 +162,33 @@ public final class DatasetReader {
             }
         } catch (NoSuchFileException e) {
             throw new IllegalArgumentException(file + ": not found");
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new IllegalArgumentException(file + ":" + firstNonUtf8Line(file) + ": not UTF-8 text (data files are UTF-8 JSON)");
         } catch (IOException e) {
             throw new IllegalArgumentException(file + ": cannot read: " + e.getMessage());
         }
         if (out.isEmpty()) throw new IllegalArgumentException(file + ": no records");
         return out;
+    }
+
+    /** The line (1-based) holding the first byte sequence that is not UTF-8. */
+    private static long firstNonUtf8Line(Path file) {
+        try {
+            java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(Files.readAllBytes(file));
+            java.nio.CharBuffer out = java.nio.CharBuffer.allocate(1 << 16);
+            java.nio.charset.CharsetDecoder dec = StandardCharsets.UTF_8.newDecoder();
+            while (true) {
+                java.nio.charset.CoderResult cr = dec.decode(in, out, true);
+                if (cr.isError()) break;
+                if (cr.isUnderflow()) return 0;
+                out.clear();
+            }
+            long line = 1;
+            for (int i = 0; i < in.position(); i++) if (in.get(i) == '\n') line++;
+            return line;
+        } catch (IOException e) {
+            return 0;
+        }
     }
 
     public List<Example> read(Path file) {
@@ -187,6 +221,7 @@ public final class DatasetReader {
             throw new IllegalArgumentException(where + ": unrecognized record (fields " + fields(n) + "): expected input_ids, "
                     + "prompt + completion/response, instruction + output, or messages");
         }
+        checkVocabulary(e, where);
         if (e.length() > maxLen) {
             truncated++;
             boolean had = e.supervised() > 0;
@@ -194,6 +229,18 @@ public final class DatasetReader {
             if (had && e.supervised() == 0) supervisionCut++;
         }
         return e;
+    }
+
+    private void checkVocabulary(Example e, String where) {
+        int[] ids = e.inputIds(), labels = e.labels();
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= vocabSize)
+                throw new IllegalArgumentException(where + ": token id " + ids[i] + " (position " + i + ") is outside the model's vocabulary "
+                        + "(vocab_size " + vocabSize + " in config.json)");
+            if (labels[i] != Example.IGNORE && (labels[i] < 0 || labels[i] >= vocabSize))
+                throw new IllegalArgumentException(where + ": label " + labels[i] + " (position " + i + ") is neither -100 nor inside the "
+                        + "model's vocabulary (vocab_size " + vocabSize + " in config.json)");
+        }
     }
 
     private static String fields(JsonNode n) {
@@ -215,7 +262,8 @@ public final class DatasetReader {
         if (!arr.isArray()) throw new IllegalArgumentException(where + ": " + field + " must be an array of integers");
         int[] out = new int[arr.size()];
         for (int i = 0; i < out.length; i++) {
-            if (!arr.get(i).canConvertToInt()) throw new IllegalArgumentException(where + ": " + field + "[" + i + "] is not an integer");
+            if (!arr.get(i).isIntegralNumber() || !arr.get(i).canConvertToInt())
+                throw new IllegalArgumentException(where + ": " + field + "[" + i + "] is not an integer, got " + arr.get(i));
             out[i] = arr.get(i).asInt();
         }
         return out;
