@@ -114,7 +114,17 @@ public final class PeftAdapter implements AutoCloseable {
             modules.put(m, new Lora(a, b));
         }
         if (modules.isEmpty()) throw new IllegalArgumentException(weights + ": no LoRA tensors (lora_A/lora_B) found");
-        return new PeftAdapter((ObjectNode) cfg, modules);
+        PeftAdapter ad = new PeftAdapter((ObjectNode) cfg, modules);
+        if (cfg.hasNonNull("target_modules")) { // the config must describe the tensors it came with
+            TargetModules t = ad.targetModules();
+            for (String m : modules.keySet())
+                if (!t.matches(m)) {
+                    ad.close();
+                    throw new IllegalArgumentException(weights + ": module " + m + " is not among " + cfgFile.getFileName()
+                            + "'s target_modules " + cfg.get("target_modules") + ": the config and the tensors disagree");
+                }
+        }
+        return ad;
     }
 
     /** {module, "A"|"B"} for a PEFT LoRA tensor name, or null for other tensors. */

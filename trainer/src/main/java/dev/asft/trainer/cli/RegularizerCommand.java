@@ -73,7 +73,12 @@ final class RegularizerCommand implements Callable<Integer> {
                         if (anchor.get(e.getKey()) == null)
                             throw new IllegalArgumentException("adapter module " + e.getKey() + " has no anchor in " + source.anchor
                                     + " (it covers " + String.join(",", anchor.info().targets()) + ")");
-                        values.put(e.getKey(), reg.accumulate(e.getKey(), e.getValue().a(), e.getValue().b(), null, null, 0f));
+                        try {
+                            values.put(e.getKey(), reg.accumulate(e.getKey(), e.getValue().a(), e.getValue().b(), null, null, 0f));
+                        } catch (IllegalArgumentException ex) { // an anchor built for another model: its shapes differ
+                            throw new IllegalArgumentException(source.anchor + ": module " + e.getKey() + " does not fit adapter "
+                                    + adapter + " (an anchor for another model?): " + ex.getMessage());
+                        }
                     }
                 }
             } else {

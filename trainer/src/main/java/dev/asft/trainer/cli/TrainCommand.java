@@ -146,7 +146,8 @@ final class TrainCommand implements Callable<Integer> {
         o.dropout = loraDropout;
         o.targets = TargetModules.parse(targets);
         if (epochsOption != null && epochsOption <= 0) throw new IllegalArgumentException("--epochs must be positive, got " + epochsOption);
-        if (steps != null && steps <= 0) throw new IllegalArgumentException("--steps must be positive, got " + steps);
+        if (steps != null && (steps <= 0 || steps > Integer.MAX_VALUE))
+            throw new IllegalArgumentException("--steps must be in 1.." + Integer.MAX_VALUE + ", got " + steps);
         o.epochs = epochsOption != null ? epochsOption : steps != null ? Integer.MAX_VALUE : 1;
         o.maxSteps = steps == null ? Long.MAX_VALUE : steps;
         o.batchSize = batchSize;
@@ -168,12 +169,14 @@ final class TrainCommand implements Callable<Integer> {
         if (full && weights.mode() == LlamaModel.Weights.MAP) throw new IllegalArgumentException("--full trains f32 weights; --weights map does not apply");
         if (rank <= 0 || batchSize <= 0 || gradAccum <= 0)
             throw new IllegalArgumentException("--rank, --batch-size and --grad-accum must be positive");
+        // An --init-adapter's target_modules are the training targets, so an anchor built on the fly covers them.
+        dev.asft.core.io.PeftAdapter init = initAdapter == null ? null : dev.asft.core.io.PeftAdapter.read(initAdapter);
+        if (init != null) o.targets = init.targetModules();
         Backend backend = Backends.select(device, true);
         try (HfCheckpoint ck = HfCheckpoint.open(model); LlamaModel m = new LlamaModel(ck, backend, full ? LlamaModel.Weights.COPY : weights.mode()); Anchor anchor = anchor(backend, ck, o)) {
             DatasetReader.Loaded loaded = DatasetReader.load(model, data, trainOnInputs, maxLen, "train");
             List<Example> examples = loaded.examples();
             Integer padId = loaded.padId();
-            dev.asft.core.io.PeftAdapter init = initAdapter == null ? null : dev.asft.core.io.PeftAdapter.read(initAdapter);
             o.initAdapter = init;
             LoraTrainer t = new LoraTrainer(m, backend, o, anchor);
             if (init != null) init.close(); // its factors were copied
