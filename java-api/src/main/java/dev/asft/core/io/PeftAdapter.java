@@ -93,6 +93,7 @@ public final class PeftAdapter implements AutoCloseable {
                 Tensor t = f.tensor(name);
                 if (t.rank() != 2) throw new SafetensorsException(weights, name, "LoRA factors must be 2-D, got " + t.describe());
                 if (!t.dtype().isFloat()) throw new SafetensorsException(weights, name, "LoRA factors must be floating point, got " + t.dtype());
+                if (t.firstNonFinite() >= 0) throw new SafetensorsException(weights, name, "holds a NaN or infinite value (element " + t.firstNonFinite() + ")");
                 Tensor f32 = t.to(DType.F32); // copy out of the mapping, to f32
                 (parsed[1].equals("A") ? as : bs).put(parsed[0], f32);
             }

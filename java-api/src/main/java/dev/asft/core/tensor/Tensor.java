@@ -183,6 +183,36 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
+    /**
+     * The index of the first NaN or infinite element of a floating-point tensor, or -1: one pass
+     * over the stored bits (an all-ones exponent), without converting.
+     */
+    public long firstNonFinite() {
+        checkOpen();
+        java.nio.ByteBuffer b = buffer();
+        switch (dtype) {
+            case F32: {
+                java.nio.IntBuffer x = b.asIntBuffer();
+                for (int i = 0; i < x.limit(); i++) if ((x.get(i) & 0x7f800000) == 0x7f800000) return i;
+                return -1;
+            }
+            case BF16:
+            case F16: {
+                java.nio.ShortBuffer x = b.asShortBuffer();
+                int e = dtype == DType.BF16 ? 0x7f80 : 0x7c00;
+                for (int i = 0; i < x.limit(); i++) if ((x.get(i) & e) == e) return i;
+                return -1;
+            }
+            case F64: {
+                java.nio.LongBuffer x = b.asLongBuffer();
+                for (int i = 0; i < x.limit(); i++) if ((x.get(i) & 0x7ff0000000000000L) == 0x7ff0000000000000L) return i;
+                return -1;
+            }
+            default:
+                throw new IllegalStateException("not a floating-point tensor: " + describe());
+        }
+    }
+
     /** All elements decoded to f32 (for small tensors and tests). */
     public float[] toFloatArray() {
         float[] out = new float[Math.toIntExact(numel)];

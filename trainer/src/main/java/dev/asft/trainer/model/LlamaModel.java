@@ -166,6 +166,10 @@ public final class LlamaModel implements AutoCloseable {
         if (t.dtype() != DType.F32 && t.dtype() != DType.BF16 && t.dtype() != DType.F16 && !(f64 && t.dtype() == DType.F64))
             throw new IllegalArgumentException(ck.dir() + ": " + name + " is " + t.dtype() + "; expected f32, bf16 or f16"
                     + " (quantized weights need their scales, which this model does not read)");
+        // Checked once at load: a NaN or infinite weight would make every loss NaN (or worse, finite
+        // where a kernel masks it); one read of the stored bits, no conversion.
+        long bad = t.firstNonFinite();
+        if (bad >= 0) throw new IllegalArgumentException(ck.dir() + ": " + name + " holds a NaN or infinite value (element " + bad + ")");
         return t;
     }
 

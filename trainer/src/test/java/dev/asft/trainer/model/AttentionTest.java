@@ -66,6 +66,33 @@ class AttentionTest {
         }
     }
 
+    /**
+     * A NaN in the queries (NaN weights, a diverged step) makes NaN outputs, as in the plain loops:
+     * the kernel's softmax once took a row whose scores were all NaN for a row with no key and
+     * wrote zeros, so a NaN model gave a finite loss and the trainer's NaN guard never fired.
+     */
+    @ParameterizedTest(name = "dim {0}")
+    @CsvSource({"8", "20", "64"})
+    void nanScoresGiveNanOutputsNotZeros(int dim) {
+        EveryIsa.run(() -> {
+            int batch = 1, len = 19, heads = 2, kv = 1;
+            Random rnd = new Random(dim);
+            float[] q = new float[batch * len * heads * dim], k = new float[batch * len * kv * dim], v = new float[k.length];
+            for (float[] a : new float[][] {q, k, v}) for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
+            int row = 11;
+            for (int d = 0; d < dim; d++) q[(row * heads) * dim + d] = Float.NaN; // every score of row 11, head 0
+            q[(3 * heads + 1) * dim] = Float.NaN; // one coordinate of row 3, head 1
+            int[] mask = new int[len];
+            Arrays.fill(mask, 1);
+            float[] want = Ops.attention(q, k, v, mask, batch, len, heads, kv, dim);
+            float[] got = Attention.forward(new CpuBackend(), q, k, v, mask, batch, len, heads, kv, dim, null, nans(q.length));
+            for (int i = 0; i < got.length; i++)
+                assertTrue(Float.isNaN(got[i]) == Float.isNaN(want[i]), "element " + i + ": native " + got[i] + ", loops " + want[i]);
+            assertTrue(Float.isNaN(got[(row * heads) * dim]) && Float.isNaN(got[(3 * heads + 1) * dim]));
+            assertTrue(!Float.isNaN(got[(5 * heads) * dim]), "other rows stay finite");
+        });
+    }
+
     /** Outputs poisoned before a run: an element the kernel does not write stays NaN. */
     static float[] nans(int n) {
         float[] a = new float[n];
