@@ -46,8 +46,14 @@ class ReadmeSnippetsTest {
                 if (line.startsWith("import ")) imports.append(line).append('\n');
                 else body.append(line).append('\n');
             }
-            // the first block declares its own backend: the parameter is renamed away for it
-            String params = body.toString().contains("Backend backend =") ? PARAMS.replace("Backend backend", "Backend unused") : PARAMS;
+            // a block that declares one of the reader's variables itself (its backend, its tensors) gets
+            // that parameter renamed away
+            String params = PARAMS;
+            for (String decl : PARAMS.split(", ")) {
+                String var = decl.substring(decl.indexOf(' ') + 1);
+                if (Pattern.compile("\\b(Tensor|Backend|Path|float|double)\\s+" + var + "\\s*=").matcher(body).find())
+                    params = params.replace(decl, decl.substring(0, decl.indexOf(' ')) + " unused_" + var);
+            }
             String name = "Snippet" + units.size();
             String source = imports + "class " + name + " {\n  void run(" + params + ") throws Exception {\n" + body + "  }\n}\n";
             units.add(new SimpleJavaFileObject(URI.create("string:///" + name + ".java"), JavaFileObject.Kind.SOURCE) {
@@ -57,7 +63,7 @@ class ReadmeSnippetsTest {
                 }
             });
         }
-        assertEquals(2, units.size(), "README.md's ```java blocks");
+        assertEquals(3, units.size(), "README.md's ```java blocks");
         JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
         assertNotNull(javac, "a JDK compiler");
         Path out = Files.createTempDirectory("readme-snippets");

@@ -18,8 +18,11 @@ public final class Backends {
                 return new JavaBackend();
             case "cpu":
                 return new CpuBackend();
-            case "cuda":
+            case "cuda": {
+                String why = CudaRuntime.unavailableReason(); // before CudaBackend's class needs the CUDA presets
+                if (why != null) throw new UnsupportedOperationException("cuda backend unavailable: " + why);
                 return new CudaBackend();
+            }
             case "auto": {
                 String cudaWhyNot = CudaRuntime.unavailableReason();
                 if (cudaWhyNot == null) {

@@ -19,6 +19,12 @@ public final class CudaRuntime {
     public static synchronized String unavailableReason() {
         if (checked) return reason;
         checked = true;
+        try { // asft-core declares the CUDA presets optional: a CPU-only user does not have them
+            Class.forName("org.bytedeco.cuda.cudart.cudart", false, CudaRuntime.class.getClassLoader());
+        } catch (ClassNotFoundException | LinkageError e) {
+            return reason = "the CUDA presets are not on the classpath (add org.bytedeco:cuda and its linux-x86_64 jar; "
+                    + "asft-core declares them optional)";
+        }
         try {
             if (AsftCudaNative.asft_cuda_built() == 0) return reason = "libasft_cuda was built without CUDA (no nvcc on the build machine)";
             if (AsftCudaNative.asft_cuda_device_count() == 0) return reason = "no CUDA device (or no NVIDIA driver) on this machine";
