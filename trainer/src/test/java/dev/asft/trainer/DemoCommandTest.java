@@ -69,8 +69,13 @@ class DemoCommandTest {
         Files.writeString(foreign.resolve("notes.txt"), "keep me");
         r = CliTest.run("demo", "--smoke", "--world", world.toString(), "--out", foreign.toString());
         assertEquals(2, r.code());
-        assertTrue(r.err().contains("not a previous demo output"), r.err());
+        assertTrue(r.err().contains("--out " + foreign + ": exists and is not empty"), r.err());
         assertEquals("keep me", Files.readString(foreign.resolve("notes.txt")));
+        // an empty folder is a fine --out, as for every command
+        Path empty = Files.createDirectories(dir.resolve("empty"));
+        r = CliTest.run("demo", "--smoke", "--world", world.toString(), "--out", empty.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Files.exists(empty.resolve("results.json")));
 
         // eval-safety and eval-task on the world's aligned model and the study's own prompt files
         Path aligned = world.resolve("aligned");

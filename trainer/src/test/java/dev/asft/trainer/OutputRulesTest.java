@@ -97,7 +97,10 @@ class OutputRulesTest {
         Files.writeString(staleDir.resolve("adapter_model.safetensors"), "partial");
         Path staleFile = Files.writeString(dir.resolve(".adapter.99.tmp"), "partial");
         Path unrelated = Files.writeString(dir.resolve(".adapterx.1"), "keep");
-        assertEquals(0, train("--out", out.toString()).code());
+        Path staleCheckpoint = Files.createDirectories(dir.resolve("adapter-checkpoints").resolve(".checkpoint-1.777"));
+        assertEquals(0, train("--out", out.toString(), "--save-every", "1").code());
+        assertFalse(Files.exists(staleCheckpoint), "a half-written checkpoint is removed");
+        assertTrue(Files.exists(dir.resolve("adapter-checkpoints").resolve("checkpoint-2")));
         assertFalse(Files.exists(staleDir));
         assertFalse(Files.exists(staleFile));
         assertTrue(Files.exists(unrelated));

@@ -54,8 +54,7 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         StudyPlan plan = size.smoke ? StudyPlan.SMOKE : size.quick ? StudyPlan.QUICK : StudyPlan.FULL;
-        if (Files.exists(out) && !Files.exists(out.resolve(MARKER)))
-            throw new IllegalArgumentException(out + " exists and is not a previous demo output; choose another --out");
+        if (!Files.exists(out.resolve(MARKER))) Outputs.folder("--out", out); // its own previous output is replaced when the new one is complete
         Backend backend = Backends.select(device, true);
         long start = System.nanoTime();
         WorldBuilder builder = new WorldBuilder(plan.world(), seed, backend);

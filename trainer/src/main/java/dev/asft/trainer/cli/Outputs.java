@@ -31,10 +31,17 @@ final class Outputs {
         writable(option, out);
     }
 
-    /** A folder the command adds to (checkpoints): not a file, and writable. */
+    /** A folder the command adds to (checkpoints): not a file, and writable; a killed run's half-written entries are removed. */
     static void folderToFill(String option, Path dir) {
         if (Files.exists(dir) && !Files.isDirectory(dir)) throw new IllegalArgumentException(option + " " + dir + ": exists and is a file, not a folder");
         writable(option, dir);
+        if (!Files.isDirectory(dir)) return;
+        Pattern stale = Pattern.compile("\\.checkpoint-\\d+\\.\\d+");
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : s.filter(p -> stale.matcher(p.getFileName().toString()).matches()).toList()) AtomicFiles.deleteTree(p);
+        } catch (IOException e) {
+            // only clutter
+        }
     }
 
     /** A file the command will write (replacing one that is there). */
