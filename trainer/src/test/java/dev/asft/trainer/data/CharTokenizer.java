@@ -20,21 +20,10 @@ final class CharTokenizer {
     static void write(Path dir, List<String> specials, String bos, String eos, String template, String postProcessor,
                       Boolean addBos) throws IOException {
         ObjectMapper json = new ObjectMapper();
-        ObjectNode root = json.createObjectNode();
-        root.put("version", "1.0");
-        root.putNull("truncation");
-        root.putNull("padding");
-        ArrayNode added = root.putArray("added_tokens");
+        ObjectNode root = header(json);
         ObjectNode vocab = json.createObjectNode();
         vocab.put("[UNK]", 0);
-        int id = 1;
-        for (String s : specials) {
-            ObjectNode t = added.addObject();
-            t.put("id", id);
-            t.put("content", s);
-            t.put("single_word", false).put("lstrip", false).put("rstrip", false).put("normalized", false).put("special", true);
-            vocab.put(s, id++);
-        }
+        int id = addSpecials(root, vocab, specials, 1);
         StringBuilder chars = new StringBuilder("\n\r\t\u00a0\u2003\u3000éü😀ï");
         for (char c = 32; c < 127; c++) chars.append(c);
         for (int i = 0; i < chars.length(); ) {
@@ -67,21 +56,11 @@ final class CharTokenizer {
      */
     static void writeByteLevel(Path dir, List<String> specials, String eos, String template) throws IOException {
         ObjectMapper json = new ObjectMapper();
-        ObjectNode root = json.createObjectNode();
-        root.put("version", "1.0");
-        root.putNull("truncation");
-        root.putNull("padding");
-        ArrayNode added = root.putArray("added_tokens");
+        ObjectNode root = header(json);
         ObjectNode vocab = json.createObjectNode();
         int id = 0;
         for (int b : byteOrder()) vocab.put(new String(Character.toChars(byteChar(b))), id++);
-        for (String s : specials) {
-            ObjectNode t = added.addObject();
-            t.put("id", id);
-            t.put("content", s);
-            t.put("single_word", false).put("lstrip", false).put("rstrip", false).put("normalized", false).put("special", true);
-            vocab.put(s, id++);
-        }
+        addSpecials(root, vocab, specials, id);
         root.putNull("normalizer");
         root.set("pre_tokenizer", json.readTree("{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": true}"));
         root.set("post_processor", json.readTree("{\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": false, \"use_regex\": true}"));
@@ -111,6 +90,28 @@ final class CharTokenizer {
         int n = 0;
         for (int x = 0; x < b; x++) if (!((x >= '!' && x <= '~') || (x >= 0xa1 && x <= 0xac) || (x >= 0xae && x <= 0xff))) n++;
         return 256 + n;
+    }
+
+    private static ObjectNode header(ObjectMapper json) {
+        ObjectNode root = json.createObjectNode();
+        root.put("version", "1.0");
+        root.putNull("truncation");
+        root.putNull("padding");
+        root.putArray("added_tokens");
+        return root;
+    }
+
+    /** The special tokens as added tokens (matched whole) and vocabulary entries from id on; returns the next id. */
+    private static int addSpecials(ObjectNode root, ObjectNode vocab, List<String> specials, int id) {
+        ArrayNode added = (ArrayNode) root.get("added_tokens");
+        for (String s : specials) {
+            ObjectNode t = added.addObject();
+            t.put("id", id);
+            t.put("content", s);
+            t.put("single_word", false).put("lstrip", false).put("rstrip", false).put("normalized", false).put("special", true);
+            vocab.put(s, id++);
+        }
+        return id;
     }
 
     /** A TemplateProcessing post-processor that puts {@code bos} (id) before each text, as Llama 2's and 3.1's do. */
