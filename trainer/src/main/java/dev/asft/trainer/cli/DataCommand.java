@@ -3,7 +3,6 @@ package dev.asft.trainer.cli;
 import dev.asft.trainer.data.DatasetReader;
 import dev.asft.trainer.data.Example;
 import dev.asft.trainer.data.Tokenizer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -51,7 +50,7 @@ final class DataCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (limit < 0) throw new IllegalArgumentException("--limit must be >= 0, got " + limit);
-        Tokenizer tok = Files.exists(model.resolve("tokenizer.json")) ? Tokenizer.open(model) : null;
+        Tokenizer tok = Tokenizer.openIfPresent(model);
         try {
             DatasetReader reader = new DatasetReader(tok).trainOnInputs(trainOnInputs).maxLen(maxLen)
                     .vocabSize(DatasetReader.vocabSizeOf(model));

@@ -111,7 +111,7 @@ public final class DatasetReader {
      * refusing a file with no supervised token.
      */
     public static Loaded load(Path modelDir, Path data, boolean trainOnInputs, int maxLen, String command) {
-        Tokenizer tok = Files.exists(modelDir.resolve("tokenizer.json")) ? Tokenizer.open(modelDir) : null;
+        Tokenizer tok = Tokenizer.openIfPresent(modelDir);
         try {
             DatasetReader r = new DatasetReader(tok).trainOnInputs(trainOnInputs).maxLen(maxLen).vocabSize(vocabSizeOf(modelDir));
             List<Example> examples = r.read(data);

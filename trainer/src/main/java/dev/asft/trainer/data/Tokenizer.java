@@ -74,6 +74,11 @@ public final class Tokenizer implements AutoCloseable {
         return new int[][] {new int[0], new int[0]};
     }
 
+    /** The folder's tokenizer, or null when it has no tokenizer.json (pre-tokenized data needs none). */
+    public static Tokenizer openIfPresent(Path dir) {
+        return Files.exists(dir.resolve("tokenizer.json")) ? open(dir) : null;
+    }
+
     /** Opens {@code dir/tokenizer.json} (+ {@code tokenizer_config.json} when present). */
     public static Tokenizer open(Path dir) {
         Path json = dir.resolve("tokenizer.json");
