@@ -1,6 +1,7 @@
-// ctest: every CPU kernel against a plain double-precision reference, on fresh random
-// inputs, for every ISA path this CPU supports. Outputs are poisoned (NaN) before each run
-// so an element the kernel forgets to write fails the test.
+// ctest: the anchor and regularizer kernels, the skinny products, the GEMM helpers and the
+// conversions against plain double-precision references, on fresh random inputs, for every ISA
+// path this CPU supports. Outputs are poisoned (NaN) before each run so an element the kernel
+// forgets to write fails the test. The training step's kernels: test_training_kernels.cpp.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -11,29 +12,14 @@
 #include <vector>
 
 #include "asft/asft.h"
+#include "check.h"
 #include "internal.h"
 
 namespace {
 
-int failures = 0;
-std::mt19937_64 rng(std::random_device{}());
-
-#define CHECK(cond, ...)                                                                       \
-  do {                                                                                         \
-    if (!(cond)) {                                                                             \
-      failures++;                                                                              \
-      std::printf("FAIL %s:%d: ", __FILE__, __LINE__);                                         \
-      std::printf(__VA_ARGS__);                                                                \
-      std::printf("\n");                                                                       \
-    }                                                                                          \
-  } while (0)
-
-std::vector<float> randn(size_t n, float scale = 1.f) {
-  std::normal_distribution<float> d(0.f, scale);
-  std::vector<float> v(n);
-  for (auto &x : v) x = d(rng);
-  return v;
-}
+using check::randn;
+using check::rel_err;
+using check::rng;
 
 std::vector<uint16_t> to_bf16(const std::vector<float> &v) {
   std::vector<uint16_t> h(v.size());
@@ -45,16 +31,6 @@ std::vector<float> from_bf16(const std::vector<uint16_t> &h) {
   std::vector<float> v(h.size());
   asft_convert_to_f32(h.data(), ASFT_DTYPE_BF16, v.data(), int64_t(h.size()));
   return v;
-}
-
-double rel_err(const std::vector<float> &got, const std::vector<double> &ref) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < ref.size(); i++) {
-    if (std::isnan(got[i])) return std::numeric_limits<double>::infinity();
-    num += (got[i] - ref[i]) * (got[i] - ref[i]);
-    den += ref[i] * ref[i];
-  }
-  return std::sqrt(num / (den > 0 ? den : 1));
 }
 
 // ref[d_out x r] = M . X in double.
@@ -415,6 +391,6 @@ int main() {
     test_regularizers_thread_independent();
     std::printf("ok %s\n", isa);
   }
-  std::printf("%d failures\n", failures);
-  return failures == 0 ? 0 : 1;
+  std::printf("%d failures\n", check::failures);
+  return check::failures == 0 ? 0 : 1;
 }

@@ -12,21 +12,12 @@
 
 #include "asft/asft.h"
 #include "asft/asft_cuda.h"
+#include "check.h"
 
 namespace {
 
-int failures = 0;
-std::mt19937_64 rng(std::random_device{}());
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      failures++;                                                                                  \
-      std::printf("FAIL %s:%d: ", __FILE__, __LINE__);                                             \
-      std::printf(__VA_ARGS__);                                                                    \
-      std::printf("\n");                                                                           \
-    }                                                                                              \
-  } while (0)
+using check::randn;
+using check::rng;
 
 #define CUDA(call)                                                                                 \
   do {                                                                                             \
@@ -36,13 +27,6 @@ std::mt19937_64 rng(std::random_device{}());
       std::exit(1);                                                                                \
     }                                                                                              \
   } while (0)
-
-std::vector<float> randn(size_t n, float scale = 1.f) {
-  std::normal_distribution<float> d(0.f, scale);
-  std::vector<float> v(n);
-  for (auto &x : v) x = d(rng);
-  return v;
-}
 
 template <typename T> T *to_device(const std::vector<T> &h, size_t offset = 0) {
   T *d = nullptr;
@@ -248,6 +232,6 @@ int main() {
   }
   test_optimizers();
   test_bad_input();
-  std::printf("%d failures\n", failures);
-  return failures == 0 ? 0 : 1;
+  std::printf("%d failures\n", check::failures);
+  return check::failures == 0 ? 0 : 1;
 }
