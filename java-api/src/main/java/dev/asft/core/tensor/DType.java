@@ -29,12 +29,12 @@ public enum DType {
         return this == F32 || this == BF16 || this == F16;
     }
 
-    /** The dtype code of the C ABI (asft.h). */
+    /** The dtype code of the C ABI (asft.h's ASFT_DTYPE_*, mirrored once in AsftNative and checked against the header). */
     public int nativeCode() {
         switch (this) {
-            case F32: return 0;
-            case BF16: return 1;
-            case F16: return 2;
+            case F32: return dev.asft.core.nativeapi.AsftNative.ASFT_DTYPE_F32;
+            case BF16: return dev.asft.core.nativeapi.AsftNative.ASFT_DTYPE_BF16;
+            case F16: return dev.asft.core.nativeapi.AsftNative.ASFT_DTYPE_F16;
             default: throw new IllegalArgumentException("dtype " + this + " has no native kernel code");
         }
     }
