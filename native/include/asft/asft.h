@@ -1,7 +1,7 @@
 /*
  * libasft: the plain C ABI between the Java core and the native kernels.
  *
- * This header is the only Java<->native boundary (DESIGN.md, invariant 1). Java validates
+ * This header is the only Java<->native boundary (docs/DESIGN.md, invariant 1). Java validates
  * shapes, dtypes and pointers before every call; the functions here still refuse obviously
  * bad arguments with ASFT_EINVAL instead of crashing, so a bug on the Java side becomes an
  * exception, not a dead JVM.
@@ -74,7 +74,7 @@ int asft_matmul_skinny(const void *m, int m_dtype, int64_t d_out, int64_t d_in,
 #define ASFT_ANCHOR_C 1 /* the stored matrix is C: G = P - C P with P = B - C B, two passes */
 
 /*
- * The fused AsFT regularizer of one LoRA module (ASFT.md section 3):
+ * The fused AsFT regularizer of one LoRA module (docs/METHOD.md §3):
  *   R = ||(I - C) B A||_F^2 = <B^T Q B, A A^T>
  *   grad_b += grad_scale * 2 Q B (A A^T)
  *   grad_a += grad_scale * 2 (B^T Q B) A

@@ -1,4 +1,4 @@
-// The fused AsFT regularizer of one module (ASFT.md section 3):
+// The fused AsFT regularizer of one module (docs/METHOD.md §3):
 //   G = Q B (one pass over the anchor: the only O(d_out^2 r) step),
 //   S = B^T G, P = A A^T (r x r), R = <S, P>,
 //   grad_b += 2 s G P,  grad_a += 2 s S A.

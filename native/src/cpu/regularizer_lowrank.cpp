@@ -1,5 +1,5 @@
 // The fused AsFT regularizer of one module with a low-rank anchor C = U diag(lambda) U^T
-// (compressed:k and subspace:k, ASFT.md section 3): Q = I - U diag(w) U^T, w = 2 lambda - lambda^2.
+// (compressed:k and subspace:k, docs/METHOD.md §3): Q = I - U diag(w) U^T, w = 2 lambda - lambda^2.
 //   H = U^T B                      (k x r: a partial sum per chunk of rows of U, then added up)
 //   G = B - U (w o H)              (d_out x r, by the same chunks of rows)
 //   S = B^T G, P = A A^T, R = <S, P>, grad_b += 2 s G P, grad_a += 2 s sym(S) A.

@@ -3,7 +3,7 @@ package dev.asft.core.anchor;
 import java.util.Locale;
 
 /**
- * How an anchor reads the alignment direction (ASFT.md section 2):
+ * How an anchor reads the alignment direction (docs/METHOD.md §2):
  * {@code code} C = V V^T / ||V||_F (the released code; default), {@code subspace:k} the
  * projector onto V's top-k left singular vectors, {@code direction} the projector onto vec(V),
  * {@code compressed:k} code-mode C kept to its top-k eigenpairs. k above a module's rank is

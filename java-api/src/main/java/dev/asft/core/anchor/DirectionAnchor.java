@@ -9,7 +9,7 @@ import java.util.Map;
 
 /**
  * {@code direction} mode: C projects onto the flattened vec(V) (the paper's "alignment
- * direction" read literally). With s = <V, B A>_F and n = ||V||_F^2 (ASFT.md section 3):
+ * direction" read literally). With s = <V, B A>_F and n = ||V||_F^2 (docs/METHOD.md §3):
  * R = ||B A||^2 - s^2 / n, dR/dB = 2 (B A A^T - (s/n) V A^T), dR/dA = 2 (B^T B A - (s/n) B^T V).
  * V is held in f32, with V^T beside it so that both products with V are skinny products (one
  * streaming pass each, on whatever backend: the CPU kernels or the GPU).

@@ -11,7 +11,7 @@ import java.nio.file.StandardOpenOption;
 
 /**
  * Writes a file under a temporary name in the same folder and renames it into place, so a
- * crash never leaves a half-written file under the final name (DESIGN.md invariant 4).
+ * crash never leaves a half-written file under the final name (docs/DESIGN.md invariant 4).
  */
 public final class AtomicFiles {
     private AtomicFiles() {}

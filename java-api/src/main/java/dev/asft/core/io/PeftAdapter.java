@@ -19,7 +19,7 @@ import java.util.TreeMap;
 /**
  * A PEFT LoRA adapter folder: {@code adapter_config.json} and {@code adapter_model.safetensors}
  * with tensors {@code base_model.model.<module>.lora_A.weight} [r x d_in] and
- * {@code .lora_B.weight} [d_out x r] (ASFT.md section 4). Tensors are held in f32.
+ * {@code .lora_B.weight} [d_out x r] (docs/METHOD.md §4). Tensors are held in f32.
  */
 public final class PeftAdapter implements AutoCloseable {
     public static final String PREFIX = "base_model.model.";

@@ -9,7 +9,7 @@ import org.bytedeco.javacpp.Pointer;
 
 /**
  * Safe entry points to libasft: every argument is validated here, in Java, before the native
- * call (DESIGN.md invariant 1), and a non-OK status becomes an exception naming the call.
+ * call (docs/DESIGN.md invariant 1), and a non-OK status becomes an exception naming the call.
  */
 public final class NativeKernels {
     private static volatile Throwable loadError;

@@ -13,8 +13,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Safe LoRA (Hsu et al., 2024), the post-hoc baseline AsFT is measured against (ASFT.md
- * section 5): per module, cos = cosine(vec(C B A), vec(B A)) with code-mode C; modules with
+ * Safe LoRA (Hsu et al., 2024), the post-hoc baseline AsFT is measured against (docs/METHOD.md
+ * §5): per module, cos = cosine(vec(C B A), vec(B A)) with code-mode C; modules with
  * cos <= threshold (or, in number mode, the k modules of lowest cosine) get B <- C B.
  * All inner products are r x r: <C B A, B A> = <B^T C B, A A^T>, and so on.
  */

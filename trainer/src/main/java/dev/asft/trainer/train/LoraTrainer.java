@@ -33,7 +33,7 @@ import java.util.function.Consumer;
  * {@link Options#full} it trains every weight instead (plain full fine-tuning, no AsFT term).
  */
 public final class LoraTrainer {
-    /** Options, with the AsFT paper's defaults where it has them (ASFT.md section 2). */
+    /** Options, with the AsFT run's defaults where it has them (docs/METHOD.md §4). */
     public static final class Options {
         public int rank = 8;
         public double alpha = 32;
