@@ -1,8 +1,6 @@
 package dev.asft.trainer.data.jinja;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 
@@ -85,7 +83,7 @@ final class Filters {
             case "indent":
                 return indent(Py.str(v), a, k);
             case "unique":
-                return new ArrayList<>(uniq(Py.iterate(Expr.defined(v))));
+                return uniq(Py.iterate(Expr.defined(v)));
             case "sum": {
                 Object total = 0L;
                 for (Object o : Py.iterate(Expr.defined(v))) total = Operators.binary("+", total, o);
@@ -126,7 +124,6 @@ final class Filters {
                 return Operators.binary("%", Py.str(v), a.size() == 1 ? a.get(0) : new Py.Tuple(a));
             case "wordcount":
                 return (long) Methods.split(Py.str(v), null, -1).size();
-            case "batch":
             default:
                 throw new TemplateError("no filter named '" + name + "'");
         }
@@ -189,10 +186,11 @@ final class Filters {
         return out;
     }
 
-    private static java.util.Collection<Object> uniq(List<Object> l) {
+    /** The items in first-seen order, Python-equal ones once. */
+    private static List<Object> uniq(List<Object> l) {
         List<Object> out = new ArrayList<>();
         for (Object o : l) if (out.stream().noneMatch(x -> Py.eq(x, o))) out.add(o);
-        return new LinkedHashSet<>(out);
+        return out;
     }
 
     private static Object toInt(Object v, Object dflt) {
@@ -235,9 +233,5 @@ final class Filters {
 
     private static String htmlEscape(String s) {
         return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&#34;").replace("'", "&#39;");
-    }
-
-    static Map<Object, Object> kwargsDict(Map<String, Object> k) {
-        return new LinkedHashMap<>(k);
     }
 }

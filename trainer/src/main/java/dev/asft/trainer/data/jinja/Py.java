@@ -3,7 +3,6 @@ package dev.asft.trainer.data.jinja;
 import java.math.BigDecimal;
 import java.util.AbstractList;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
@@ -56,10 +55,6 @@ public final class Py {
         Object attr(String name);
 
         boolean hasAttr(String name);
-    }
-
-    static boolean isUndefined(Object v) {
-        return v instanceof Undefined;
     }
 
     /** Python's str.isspace() for one code point (the set CPython's strip() and split() use). */
@@ -313,9 +308,5 @@ public final class Py {
     private static long clampIndex(long i, int n, long min, long max) {
         if (i < 0) i += n;
         return Math.max(min, Math.min(max, i));
-    }
-
-    static Iterator<Object> iterator(Object v) {
-        return iterate(v).iterator();
     }
 }

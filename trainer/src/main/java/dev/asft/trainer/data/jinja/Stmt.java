@@ -8,7 +8,7 @@ import java.util.Map;
 interface Stmt {
     void render(Scope s);
 
-    /** Renders a body, and adds the failing statement's line and text to an error, once. */
+    /** Renders a body's statements in order (each parsed statement is wrapped in a {@link Located}). */
     static void renderAll(List<Stmt> body, Scope s) {
         for (Stmt st : body) st.render(s);
     }

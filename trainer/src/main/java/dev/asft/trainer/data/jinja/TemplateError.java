@@ -28,10 +28,6 @@ public final class TemplateError extends RuntimeException {
         return raisedByTemplate;
     }
 
-    boolean located() {
-        return located;
-    }
-
     /** This error with "line N, in `construct`" added, once. */
     TemplateError at(int line, String construct) {
         if (located) return this;
