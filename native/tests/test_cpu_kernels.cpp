@@ -347,13 +347,7 @@ int main() {
   test_conversions();
   test_thread_cap();
   test_blas_threads();
-  for (const char *isa : {"generic", "avx2", "avx512"}) {
-    int rc = asft_set_cpu_isa(isa);
-    if (rc == ASFT_EUNSUPPORTED) {
-      std::printf("skip %s: not supported by this CPU\n", isa);
-      continue;
-    }
-    CHECK(rc == 0, "set isa %s", isa);
+  check::for_each_isa([](const char *) {
     for (int threads : {1, 2, 3}) {
       asft_set_num_threads(threads);
       for (int64_t r : {1, 2, 3, 4, 5, 7, 8, 16, 33, 64}) test_skinny(37, 53, r);
@@ -389,8 +383,7 @@ int main() {
     }
     asft_set_num_threads(0);
     test_regularizers_thread_independent();
-    std::printf("ok %s\n", isa);
-  }
+  });
   std::printf("%d failures\n", check::failures);
   return check::failures == 0 ? 0 : 1;
 }
