@@ -25,33 +25,57 @@ public final class AsftCli implements Runnable {
         try {
             code = run(args);
         } catch (OutOfMemoryError e) { // one clear line and what to do, not a stack trace
-            System.err.println(outOfMemory(args, e, Runtime.getRuntime().maxMemory()));
+            outOfMemory = true; // from here on, other threads' dying words are this error's echoes
+            byte[] line;
+            try {
+                line = (outOfMemory(args, e, Runtime.getRuntime().maxMemory()) + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            } catch (Throwable again) {
+                line = workerLine;
+            }
+            endOutOfMemory(line);
             code = 3;
         }
         System.exit(code);
     }
 
+    private static final Object OUT_OF_MEMORY_GATE = new Object();
+    private static volatile boolean outOfMemory;
+    private static byte[] workerLine;
+    private static java.io.FileOutputStream stderr;
+
     /**
      * An OutOfMemoryError that ends some other thread (a worker of a library) ends the command
      * too: the same one line, exit 3, at once. The line and the stream are made now, while there
      * is memory; the JVM's own handler would allocate to print a stack trace and fail, leaving
-     * the process hung (and deaf to SIGTERM, which also needs memory to dispatch).
+     * the process hung (and deaf to SIGTERM, which also needs memory to dispatch). Once any
+     * thread has met the error, other threads' failures (a thread pool's lock left broken by it)
+     * end the command the same way instead of printing stack traces after the line.
      */
     static void outOfMemoryBackstop(String[] args) {
-        byte[] line = (outOfMemory(args, new OutOfMemoryError("in a worker thread"), Runtime.getRuntime().maxMemory()) + "\n")
+        workerLine = (outOfMemory(args, new OutOfMemoryError("in a worker thread"), Runtime.getRuntime().maxMemory()) + "\n")
                 .getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        java.io.FileOutputStream err = new java.io.FileOutputStream(java.io.FileDescriptor.err);
+        stderr = new java.io.FileOutputStream(java.io.FileDescriptor.err);
+        try {
+            stderr.write(workerLine, 0, 0); // the write path is linked now, not when memory is gone
+        } catch (java.io.IOException ignored) { // no stderr: nothing will be said either way
+        }
         Thread.setDefaultUncaughtExceptionHandler((thread, e) -> {
-            if (e instanceof OutOfMemoryError) {
-                try {
-                    err.write(line);
-                } catch (Throwable ignored) { // nothing more can be said
-                }
-                Runtime.getRuntime().halt(3);
-            }
+            if (e instanceof OutOfMemoryError || outOfMemory) endOutOfMemory(workerLine);
             System.err.print("Exception in thread \"" + thread.getName() + "\" ");
             e.printStackTrace();
         });
+    }
+
+    /** Writes the line once, whichever threads get here, and exits 3 without running anything else. */
+    private static void endOutOfMemory(byte[] line) {
+        outOfMemory = true;
+        synchronized (OUT_OF_MEMORY_GATE) { // the first one here speaks and halts; the rest wait for the halt
+            try {
+                stderr.write(line);
+            } catch (Throwable ignored) { // nothing more can be said
+            }
+            Runtime.getRuntime().halt(3);
+        }
     }
 
     /** The message for an OutOfMemoryError that ended a command. */
