@@ -34,6 +34,13 @@ class CpuOnlyClasspathTest {
         }
     }
 
+    /** With the presets on the classpath (as here), their absence is never the reason given. */
+    @Test
+    void thePresetsAreFoundWhereTheyAre() {
+        String why = dev.asft.core.backend.CudaRuntime.unavailableReason();
+        assertTrue(why == null || !why.contains("not on the classpath"), why);
+    }
+
     @Test
     void coreWorksWithoutTheCudaJars() throws Exception {
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));

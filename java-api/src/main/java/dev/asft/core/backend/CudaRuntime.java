@@ -20,7 +20,7 @@ public final class CudaRuntime {
         if (checked) return reason;
         checked = true;
         try { // asft-core declares the CUDA presets optional: a CPU-only user does not have them
-            Class.forName("org.bytedeco.cuda.cudart.cudart", false, CudaRuntime.class.getClassLoader());
+            Class.forName("org.bytedeco.cuda.global.cudart", false, CudaRuntime.class.getClassLoader());
         } catch (ClassNotFoundException | LinkageError e) {
             return reason = "the CUDA presets are not on the classpath (add org.bytedeco:cuda and its linux-x86_64 jar; "
                     + "asft-core declares them optional)";
