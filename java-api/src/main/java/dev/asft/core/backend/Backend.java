@@ -4,9 +4,11 @@ import dev.asft.core.tensor.DType;
 import dev.asft.core.tensor.Tensor;
 
 /**
- * The operations the regularizer and the anchor builder need. Implementations: {@code java}
- * (plain loops, the oracle for tests), {@code cpu} (libasft + OpenBLAS), {@code cuda}
- * (not built yet). Every implementation validates its inputs the same way ({@code Shapes}).
+ * A compute backend: the regularizer and anchor-building operations here, the training step's
+ * tensor operations in {@link #ops()}. Implementations: {@code java} (plain loops, the oracle for
+ * tests), {@code cpu} (libasft + OpenBLAS), {@code cuda} (the regularizer and optimizers on the
+ * GPU; its step ops are the cpu's for now). Every implementation validates its inputs the same
+ * way ({@code Shapes}).
  */
 public interface Backend {
     /** "java", "cpu" or "cuda". */
@@ -71,50 +73,10 @@ public interface Backend {
     double literalRegularizer(Tensor c, Tensor a, Tensor b, Tensor gradA, Tensor gradB, float gradScale);
 
     /**
-     * c[m x n] = alpha a[m x k] op(b) + beta c for Java arrays a and c (row-major) and a 2-D f32
-     * tensor b ([n x k] when transB, else [k x n]): a model projection's GEMM on activations held in
-     * Java arrays. This default copies them through tensors; the cpu backend runs OpenBLAS on the
-     * arrays in place.
+     * The tensor operations of a training step and decode on this backend (dev.asft.core.ops):
+     * the model runs on whichever backend it is given through these.
      */
-    default void gemm(boolean transB, float alpha, float[] a, int m, int k, Tensor b, float beta, float[] c) {
-        int n = Math.toIntExact(transB ? b.dim(0) : b.dim(1));
-        try (Tensor at = Tensor.of(DType.F32, a, m, k);
-             Tensor ct = beta == 0f ? Tensor.allocate(DType.F32, m, n) : Tensor.of(DType.F32, c, m, n)) {
-            gemm(false, transB, alpha, at, b, beta, ct);
-            ct.floats().get(0, c, 0, m * n);
-        }
-    }
-
-    /**
-     * c[m x n] = alpha a^T b + beta c for Java arrays a [k x m] and b [k x n] (row-major) and a 2-D
-     * f32 tensor c: a weight gradient (dy^T x) from activations held in Java arrays. This default
-     * copies them through tensors; the cpu backend runs OpenBLAS on the arrays in place.
-     */
-    default void gemmTN(float alpha, float[] a, float[] b, int k, int m, int n, float beta, Tensor c) {
-        try (Tensor at = Tensor.of(DType.F32, a, k, m); Tensor bt = Tensor.of(DType.F32, b, k, n)) {
-            gemm(true, false, alpha, at, bt, beta, c);
-        }
-    }
-
-    /**
-     * A frozen weight w [rows x cols] (f32) packed once for {@link #gemmPacked}: forward for
-     * y = x w^T, else for dx = dy w. Null where this backend has no packed GEMM (the default) or it
-     * is unavailable; callers then pass null and get the plain GEMM. The caller closes it.
-     */
-    default PackedWeight packWeight(boolean forward, Tensor w) {
-        return null;
-    }
-
-    /**
-     * forward: c[n x rows] = alpha x[n x cols] w^T + beta c; else c[n x cols] = alpha x[n x rows] w
-     * + beta c, for Java arrays x and c and w [rows x cols], with w's {@link #packWeight} copy for
-     * the same direction, or null. The same values as {@link #gemm(boolean, float, float[], int, int,
-     * Tensor, float, float[])} bit for bit; the default ignores the packed copy.
-     */
-    default void gemmPacked(boolean forward, PackedWeight packed, Tensor w, float alpha, float[] x, int n, float beta, float[] c) {
-        if (forward) gemm(true, alpha, x, n, Math.toIntExact(w.dim(1)), w, beta, c);
-        else gemm(false, alpha, x, n, Math.toIntExact(w.dim(0)), w, beta, c);
-    }
+    dev.asft.core.ops.TensorOps ops();
 
     /**
      * How many independent tasks {@link #runInLanes} runs at once, each on a core of its own; 1

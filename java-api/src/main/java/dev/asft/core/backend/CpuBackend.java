@@ -18,9 +18,14 @@ import org.bytedeco.openblas.global.openblas;
  * anchor building and the dense reference formulation.
  */
 public final class CpuBackend implements Backend {
+    private static volatile dev.asft.core.ops.NativeOps sharedOps;
+    private final dev.asft.core.ops.NativeOps OPS;
+
     public CpuBackend() {
         Throwable t = NativeKernels.tryLoad();
         if (t != null) throw new IllegalStateException("cpu backend unavailable: libasft did not load: " + t, t);
+        if (sharedOps == null) sharedOps = new dev.asft.core.ops.NativeOps(); // stateless: one per process
+        OPS = sharedOps;
     }
 
     @Override
@@ -147,28 +152,8 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void gemm(boolean transB, float alpha, float[] a, int m, int k, Tensor b, float beta, float[] c) {
-        NativeKernels.sgemm(transB, alpha, a, m, k, b, beta, c);
-    }
-
-    @Override
-    public void gemmTN(float alpha, float[] a, float[] b, int k, int m, int n, float beta, Tensor c) {
-        NativeKernels.sgemmTN(alpha, a, b, k, m, n, beta, c);
-    }
-
-    /** OpenBLAS's own layout and kernels (libasft's packed GEMM), where its probe passed. */
-    @Override
-    public PackedWeight packWeight(boolean forward, Tensor w) {
-        Tensor data = NativeKernels.packedGemmAvailable() ? NativeKernels.packWeight(forward, w) : null;
-        return data == null ? null : new PackedWeight(forward, w.dim(0), w.dim(1), data);
-    }
-
-    @Override
-    public void gemmPacked(boolean forward, PackedWeight packed, Tensor w, float alpha, float[] x, int n, float beta, float[] c) {
-        if (packed != null && !packed.fits(forward, w))
-            throw new IllegalArgumentException("gemmPacked: " + packed + " is not the packed " + (forward ? "forward" : "backward")
-                    + " copy of " + w.describe());
-        NativeKernels.sgemmPacked(forward, packed == null ? null : packed.data(), w, alpha, x, n, beta, c);
+    public dev.asft.core.ops.TensorOps ops() {
+        return OPS;
     }
 
     @Override

@@ -158,24 +158,10 @@ public final class CudaBackend implements Backend, AutoCloseable {
         return cpu.regularizerLowRank(u, w, a, b, gradA, gradB, gradScale);
     }
 
+    /** The training step's ops: the cpu's (libasft + OpenBLAS) until the CUDA kernels land. */
     @Override
-    public void gemm(boolean transB, float alpha, float[] a, int m, int k, Tensor b, float beta, float[] c) {
-        cpu.gemm(transB, alpha, a, m, k, b, beta, c);
-    }
-
-    @Override
-    public void gemmTN(float alpha, float[] a, float[] b, int k, int m, int n, float beta, Tensor c) {
-        cpu.gemmTN(alpha, a, b, k, m, n, beta, c);
-    }
-
-    @Override
-    public PackedWeight packWeight(boolean forward, Tensor w) {
-        return cpu.packWeight(forward, w);
-    }
-
-    @Override
-    public void gemmPacked(boolean forward, PackedWeight packed, Tensor w, float alpha, float[] x, int n, float beta, float[] c) {
-        cpu.gemmPacked(forward, packed, w, alpha, x, n, beta, c);
+    public dev.asft.core.ops.TensorOps ops() {
+        return cpu.ops();
     }
 
     @Override

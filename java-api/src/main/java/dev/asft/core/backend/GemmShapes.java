@@ -4,11 +4,11 @@ import dev.asft.core.tensor.DType;
 import dev.asft.core.tensor.Tensor;
 
 /** Shape checks of {@link Backend#gemm}, shared by the backends. */
-final class GemmShapes {
+public final class GemmShapes {
     private GemmShapes() {}
 
     /** Returns {m, n, k} for c[m x n] = op(a)[m x k] op(b)[k x n]. */
-    static int[] check(boolean transA, boolean transB, Tensor a, Tensor b, Tensor c) {
+    public static int[] check(boolean transA, boolean transB, Tensor a, Tensor b, Tensor c) {
         for (Tensor t : new Tensor[] {a, b, c}) {
             if (t.rank() != 2) throw new IllegalArgumentException("gemm needs 2-D tensors, got " + t);
             t.requireDType(DType.F32);

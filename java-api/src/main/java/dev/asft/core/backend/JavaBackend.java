@@ -9,6 +9,14 @@ import dev.asft.core.tensor.Tensor;
  * Simple on purpose; O(d^3) steps (anchor building) are only practical for small modules.
  */
 public final class JavaBackend implements Backend {
+    private static final dev.asft.core.ops.ReferenceOps OPS = new dev.asft.core.ops.ReferenceOps();
+
+    /** The plain reference ops (the oracle of every other backend's). */
+    @Override
+    public dev.asft.core.ops.TensorOps ops() {
+        return OPS;
+    }
+
     @Override
     public String name() {
         return "java";

@@ -4,8 +4,8 @@ import dev.asft.core.tensor.Tensor;
 
 /**
  * A frozen weight [rows x cols] packed once for one direction of a backend's GEMMs (forward:
- * y = x W^T, backward: dx = dy W), so that each call skips packing it ({@link Backend#packWeight},
- * {@link Backend#gemmPacked}). Holds off-heap memory: close it.
+ * y = x W^T, backward: dx = dy W), so that each call skips packing it ({@link dev.asft.core.ops.TensorOps#packWeight},
+ * {@link dev.asft.core.ops.TensorOps#gemmPacked}). Holds off-heap memory: close it.
  */
 public record PackedWeight(boolean forward, long rows, long cols, Tensor data) implements AutoCloseable {
     /** Whether this is the packed copy of a weight of w's shape for the given direction. */

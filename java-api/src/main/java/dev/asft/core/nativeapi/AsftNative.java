@@ -129,4 +129,42 @@ public final class AsftNative {
     @CriticalRegion
     public static native int asft_rmsnorm_backward(@Const float[] x, @Const float[] w, @Const float[] dy, long rows, long dim,
                                                    float eps, float[] dx, double[] invRms, int accumulate);
+    // The same kernels on off-heap tensors (the ops interface's form); index arrays stay Java arrays.
+
+    @CriticalRegion
+    public static native int asft_attention_forward(@Const FloatPointer q, @Const FloatPointer k, @Const FloatPointer v, @Const int[] mask,
+                                                    long batch, long len, long heads, long kvHeads, long dim,
+                                                    FloatPointer out, FloatPointer probs);
+
+    @CriticalRegion
+    public static native int asft_attention_backward(@Const FloatPointer q, @Const FloatPointer k, @Const FloatPointer v,
+                                                     @Const FloatPointer dout, @Const int[] mask, long batch, long len,
+                                                     long heads, long kvHeads, long dim, @Const FloatPointer probs,
+                                                     FloatPointer dq, FloatPointer dk, FloatPointer dv);
+
+    public static native int asft_sgemm_packed(int op, @Const FloatPointer packed, @Const FloatPointer w, long rows, long cols,
+                                               long n, float alpha, @Const FloatPointer x, float beta, FloatPointer c);
+
+    public static native int asft_sgemm(int transA, int transB, long m, long n, long k, float alpha, @Const FloatPointer a,
+                                        long lda, @Const FloatPointer b, long ldb, float beta, FloatPointer c, long ldc);
+
+    public static native int asft_rope(FloatPointer x, long tokens, long len, long heads, long dim, @Const FloatPointer cos,
+                                       @Const FloatPointer sin, long positions, int inverse);
+
+    public static native int asft_swiglu_forward(@Const FloatPointer g, @Const FloatPointer u, FloatPointer act, long n);
+
+    public static native int asft_swiglu_backward(@Const FloatPointer g, @Const FloatPointer u, @Const FloatPointer dact,
+                                                  FloatPointer dg, FloatPointer du, long n);
+
+    @CriticalRegion
+    public static native int asft_cross_entropy(@Const FloatPointer logits, @Const int[] targets, long rows, long vocab,
+                                                double denominator, FloatPointer dlogits, double[] lossSum,
+                                                @Cast("int64_t*") long[] count);
+
+    public static native int asft_rmsnorm_forward(@Const FloatPointer x, @Const FloatPointer w, long rows, long dim, float eps,
+                                                  FloatPointer y);
+
+    @CriticalRegion
+    public static native int asft_rmsnorm_backward(@Const FloatPointer x, @Const FloatPointer w, @Const FloatPointer dy, long rows,
+                                                   long dim, float eps, FloatPointer dx, double[] invRms, int accumulate);
 }

@@ -35,7 +35,7 @@ public final class NativeKernels {
         return tryLoad() == null;
     }
 
-    private static void ensureLoaded() {
+    static void ensureLoaded() {
         Throwable t = tryLoad();
         if (t != null) throw new IllegalStateException("the native library libasft could not be loaded: " + t, t);
     }
@@ -374,7 +374,7 @@ public final class NativeKernels {
     }
 
     /** Hands OpenBLAS's cblas_sgemm and thread-count functions (bytedeco's, already in the process) to libasft, once. */
-    private static void ensureSgemm() {
+    static void ensureSgemm() {
         ensureLoaded();
         if (sgemmSet) return;
         synchronized (NativeKernels.class) {

@@ -77,6 +77,18 @@ public final class Tensor implements AutoCloseable {
         return new Tensor(dtype, shape, view, new BytePointer(view), null, direct);
     }
 
+    /**
+     * A view of this tensor's elements from {@code offset} on, in the given shape (same dtype): rows
+     * of an activation, a shifted table. It frees nothing and is valid while this tensor is open.
+     */
+    public Tensor view(long offset, long... shape) {
+        long bytes = byteSize(dtype, shape), start = offset * dtype.bytes();
+        if (offset < 0 || start + bytes > byteSize())
+            throw new IllegalArgumentException("a view of " + Arrays.toString(shape) + " from element " + offset + " does not fit in " + describe());
+        ByteBuffer b = buffer.duplicate().position(Math.toIntExact(start)).limit(Math.toIntExact(start + bytes)).slice();
+        return new Tensor(dtype, shape, b, new AddressPointer(pointer.address() + pointer.position() + start, bytes), null, this);
+    }
+
     /** A tensor holding the given values, stored as dtype (rounded to nearest even). */
     public static Tensor of(DType dtype, float[] values, long... shape) {
         if (numel(shape) != values.length)

@@ -36,15 +36,15 @@ class PackedGemmTest {
         float alpha = beta == 0 ? 1f : 0.75f;
         float[] x = randArray(n * (forward ? cols : rows));
         float[] c0 = beta == 0 ? nan(n * (forward ? rows : cols)) : randArray(n * (forward ? rows : cols));
-        try (Tensor w = TestData.randn(DType.F32, 1, rows, cols); PackedWeight packed = cpu.packWeight(forward, w)) {
+        try (Tensor w = TestData.randn(DType.F32, 1, rows, cols); PackedWeight packed = cpu.ops().packWeight(forward, w)) {
             assertEquals(available, packed != null, "a packed copy exactly where packed GEMMs are available");
             // against the java backend's plain loops in double (the reference), within float rounding
             float[] ref = c0.clone(), viaPacked = c0.clone();
             if (beta == 0) java.util.Arrays.fill(ref, 0f);
             JavaBackend java = new JavaBackend();
-            if (forward) java.gemm(true, alpha, x, n, cols, w, beta, ref);
-            else java.gemm(false, alpha, x, n, rows, w, beta, ref);
-            cpu.gemmPacked(forward, packed, w, alpha, x, n, beta, viaPacked);
+            if (forward) ArrayGemmTest.gemm(java, true, alpha, x, n, cols, w, beta, ref);
+            else ArrayGemmTest.gemm(java, false, alpha, x, n, rows, w, beta, ref);
+            ArrayGemmTest.gemmPacked(cpu, forward, packed, w, alpha, x, n, beta, viaPacked);
             int inner = forward ? cols : rows;
             for (int i = 0; i < ref.length; i++)
                 assertEquals(ref[i], viaPacked[i], 1e-5 * Math.sqrt(inner) * (1 + Math.abs(ref[i])),
@@ -53,9 +53,9 @@ class PackedGemmTest {
                 int before = NativeKernels.blasThreads(threads);
                 try {
                     float[] want = c0.clone(), got = c0.clone();
-                    if (forward) cpu.gemm(true, alpha, x, n, cols, w, beta, want);
-                    else cpu.gemm(false, alpha, x, n, rows, w, beta, want);
-                    cpu.gemmPacked(forward, packed, w, alpha, x, n, beta, got);
+                    if (forward) ArrayGemmTest.gemm(cpu, true, alpha, x, n, cols, w, beta, want);
+                    else ArrayGemmTest.gemm(cpu, false, alpha, x, n, rows, w, beta, want);
+                    ArrayGemmTest.gemmPacked(cpu, forward, packed, w, alpha, x, n, beta, got);
                     for (float v : got) assertTrue(Float.isFinite(v), "an output was left unwritten" + TestData.seedInfo());
                     assertArrayEquals(want, got, threads + " OpenBLAS thread(s)" + TestData.seedInfo());
                 } finally {
@@ -70,8 +70,8 @@ class PackedGemmTest {
         CpuBackend cpu = new CpuBackend();
         float[] x = randArray(64 * 96), want = nan(64 * 80), got = nan(64 * 80);
         try (Tensor w = TestData.randn(DType.F32, 1, 80, 96)) {
-            cpu.gemm(true, 1f, x, 64, 96, w, 0f, want);
-            cpu.gemmPacked(true, null, w, 1f, x, 64, 0f, got);
+            ArrayGemmTest.gemm(cpu, true, 1f, x, 64, 96, w, 0f, want);
+            ArrayGemmTest.gemmPacked(cpu, true, null, w, 1f, x, 64, 0f, got);
             assertArrayEquals(want, got);
         }
     }
@@ -81,9 +81,9 @@ class PackedGemmTest {
         JavaBackend java = new JavaBackend();
         float[] x = randArray(5 * 12), want = new float[5 * 7], got = new float[5 * 7];
         try (Tensor w = TestData.randn(DType.F32, 1, 7, 12)) {
-            assertEquals(null, java.packWeight(true, w));
-            java.gemm(true, 1f, x, 5, 12, w, 0f, want);
-            java.gemmPacked(true, null, w, 1f, x, 5, 0f, got);
+            assertEquals(null, java.ops().packWeight(true, w));
+            ArrayGemmTest.gemm(java, true, 1f, x, 5, 12, w, 0f, want);
+            ArrayGemmTest.gemmPacked(java, true, null, w, 1f, x, 5, 0f, got);
             assertArrayEquals(want, got);
         }
     }
@@ -93,15 +93,15 @@ class PackedGemmTest {
         assumeTrue(availableWhereExpected(), "packed GEMMs unavailable with this OpenBLAS core");
         CpuBackend cpu = new CpuBackend();
         try (Tensor w = TestData.randn(DType.F32, 1, 64, 48); Tensor other = TestData.randn(DType.F32, 1, 48, 64);
-             PackedWeight packed = cpu.packWeight(true, other)) {
+             PackedWeight packed = cpu.ops().packWeight(true, other)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> cpu.gemmPacked(true, packed, w, 1f, new float[10 * 48], 10, 0f, new float[10 * 64]));
+                    () -> ArrayGemmTest.gemmPacked(cpu, true, packed, w, 1f, new float[10 * 48], 10, 0f, new float[10 * 64]));
             assertTrue(e.getMessage().contains("packed"), e.getMessage());
-            try (PackedWeight backward = cpu.packWeight(false, w)) { // the other direction's copy
+            try (PackedWeight backward = cpu.ops().packWeight(false, w)) { // the other direction's copy
                 assertThrows(IllegalArgumentException.class,
-                        () -> cpu.gemmPacked(true, backward, w, 1f, new float[10 * 48], 10, 0f, new float[10 * 64]));
+                        () -> ArrayGemmTest.gemmPacked(cpu, true, backward, w, 1f, new float[10 * 48], 10, 0f, new float[10 * 64]));
             }
-            assertThrows(IllegalArgumentException.class, () -> cpu.gemmPacked(true, null, w, 1f, new float[3], 10, 0f, new float[10 * 64]));
+            assertThrows(IllegalArgumentException.class, () -> ArrayGemmTest.gemmPacked(cpu, true, null, w, 1f, new float[3], 10, 0f, new float[10 * 64]));
         }
     }
 
