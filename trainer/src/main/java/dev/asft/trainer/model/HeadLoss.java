@@ -1,6 +1,7 @@
 package dev.asft.trainer.model;
 
-import dev.asft.core.backend.Backend;
+import dev.asft.core.ops.TensorOps;
+import dev.asft.core.ops.Workspace;
 import dev.asft.core.tensor.Tensor;
 
 /**
@@ -30,89 +31,83 @@ final class HeadLoss {
      * dx [rows x hidden] at the head's input (null when no row is supervised; rows without a
      * target get 0), the summed row losses and how many rows were counted.
      */
-    record Result(float[] dx, double lossSum, long count) {}
-
-    /**
-     * xf [rows x hidden] (the final norm's output); targets[r]: the token row r learns to
-     * predict, or -1. The gradient is that of (summed row losses) / denominator; with headGrad
-     * (full fine-tuning) the head's weight gradient is added to it too.
-     */
-    static Result lossAndDx(Backend be, Lane lane, Linear head, float[] xf, int hidden, int[] targets, int vocab,
-                            long denominator, Tensor headGrad) {
-        return lossAndDx(be, lane, head, xf, hidden, targets, vocab, denominator, headGrad, chunkRows(vocab));
-    }
+    record Result(Tensor dx, double lossSum, long count) {}
 
     /** Rows per chunk: CHUNK_FLOATS logits, but at least MIN_CHUNK_ROWS rows. */
     static int chunkRows(int vocab) {
         return (int) Math.max(MIN_CHUNK_ROWS, CHUNK_FLOATS / vocab);
     }
 
-    /** As above with chunks of the given number of rows (when the head is frozen). */
-    static Result lossAndDx(Backend be, Lane lane, Linear head, float[] xf, int hidden, int[] targets, int vocab,
-                            long denominator, Tensor headGrad, int chunkRows) {
-        int[] rows = supervisedRows(targets);
-        if (rows.length == 0) return new Result(null, 0, 0);
-        if (headGrad != null) return rowsAtOnce(be, lane, head, xf, targets.length, targets, vocab, denominator, headGrad);
-        return overChunks(be, lane, head, xf, hidden, targets, rows, vocab, denominator, chunkRows, true);
+    /**
+     * xf [rows x hidden] (the final norm's output); targets[r]: the token row r learns to
+     * predict, or -1. The gradient is that of (summed row losses) / denominator; with headGrad
+     * (full fine-tuning) the head's weight gradient is added to it too.
+     */
+    static Result lossAndDx(TensorOps ops, Lane lane, Linear head, Tensor xf, int[] targets, long denominator, Tensor headGrad) {
+        return lossAndDx(ops, lane, head, xf, targets, denominator, headGrad, chunkRows(head.out()));
     }
 
-    /**
-     * The summed row losses and their count without any gradient (evaluation): the supervised
-     * rows' logits a chunk at a time, as above.
-     */
-    static double[] lossOnly(Backend be, Lane lane, Linear head, float[] xf, int hidden, int[] targets, int vocab) {
-        Result r = overChunks(be, lane, head, xf, hidden, targets, supervisedRows(targets), vocab, 1, chunkRows(vocab), false);
+    /** As above with chunks of the given number of rows (when the head is frozen). */
+    static Result lossAndDx(TensorOps ops, Lane lane, Linear head, Tensor xf, int[] targets, long denominator, Tensor headGrad,
+                            int chunkRows) {
+        int[] rows = supervisedRows(targets);
+        if (rows.length == 0) return new Result(null, 0, 0);
+        if (headGrad != null) return rowsAtOnce(ops, lane, head, xf, targets, denominator, headGrad);
+        return overChunks(ops, lane, head, xf, targets, rows, denominator, chunkRows, true);
+    }
+
+    /** The summed row losses and their count without any gradient (evaluation), a chunk of rows at a time. */
+    static double[] lossOnly(TensorOps ops, Lane lane, Linear head, Tensor xf, int[] targets) {
+        Result r = overChunks(ops, lane, head, xf, targets, supervisedRows(targets), 1, chunkRows(head.out()), false);
         return new double[] {r.lossSum(), r.count()};
     }
 
     /** The given rows of xf, packed a chunk at a time; with grad, dx scattered back to them (other rows 0). */
-    private static Result overChunks(Backend be, Lane lane, Linear head, float[] xf, int hidden, int[] targets, int[] rows,
-                                     int vocab, long denominator, int chunkRows, boolean grad) {
+    private static Result overChunks(TensorOps ops, Lane lane, Linear head, Tensor xf, int[] targets, int[] rows, long denominator,
+                                     int chunkRows, boolean grad) {
         Workspace ws = lane.ws;
+        int hidden = (int) xf.dim(1);
         int chunk = Math.max(1, Math.min(rows.length, chunkRows));
-        float[] dx = grad ? ws.zeros(targets.length * hidden) : null; // rows without a target pass no gradient down
+        Tensor dx = grad ? ws.zeros(targets.length, hidden) : null; // rows without a target pass no gradient down
         double lossSum = 0;
         long count = 0;
         for (int s = 0; s < rows.length; s += chunk) {
             int c = Math.min(chunk, rows.length - s);
-            float[] xs = ws.take(c * hidden);
-            int[] ts = new int[c];
-            for (int i = 0; i < c; i++) {
-                System.arraycopy(xf, rows[s + i] * hidden, xs, i * hidden, hidden);
-                ts[i] = targets[rows[s + i]];
-            }
-            Result part = grad ? rowsAtOnce(be, lane, head, xs, c, ts, vocab, denominator, null) : lossOfRows(be, lane, head, xs, c, ts, vocab);
+            int[] part = java.util.Arrays.copyOfRange(rows, s, s + c), ts = new int[c];
+            for (int i = 0; i < c; i++) ts[i] = targets[part[i]];
+            Tensor xs = ws.take(c, hidden);
+            ops.gatherRows(xf, part, xs);
+            Result r = grad ? rowsAtOnce(ops, lane, head, xs, ts, denominator, null) : lossOfRows(ops, lane, head, xs, ts);
             if (grad) {
-                for (int i = 0; i < c; i++) System.arraycopy(part.dx(), i * hidden, dx, rows[s + i] * hidden, hidden);
-                ws.give(part.dx());
+                ops.scatterRows(r.dx(), part, dx);
+                ws.give(r.dx());
             }
             ws.give(xs);
-            lossSum += part.lossSum();
-            count += part.count();
+            lossSum += r.lossSum();
+            count += r.count();
         }
         return new Result(dx, lossSum, count);
     }
 
-    /** The loss of n rows of x, no gradient. */
-    private static Result lossOfRows(Backend be, Lane lane, Linear head, float[] x, int n, int[] targets, int vocab) {
+    /** The loss of the rows of x, no gradient. */
+    private static Result lossOfRows(TensorOps ops, Lane lane, Linear head, Tensor x, int[] targets) {
         Workspace ws = lane.ws;
-        float[] logits = head.apply(be, lane, x, n);
-        float[] unused = ws.take(logits.length); // the kernel writes the gradient too
-        double[] sumCount = StepOps.crossEntropy(be, logits, targets, vocab, 1, unused);
+        Tensor logits = head.apply(ops, lane, x);
+        Tensor unused = ws.take(logits.shape()); // the op writes the gradient too
+        double[] sumCount = ops.crossEntropy(logits, targets, 1, unused);
         ws.give(logits, unused);
         return new Result(null, sumCount[0], (long) sumCount[1]);
     }
 
-    /** Logits of all n rows of x in one product, the loss and its gradient, then dx = dlogits W. */
-    static Result rowsAtOnce(Backend be, Lane lane, Linear head, float[] x, int n, int[] targets, int vocab,
-                             long denominator, Tensor headGrad) {
+    /** Logits of all rows of x in one product, the loss and its gradient, then dx = dlogits W. */
+    static Result rowsAtOnce(TensorOps ops, Lane lane, Linear head, Tensor x, int[] targets, long denominator, Tensor headGrad) {
         Workspace ws = lane.ws;
-        float[] logits = head.apply(be, lane, x, n);
-        float[] dlogits = ws.take(logits.length);
+        Tensor logits = head.apply(ops, lane, x);
+        Tensor dlogits = ws.take(logits.shape());
         // The loss and d loss / d logits = (softmax - onehot) / denominator in one pass, one exp per logit.
-        double[] sumCount = StepOps.crossEntropy(be, logits, targets, vocab, denominator, dlogits);
+        double[] sumCount = ops.crossEntropy(logits, targets, denominator, dlogits);
         ws.give(logits);
-        float[] dx = head.backward(be, lane, x, dlogits, n, null, null, headGrad, null, true);
+        Tensor dx = head.backward(ops, lane, x, dlogits, new Linear.Grads(null, null, headGrad, null), true);
         ws.give(dlogits);
         return new Result(dx, sumCount[0], (long) sumCount[1]);
     }

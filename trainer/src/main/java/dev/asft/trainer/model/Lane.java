@@ -1,29 +1,37 @@
 package dev.asft.trainer.model;
 
+import dev.asft.core.ops.TensorOps;
+import dev.asft.core.ops.Workspace;
+import dev.asft.core.tensor.Tensor;
 import java.util.IdentityHashMap;
 import java.util.Map;
 
 /**
- * What one thread of a training step owns: the step's arrays ({@link Workspace}), the
- * attention probabilities each layer keeps for the backward, the LoRA dropout masks of the
- * forward, and the buffer mapped weights are widened into. A model has one lane for whole
- * steps, inference and losses, and one more per extra core for steps run in shards
- * ({@link Shards}), so that shards on different threads share nothing they write.
+ * What one thread of a training step owns: the step's activations (a {@link Workspace} of the
+ * backend's memory), the attention probabilities each layer keeps for the backward, the LoRA
+ * dropout masks of the forward, and the buffer mapped weights are widened into. A model has one
+ * lane for whole steps, inference and losses, and one more per extra core for steps run in
+ * shards ({@link Shards}), so that shards on different threads share nothing they write.
  */
 final class Lane implements AutoCloseable {
-    final Workspace ws = new Workspace();
-    final Attention.ProbBuffers probs = new Attention.ProbBuffers();
+    final Workspace ws;
+    final Attention.ProbBuffers probs;
     final Linear.Scratch scratch = new Linear.Scratch();
-    private final Map<Linear, float[]> dropoutMasks = new IdentityHashMap<>();
+    private final Map<Linear, Tensor> dropoutMasks = new IdentityHashMap<>();
+
+    Lane(TensorOps ops) {
+        this.ws = ops.newWorkspace();
+        this.probs = new Attention.ProbBuffers(ops);
+    }
 
     /** Records the dropout mask a projection's forward drew (null: none), for its backward. */
-    void setMask(Linear lin, float[] mask) {
+    void setMask(Linear lin, Tensor mask) {
         if (mask == null) dropoutMasks.remove(lin);
         else dropoutMasks.put(lin, mask);
     }
 
     /** The mask the projection's last forward on this lane drew, or null. */
-    float[] mask(Linear lin) {
+    Tensor mask(Linear lin) {
         return dropoutMasks.get(lin);
     }
 
@@ -33,7 +41,7 @@ final class Lane implements AutoCloseable {
         ws.begin();
     }
 
-    /** Ends the step: every array it took is free again. */
+    /** Ends the step: every tensor it took is free again. */
     void end() {
         dropoutMasks.clear();
         ws.end();
@@ -41,6 +49,7 @@ final class Lane implements AutoCloseable {
 
     @Override
     public void close() {
+        ws.close();
         probs.close();
         scratch.close();
     }

@@ -1,13 +1,14 @@
 package dev.asft.trainer.model;
 
-import dev.asft.core.backend.Backend;
+import dev.asft.core.ops.TensorOps;
+import dev.asft.core.ops.Workspace;
 import dev.asft.core.backend.PackedWeight;
 import dev.asft.core.tensor.DType;
 import dev.asft.core.tensor.Tensor;
 
 /**
  * y = x W^T (+ b) (+ s (x A^T) B^T with a LoRA adapter) for x [n x in], W [out x in] (PyTorch's
- * nn.Linear layout), A [r x in], B [out x r] (PEFT's), as GEMMs on the backend. W is an f32
+ * nn.Linear layout), A [r x in], B [out x r] (PEFT's), as GEMMs of the backend's ops. W is an f32
  * tensor, or a memory-mapped bf16/f16 view of the checkpoint that each GEMM widens into the
  * calling lane's scratch buffer (no f32 copy of the model is ever held).
  */
@@ -56,16 +57,16 @@ final class Linear implements AutoCloseable {
      * its input-gradient GEMMs (dx = dy W), once each (the GEMMs then skip packing it on every
      * call; same results bit for bit); returns the bytes the new packed copies take (0: none).
      */
-    long pack(Backend backend, boolean backward) {
+    long pack(TensorOps ops, boolean backward) {
         if (weight.dtype() != DType.F32) return 0;
         long bytes = 0;
         if (packedForward == null) {
-            packedForward = backend.packWeight(true, weight);
+            packedForward = ops.packWeight(true, weight);
             if (packedForward == null) return 0; // the backend has no packed GEMMs
             bytes += 4 * packedForward.data().numel();
         }
         if (backward && packedBackward == null) {
-            packedBackward = backend.packWeight(false, weight);
+            packedBackward = ops.packWeight(false, weight);
             if (packedBackward != null) bytes += 4 * packedBackward.data().numel();
         }
         return bytes;
@@ -101,6 +102,14 @@ final class Linear implements AutoCloseable {
         return bias;
     }
 
+    int out() {
+        return (int) weight.dim(0);
+    }
+
+    int in() {
+        return (int) weight.dim(1);
+    }
+
     void setLora(Tensor a, Tensor b, float scale) {
         if (a.dim(1) != weight.dim(1) || b.dim(0) != weight.dim(0) || a.dim(0) != b.dim(1))
             throw new IllegalArgumentException(name + ": LoRA factors " + a.describe() + ", " + b.describe()
@@ -110,48 +119,41 @@ final class Linear implements AutoCloseable {
         this.loraScale = scale;
     }
 
-    float[] apply(Backend backend, Lane lane, float[] x, int n) {
-        return apply(backend, lane, x, n, 0f, null);
+    /** y = x W^T (+ b) (+ s (x A^T) B^T) for x [n x in], into a tensor of the lane's workspace. */
+    Tensor apply(TensorOps ops, Lane lane, Tensor x) {
+        return apply(ops, lane, x, 0f, null);
     }
 
     /**
-     * As {@link #apply(Backend, Lane, float[], int)}, with LoRA dropout on the adapter's input
-     * (PEFT's lora_dropout: y = x W^T + s (dropout(x) A^T) B^T) when p > 0 and rnd is given; the
-     * mask is kept in the lane for the backward pass.
+     * As {@link #apply(TensorOps, Lane, Tensor)}, with LoRA dropout on the adapter's input (PEFT's
+     * lora_dropout: y = x W^T + s (dropout(x) A^T) B^T) when p > 0 and rnd is given; the mask is
+     * kept in the lane for the backward pass.
      */
-    float[] apply(Backend backend, Lane lane, float[] x, int n, float p, java.util.SplittableRandom rnd) {
-        int out = (int) weight.dim(0), in = (int) weight.dim(1);
-        if (x.length != n * in) throw new IllegalArgumentException(name + ": input has " + x.length + " values, expected " + n + " x " + in);
+    Tensor apply(TensorOps ops, Lane lane, Tensor x, float p, java.util.SplittableRandom rnd) {
+        int out = out(), in = in();
+        if (x.rank() != 2 || x.dim(1) != in) throw new IllegalArgumentException(name + ": input " + x.describe() + ", expected [n x " + in + "]");
+        int n = (int) x.dim(0);
         Workspace ws = lane.ws;
         lane.setMask(this, null);
-        float[] r = ws.take(n * out);
-        // y = x W^T on the Java arrays (no copies on the cpu backend)
-        if (packedForward != null) backend.gemmPacked(true, packedForward, weight, 1f, x, n, 0f, r);
-        else backend.gemm(true, 1f, x, n, in, w32(lane), 0f, r);
+        Tensor r = ws.take(n, out);
+        if (packedForward != null) ops.gemmPacked(true, packedForward, weight, 1f, x, 0f, r);
+        else ops.gemm(false, true, 1f, x, w32(lane), 0f, r); // y = x W^T
         if (loraA != null) {
-            float[] xl = x;
+            Tensor xl = x;
             if (p > 0 && rnd != null) {
-                float[] mask = ws.take(x.length);
-                xl = ws.take(x.length);
-                float keep = 1f / (1f - p);
-                for (int i = 0; i < x.length; i++) {
-                    mask[i] = rnd.nextDouble() < p ? 0f : keep;
-                    xl[i] = x[i] * mask[i];
-                }
+                Tensor mask = ws.take(n, in);
+                ops.dropoutMask(mask, p, rnd);
+                xl = ws.take(n, in);
+                ops.multiply(x, mask, xl);
                 lane.setMask(this, mask);
             }
-            int rank = (int) loraA.dim(0);
-            float[] xa = ws.take(n * rank);
-            backend.gemm(true, 1f, xl, n, in, loraA, 0f, xa); // x_l A^T
-            backend.gemm(true, loraScale, xa, n, rank, loraB, 1f, r); // y += s (x_l A^T) B^T
+            Tensor xa = ws.take(n, loraA.dim(0));
+            ops.gemm(false, true, 1f, xl, loraA, 0f, xa); // x_l A^T
+            ops.gemm(false, true, loraScale, xa, loraB, 1f, r); // y += s (x_l A^T) B^T
             ws.give(xa);
             if (xl != x) ws.give(xl);
         }
-        if (bias != null) {
-            float[] b = bias.toFloatArray();
-            for (int t = 0; t < n; t++)
-                for (int j = 0; j < out; j++) r[t * out + j] += b[j];
-        }
+        if (bias != null) ops.addBias(r, bias);
         return r;
     }
 
@@ -166,69 +168,68 @@ final class Linear implements AutoCloseable {
      * gradBias when they are given (x is the layer's input, before any LoRA dropout). Without
      * needDx (nothing below the layer trains) only the parameter gradients are made: returns null.
      */
-    float[] backward(Backend backend, Lane lane, float[] x, float[] dy, int n, Tensor gradA, Tensor gradB, Tensor gradW,
-                     Tensor gradBias, boolean needDx) {
-        return backward(backend, lane, x, dy, n, gradA, gradB, gradW, gradBias, needDx, null);
+    Tensor backward(TensorOps ops, Lane lane, Tensor x, Tensor dy, Grads g, boolean needDx) {
+        return backward(ops, lane, x, dy, g, needDx, null);
     }
 
     /**
-     * As above, with dx added to {@code addTo} (n x in, returned) instead of a new array when it
+     * As above, with dx added to {@code addTo} (n x in, returned) instead of a new tensor when it
      * is given: projections that read the same input (q, k, v; gate, up) sum their input
      * gradients in the GEMM itself (beta = 1), without a zeroed output and an addition pass each.
      */
-    float[] backward(Backend backend, Lane lane, float[] x, float[] dy, int n, Tensor gradA, Tensor gradB, Tensor gradW,
-                     Tensor gradBias, boolean needDx, float[] addTo) {
+    Tensor backward(TensorOps ops, Lane lane, Tensor x, Tensor dy, Grads g, boolean needDx, Tensor addTo) {
         Workspace ws = lane.ws;
-        float[] loraMask = loraA == null ? null : lane.mask(this);
-        if (gradW != null) backend.gemmTN(1f, dy, x, n, (int) weight.dim(0), (int) weight.dim(1), 1f, gradW); // dW += dy^T x
-        if (gradBias != null) {
-            int out = (int) weight.dim(0);
-            java.nio.FloatBuffer gb = gradBias.floats();
-            for (int j = 0; j < out; j++) {
-                double s = 0;
-                for (int t = 0; t < n; t++) s += dy[t * out + j];
-                gb.put(j, (float) (gb.get(j) + s));
-            }
-        }
-        int out = (int) weight.dim(0), in = (int) weight.dim(1);
-        float[] xl = x;
+        int out = out(), in = in(), n = (int) x.dim(0);
+        Tensor loraMask = loraA == null ? null : lane.mask(this);
+        if (g.weight() != null) ops.gemm(true, false, 1f, dy, x, 1f, g.weight()); // dW += dy^T x
+        if (g.bias() != null) ops.addColumnSums(dy, g.bias());
+        Tensor xl = x;
         if (loraA != null && loraMask != null) { // the input the LoRA path saw in the forward
-            xl = ws.take(x.length);
-            for (int i = 0; i < x.length; i++) xl[i] = x[i] * loraMask[i];
+            xl = ws.take(n, in);
+            ops.multiply(x, loraMask, xl);
         }
         if (!needDx && loraA == null) return null; // a frozen projection with nothing to pass down
-        float[] dx = null;
+        Tensor dx = null;
         if (needDx) {
-            if (addTo != null && addTo.length != n * in)
-                throw new IllegalArgumentException(name + ": input gradient has " + addTo.length + " values, expected " + n + " x " + in);
-            dx = addTo != null ? addTo : ws.take(n * in);
-            float beta = addTo != null ? 1f : 0f; // dx (+)= dy W on the Java arrays
-            if (packedBackward != null) backend.gemmPacked(false, packedBackward, weight, 1f, dy, n, beta, dx);
-            else backend.gemm(false, 1f, dy, n, out, w32(lane), beta, dx);
+            if (addTo != null && (addTo.dim(0) != n || addTo.dim(1) != in))
+                throw new IllegalArgumentException(name + ": input gradient " + addTo.describe() + ", expected [" + n + " x " + in + "]");
+            dx = addTo != null ? addTo : ws.take(n, in);
+            float beta = addTo != null ? 1f : 0f; // dx (+)= dy W
+            if (packedBackward != null) ops.gemmPacked(false, packedBackward, weight, 1f, dy, beta, dx);
+            else ops.gemm(false, false, 1f, dy, w32(lane), beta, dx);
         }
         if (loraA != null) {
             int r = (int) loraA.dim(0);
-            float[] dyb = ws.take(n * r);
-            backend.gemm(false, 1f, dy, n, out, loraB, 0f, dyb); // dy B
+            Tensor dyb = ws.take(n, r);
+            ops.gemm(false, false, 1f, dy, loraB, 0f, dyb); // dy B
             if (needDx && loraMask == null) {
-                backend.gemm(false, loraScale, dyb, n, r, loraA, 1f, dx); // dx += s (dy B) A
+                ops.gemm(false, false, loraScale, dyb, loraA, 1f, dx); // dx += s (dy B) A
             } else if (needDx) { // w.r.t. the LoRA input: through the dropout mask
-                float[] d = ws.take(n * in);
-                backend.gemm(false, loraScale, dyb, n, r, loraA, 0f, d); // s (dy B) A
-                for (int i = 0; i < dx.length; i++) dx[i] += d[i] * loraMask[i];
+                Tensor d = ws.take(n, in);
+                ops.gemm(false, false, loraScale, dyb, loraA, 0f, d); // s (dy B) A
+                ops.multiply(d, loraMask, d);
+                ops.add(dx, d);
                 ws.give(d);
             }
-            if (gradA != null) backend.gemmTN(loraScale, dyb, xl, n, r, in, 1f, gradA); // s (dy B)^T x_l
-            if (gradB != null) {
-                float[] xa = ws.take(n * r);
-                backend.gemm(true, 1f, xl, n, in, loraA, 0f, xa); // x_l A^T
-                backend.gemmTN(loraScale, dy, xa, n, out, r, 1f, gradB); // s dy^T (x_l A^T)
+            if (g.a() != null) ops.gemm(true, false, loraScale, dyb, xl, 1f, g.a()); // s (dy B)^T x_l
+            if (g.b() != null) {
+                Tensor xa = ws.take(n, r);
+                ops.gemm(false, true, 1f, xl, loraA, 0f, xa); // x_l A^T
+                ops.gemm(true, false, loraScale, dy, xa, 1f, g.b()); // s dy^T (x_l A^T)
                 ws.give(xa);
             }
             ws.give(dyb);
             if (xl != x) ws.give(xl);
         }
         return dx;
+    }
+
+    /**
+     * The gradient buffers one projection's backward adds to (null where not trained): the LoRA
+     * factors' (a, b), or for full fine-tuning the weight's and bias's.
+     */
+    record Grads(Tensor a, Tensor b, Tensor weight, Tensor bias) {
+        static final Grads NONE = new Grads(null, null, null, null);
     }
 
     @Override

@@ -1,16 +1,17 @@
 package dev.asft.trainer.model;
 
-import dev.asft.core.backend.Backend;
-import dev.asft.core.nativeapi.NativeKernels;
+import dev.asft.core.ops.TensorOps;
+import dev.asft.core.tensor.Tensor;
 
 /**
  * Rotary position embedding, Hugging Face's rotate-half convention: for head dimension D the
  * pairs are (i, i + D/2), with inv_freq[i] = theta^(-2i/D); x' = x cos + rotate_half(x) sin.
  * {@code rope_scaling} of type {@code linear} (positions divided by factor) and {@code llama3}
- * (Llama 3.1's frequency-dependent rescaling) change inv_freq as transformers does.
+ * (Llama 3.1's frequency-dependent rescaling) change inv_freq as transformers does. This class
+ * makes the cos and sin tables; the backend's {@code rope} op rotates with them.
  */
 final class Rope {
-    private final int dim, half;
+    private final int half;
     private final float[] cos, sin; // [position x D/2]
 
     Rope(int headDim, double theta, int maxLen) {
@@ -18,7 +19,6 @@ final class Rope {
     }
 
     Rope(int headDim, double theta, int maxLen, com.fasterxml.jackson.databind.JsonNode scaling) {
-        this.dim = headDim;
         this.half = headDim / 2;
         this.cos = new float[maxLen * half];
         this.sin = new float[maxLen * half];
@@ -72,54 +72,16 @@ final class Rope {
         return scaling.get(key).asDouble();
     }
 
-    /** {@link #apply} in libasft on native backends (the same arithmetic, bit for bit), else this class's loops. */
-    void apply(Backend be, float[] x, int tokens, int len, int heads) {
-        if (StepOps.usesNative(be)) NativeKernels.rope(x, tokens, len, heads, dim, cos, sin, false);
-        else apply(x, tokens, len, heads);
+    /** Positions the tables hold. */
+    int positions() {
+        return cos.length / Math.max(1, half);
     }
 
-    /** {@link #backward} in libasft on native backends, else this class's loops. */
-    void backward(Backend be, float[] dx, int tokens, int len, int heads) {
-        if (StepOps.usesNative(be)) NativeKernels.rope(dx, tokens, len, heads, dim, cos, sin, true);
-        else backward(dx, tokens, len, heads);
-    }
-
-    /** The transpose of {@link #apply}: carries a gradient back through the rotation, in place. */
-    void backward(float[] dx, int tokens, int len, int heads) {
-        for (int t = 0; t < tokens; t++) {
-            int pos = t % len;
-            for (int h = 0; h < heads; h++) {
-                int base = (t * heads + h) * dim;
-                for (int i = 0; i < half; i++) {
-                    float da = dx[base + i], db = dx[base + i + half];
-                    float c = cos[pos * half + i], s = sin[pos * half + i];
-                    dx[base + i] = da * c + db * s;
-                    dx[base + i + half] = db * c - da * s;
-                }
-            }
-        }
-    }
-
-    /** Rotates x [tokens x heads*D] in place for consecutive positions start, start + 1, ... */
-    void applyAt(float[] x, int tokens, int start, int heads) {
-        for (int t = 0; t < tokens; t++) rotate(x, t, start + t, heads);
-    }
-
-    /** Rotates x [tokens x heads*D] in place; token t is at position t % len. */
-    void apply(float[] x, int tokens, int len, int heads) {
-        for (int t = 0; t < tokens; t++) rotate(x, t, t % len, heads);
-    }
-
-    /** Rotates the heads of token t (row t of x) for position pos. */
-    void rotate(float[] x, int t, int pos, int heads) {
-        for (int h = 0; h < heads; h++) {
-            int base = (t * heads + h) * dim;
-            for (int i = 0; i < half; i++) {
-                float a = x[base + i], b = x[base + i + half];
-                float c = cos[pos * half + i], s = sin[pos * half + i];
-                x[base + i] = a * c - b * s;
-                x[base + i + half] = b * c + a * s;
-            }
-        }
+    /** The tables as tensors of the backend's memory, [positions x D/2] each: {cos, sin}. */
+    Tensor[] tables(TensorOps ops) {
+        Tensor c = ops.allocate(positions(), half), s = ops.allocate(positions(), half);
+        c.copyFrom(cos);
+        s.copyFrom(sin);
+        return new Tensor[] {c, s};
     }
 }

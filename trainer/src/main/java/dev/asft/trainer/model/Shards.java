@@ -101,7 +101,7 @@ final class Shards implements AutoCloseable {
 
     private Lane lane(int j) {
         if (j == 0) return main;
-        while (extraLanes.size() < j) extraLanes.add(new Lane());
+        while (extraLanes.size() < j) extraLanes.add(new Lane(backend.ops()));
         return extraLanes.get(j - 1);
     }
 
@@ -128,12 +128,6 @@ final class Shards implements AutoCloseable {
             }
         }
         return own;
-    }
-
-    /** dst += src, elementwise (f32 tensors of one shape). */
-    static void addInto(Tensor dst, Tensor src) {
-        java.nio.FloatBuffer d = dst.floats(), a = src.floats();
-        for (int i = 0, n = d.capacity(); i < n; i++) d.put(i, d.get(i) + a.get(i));
     }
 
     private static void close(Map<String, Tensor[]> g) {

@@ -241,7 +241,6 @@ public final class LoraTrainer {
                 }
                 if (o.optimizer.equals("sgd")) sgd((float) lr);
                 else opt.update(params, gradList, m, v, (float) lr);
-                if (o.full) model.weightsUpdated();
                 stepNo++;
                 tokens += targets;
                 double el = (System.nanoTime() - start) / 1e9;
@@ -361,7 +360,6 @@ public final class LoraTrainer {
                 i++;
             }
         }
-        model.weightsUpdated();
     }
 
     private void resumeLora(Path dir) throws IOException {

@@ -44,7 +44,7 @@ class FullBackwardTest {
                     double den = 0;
                     for (float w : want) den += (double) w * w;
                     assertTrue(den > 0, e.getKey() + ": the golden gradient is zero, the check would be empty");
-                    double rel = GemmAttentionTest.relErr(got, want);
+                    double rel = TestArrays.relErr(got, want);
                     assertTrue(rel < 1e-4, name + " " + e.getKey() + " on " + be.name() + ": rel err " + rel);
                 }
                 grads.values().forEach(Tensor::close);

@@ -47,9 +47,9 @@ class GenerateTest {
                                 name + " on " + be.name() + ": prompt " + java.util.Arrays.toString(prompts.get(i)));
                     }
                     // one batched step's logits equal each cache's own step
-                    List<LlamaModel.KvCache> a = new ArrayList<>(), b = new ArrayList<>();
+                    List<KvCache> a = new ArrayList<>(), b = new ArrayList<>();
                     for (int[] p : prompts) {
-                        LlamaModel.KvCache ca = m.newCache(p.length + 1), cb = m.newCache(p.length + 1);
+                        KvCache ca = m.newCache(p.length + 1), cb = m.newCache(p.length + 1);
                         m.step(ca, p);
                         m.step(cb, p);
                         a.add(ca);

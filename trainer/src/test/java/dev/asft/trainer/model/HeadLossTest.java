@@ -32,31 +32,36 @@ class HeadLossTest {
         int[] targets = new int[n];
         for (int r = 0; r < n; r++) targets[r] = r % 3 == 0 || r > 18 ? -1 : rnd.nextInt(vocab); // prompt-like gaps and a tail
         for (Backend be : List.of(new JavaBackend(), new CpuBackend())) {
-            try (Tensor wt = Tensor.of(DType.F32, w, vocab, hidden)) {
-                Lane lane = new Lane();
-                Workspace ws = lane.ws;
+            dev.asft.core.ops.TensorOps ops = be.ops();
+            try (Tensor wt = Tensor.of(DType.F32, w, vocab, hidden); Tensor x = Tensor.of(DType.F32, xf, n, hidden); Lane lane = new Lane(ops)) {
+                dev.asft.core.ops.Workspace ws = lane.ws;
                 Linear head = new Linear("lm_head", wt, null);
-                HeadLoss.Result all = HeadLoss.rowsAtOnce(be, lane, head, xf, n, targets, vocab, 57, null);
+                ws.begin();
+                HeadLoss.Result allRows = HeadLoss.rowsAtOnce(ops, lane, head, x, targets, 57, null);
+                float[] allDx = allRows.dx().toFloatArray();
+                ws.end();
+                HeadLoss.Result all = new HeadLoss.Result(null, allRows.lossSum(), allRows.count());
                 for (int chunkRows : new int[] {1, 2, 5, HeadLoss.chunkRows(vocab)}) {
                     ws.begin();
                     try {
-                        HeadLoss.Result got = HeadLoss.lossAndDx(be, lane, head, xf, hidden, targets, vocab, 57, null, chunkRows);
+                        HeadLoss.Result got = HeadLoss.lossAndDx(ops, lane, head, x, targets, 57, null, chunkRows);
                         String ctx = be.name() + ", chunks of " + chunkRows + " rows";
                         assertEquals(all.count(), got.count(), ctx);
                         // f32 logits: a one-row product may take OpenBLAS's gemv path and round differently
                         assertEquals(all.lossSum(), got.lossSum(), 1e-6 * Math.abs(all.lossSum()), ctx);
                         assertTrue(all.count() > 0 && all.count() < n, "some rows supervised, some not");
-                        assertArrayEquals(all.dx(), got.dx(), 1e-5f, ctx);
+                        float[] gotDx = got.dx().toFloatArray();
+                        assertArrayEquals(allDx, gotDx, 1e-5f, ctx);
                         for (int r = 0; r < n; r++)
                             if (targets[r] < 0)
-                                for (int i = 0; i < hidden; i++) assertEquals(0f, got.dx()[r * hidden + i], ctx + ": row " + r + " has no target");
+                                for (int i = 0; i < hidden; i++) assertEquals(0f, gotDx[r * hidden + i], ctx + ": row " + r + " has no target");
                     } finally {
                         ws.end();
                     }
                 }
                 ws.begin();
                 try {
-                    double[] only = HeadLoss.lossOnly(be, lane, head, xf, hidden, targets, vocab);
+                    double[] only = HeadLoss.lossOnly(ops, lane, head, x, targets);
                     assertEquals(all.count(), (long) only[1], be.name() + ": lossOnly count");
                     assertEquals(all.lossSum(), only[0], 1e-6 * Math.abs(only[0]), be.name() + ": lossOnly");
                 } finally {
@@ -64,7 +69,7 @@ class HeadLossTest {
                 }
                 int[] none = new int[n];
                 java.util.Arrays.fill(none, -1);
-                HeadLoss.Result empty = HeadLoss.lossAndDx(be, lane, head, xf, hidden, none, vocab, 1, null);
+                HeadLoss.Result empty = HeadLoss.lossAndDx(ops, lane, head, x, none, 1, null);
                 assertEquals(0, empty.count());
                 assertNull(empty.dx());
             }

@@ -33,18 +33,20 @@ class LinearTest {
                 try (Tensor w = Tensor.of(DType.F32, gauss(rnd, out * in, 0.2), out, in);
                      Tensor a = Tensor.of(DType.F32, gauss(rnd, r * in, 0.2), r, in);
                      Tensor b = Tensor.of(DType.F32, gauss(rnd, out * r, 0.2), out, r);
-                     Lane lane = new Lane()) {
+                     Lane lane = new Lane(be.ops()); Tensor xt = Tensor.of(DType.F32, x, n, in); Tensor dyt = Tensor.of(DType.F32, dy, n, out)) {
+                    dev.asft.core.ops.TensorOps ops = be.ops();
                     Linear lin = new Linear("proj", w, null);
                     if (!variant.equals("frozen")) lin.setLora(a, b, 0.75f);
                     float p = variant.endsWith("dropout") ? 0.3f : 0f;
                     lane.begin();
                     try {
-                        lin.apply(be, lane, x, n, p, new SplittableRandom(seed)); // keeps the dropout mask in the lane
-                        float[] alone = lin.backward(be, lane, x, dy, n, null, null, null, null, true);
-                        float[] into = base.clone();
-                        float[] got = lin.backward(be, lane, x, dy, n, null, null, null, null, true, into);
-                        assertSame(into, got, "the given array is the result");
-                        assertNotSame(alone, got);
+                        lin.apply(ops, lane, xt, p, new SplittableRandom(seed)); // keeps the dropout mask in the lane
+                        float[] alone = lin.backward(ops, lane, xt, dyt, Linear.Grads.NONE, true).toFloatArray();
+                        Tensor intoT = Tensor.of(DType.F32, base, n, in);
+                        Tensor gotT = lin.backward(ops, lane, xt, dyt, Linear.Grads.NONE, true, intoT);
+                        assertSame(intoT, gotT, "the given tensor is the result");
+                        float[] into = gotT.toFloatArray(), got = into;
+                        intoT.close();
                         String ctx = be.name() + ", " + variant + " (seed " + seed + ")";
                         double err = 0, norm = 0;
                         for (int i = 0; i < into.length; i++) {
@@ -56,9 +58,9 @@ class LinearTest {
                         assertTrue(Math.sqrt(err / norm) < 1e-6, ctx + ": relative error " + Math.sqrt(err / norm));
                         assertTrue(differs(got, base), ctx + ": something was added");
                         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                                () -> lin.backward(be, lane, x, dy, n, null, null, null, null, true, new float[n * in - 1]));
+                                () -> lin.backward(ops, lane, xt, dyt, Linear.Grads.NONE, true, lane.ws.take(n - 1, in)));
                         assertTrue(e.getMessage().contains("proj"), e.getMessage());
-                        assertEquals(null, lin.backward(be, lane, x, dy, n, null, null, null, null, false, base.clone()),
+                        assertEquals(null, lin.backward(ops, lane, xt, dyt, Linear.Grads.NONE, false, lane.ws.take(n, in)),
                                 "no input gradient wanted: nothing returned");
                     } finally {
                         lane.end();

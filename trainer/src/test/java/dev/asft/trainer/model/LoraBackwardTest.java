@@ -59,7 +59,7 @@ class LoraBackwardTest {
                             for (int w = 0; w < 2; w++) {
                                 String which = w == 0 ? ".lora_A.grad" : ".lora_B.grad";
                                 float[] want = lg.tensor(e.getKey() + which).toFloatArray(), got = e.getValue()[w].toFloatArray();
-                                double rel = GemmAttentionTest.relErr(got, want);
+                                double rel = TestArrays.relErr(got, want);
                                 assertTrue(rel < 1e-4, what + " " + e.getKey() + which + " on " + be.name() + ": rel err " + rel);
                             }
                         }

@@ -72,7 +72,7 @@ class PartialBackwardTest {
             for (String mod : subset.keySet())
                 for (int w = 0; w < 2; w++) {
                     float[] got = partial.get(mod)[w].toFloatArray(), want = full.get(mod)[w].toFloatArray();
-                    double rel = GemmAttentionTest.relErr(got, want);
+                    double rel = TestArrays.relErr(got, want);
                     assertTrue(rel < 1e-6, mod + (w == 0 ? " A" : " B") + " grad: rel err " + rel);
                     assertTrue(norm(want) > 0, mod + " has a gradient at all");
                 }

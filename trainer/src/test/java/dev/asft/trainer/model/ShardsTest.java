@@ -54,7 +54,7 @@ class ShardsTest {
                 float[][] sharded = step(ck, be, lg, b, batch, len, 1, 0f);
                 assertEquals(whole[0][0], sharded[0][0], 1e-6 * Math.abs(whole[0][0]), be.name() + ": loss");
                 for (int i = 1; i < whole.length; i++) {
-                    double rel = GemmAttentionTest.relErr(sharded[i], whole[i]);
+                    double rel = TestArrays.relErr(sharded[i], whole[i]);
                     assertTrue(rel < 1e-5, be.name() + ": gradient " + i + " rel err " + rel);
                 }
             }

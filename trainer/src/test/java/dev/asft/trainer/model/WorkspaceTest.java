@@ -13,6 +13,7 @@ import dev.asft.core.backend.JavaBackend;
 import dev.asft.core.io.HfCheckpoint;
 import dev.asft.core.io.PeftAdapter;
 import dev.asft.core.io.SafetensorsFile;
+import dev.asft.core.tensor.DType;
 import dev.asft.core.tensor.Tensor;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -21,44 +22,49 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** The reuse of training arrays: the pool's contract, and steps on one model equal steps on fresh ones. */
+/** The reuse of training tensors: the pool's contract, and steps on one model equal steps on fresh ones. */
 class WorkspaceTest {
     @Test
-    void outsideAStepArraysAreFreshAndZero() {
-        Workspace ws = new Workspace();
-        float[] a = ws.take(16);
-        ws.give(a);
-        float[] b = ws.take(16);
-        assertNotSame(a, b, "no pooling outside a step");
-        assertArrayEquals(new float[16], b);
-        assertEquals(0, ws.pooledFloats());
+    void outsideAStepTensorsAreTheCallersOwn() {
+        try (dev.asft.core.ops.Workspace ws = new JavaBackend().ops().newWorkspace()) {
+            Tensor a = ws.take(4, 4);
+            ws.give(a);
+            Tensor b = ws.take(4, 4);
+            assertNotSame(a, b, "no pooling outside a step");
+            assertEquals(0, ws.pooledFloats());
+            a.close();
+            b.close();
+        }
     }
 
     @Test
-    void aGivenArrayIsReusedWithinTheStepAndEverythingComesBackAtTheEnd() {
-        Workspace ws = new Workspace();
-        ws.begin();
-        assertThrows(IllegalStateException.class, ws::begin);
-        float[] a = ws.take(32), b = ws.take(32);
-        assertNotSame(a, b);
-        ws.give(a);
-        assertSame(a, ws.take(32), "a given array is taken again");
-        ws.give(new float[32]); // not the workspace's: ignored
-        float[] c = ws.take(8);
-        ws.end();
-        assertEquals(2 * 32 + 8, ws.pooledFloats(), "every array of the step is back");
-        ws.begin();
-        float[] z = ws.zeros(8);
-        assertSame(c, z);
-        assertArrayEquals(new float[8], z);
-        float[] x = ws.take(32);
-        assertTrue(x == a || x == b);
-        ws.end();
-        assertEquals(2 * 32 + 8, ws.pooledFloats(), "both lengths were used: all stay pooled");
-        ws.begin();
-        ws.take(8);
-        ws.end();
-        assertEquals(8, ws.pooledFloats(), "lengths the last step did not use are dropped");
+    void aGivenTensorIsReusedWithinTheStepAndEverythingComesBackAtTheEnd() {
+        try (dev.asft.core.ops.Workspace ws = new JavaBackend().ops().newWorkspace()) {
+            ws.begin();
+            assertThrows(IllegalStateException.class, ws::begin);
+            Tensor a = ws.take(4, 8), b = ws.take(4, 8);
+            assertNotSame(a, b);
+            ws.give(a);
+            assertSame(a, ws.take(4, 8), "a given tensor is taken again");
+            try (Tensor foreign = Tensor.zeros(DType.F32, 4, 8)) {
+                ws.give(foreign); // not the workspace's: ignored
+            }
+            Tensor c = ws.take(8);
+            ws.end();
+            assertEquals(2 * 32 + 8, ws.pooledFloats(), "every tensor of the step is back");
+            ws.begin();
+            Tensor z = ws.zeros(8);
+            assertSame(c, z);
+            assertArrayEquals(new float[8], z.toFloatArray());
+            Tensor x = ws.take(4, 8);
+            assertTrue(x == a || x == b);
+            ws.end();
+            assertEquals(2 * 32 + 8, ws.pooledFloats(), "both shapes were used: all stay pooled");
+            ws.begin();
+            ws.take(8);
+            ws.end();
+            assertEquals(8, ws.pooledFloats(), "shapes the last step did not use are freed");
+        }
     }
 
     /**
