@@ -17,6 +17,7 @@
 namespace {
 
 using check::randn;
+using check::rel_err;
 using check::rng;
 
 #define CUDA(call)                                                                                 \
@@ -48,15 +49,6 @@ float *poisoned(size_t n) {
   return d;
 }
 
-double rel_err(const std::vector<float> &got, const std::vector<float> &ref) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < ref.size(); i++) {
-    if (std::isnan(got[i])) return INFINITY;
-    num += double(got[i] - ref[i]) * (got[i] - ref[i]);
-    den += double(ref[i]) * ref[i];
-  }
-  return std::sqrt(num / (den > 0 ? den : 1));
-}
 
 struct Shape {
   int64_t d_out, d_in, r;

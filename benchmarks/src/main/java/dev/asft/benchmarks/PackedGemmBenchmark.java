@@ -44,8 +44,7 @@ public class PackedGemmBenchmark {
     int in;
 
     CpuBackend cpu;
-    float[] x, dy, y, dx;
-    Tensor w;
+    Tensor x, dy, y, dx, w;
     PackedWeight forward, backward;
     BenchInputs.OneCore oneCore;
 
@@ -53,13 +52,13 @@ public class PackedGemmBenchmark {
     public void setup() {
         cpu = new CpuBackend();
         SplittableRandom rnd = new SplittableRandom(5);
-        x = BenchInputs.random(rnd, tokens * in);
-        dy = BenchInputs.random(rnd, tokens * out);
-        y = new float[tokens * out];
-        dx = new float[tokens * in];
+        x = Tensor.of(DType.F32, BenchInputs.random(rnd, tokens * in), tokens, in);
+        dy = Tensor.of(DType.F32, BenchInputs.random(rnd, tokens * out), tokens, out);
+        y = Tensor.allocate(DType.F32, tokens, out);
+        dx = Tensor.allocate(DType.F32, tokens, in);
         w = Tensor.of(DType.F32, BenchInputs.random(rnd, out * in), out, in);
-        forward = cpu.packWeight(true, w);
-        backward = cpu.packWeight(false, w);
+        forward = cpu.ops().packWeight(true, w);
+        backward = cpu.ops().packWeight(false, w);
         if (forward == null || backward == null) throw new IllegalStateException("packed GEMMs unavailable with this OpenBLAS");
         oneCore = new BenchInputs.OneCore();
     }
@@ -69,34 +68,34 @@ public class PackedGemmBenchmark {
         oneCore.close();
         forward.close();
         backward.close();
-        w.close();
+        for (Tensor t : new Tensor[] {w, x, dy, y, dx}) t.close();
     }
 
     /** y = x W^T with W packed once. */
     @Benchmark
-    public float[] forwardPacked() {
-        cpu.gemmPacked(true, forward, w, 1f, x, tokens, 0f, y);
+    public Tensor forwardPacked() {
+        cpu.ops().gemmPacked(true, forward, w, 1f, x, 0f, y);
         return y;
     }
 
     /** The same, OpenBLAS packing W on the call. */
     @Benchmark
-    public float[] forwardPlain() {
-        cpu.gemm(true, 1f, x, tokens, in, w, 0f, y);
+    public Tensor forwardPlain() {
+        cpu.ops().gemm(false, true, 1f, x, w, 0f, y);
         return y;
     }
 
     /** dx = dy W with W packed once. */
     @Benchmark
-    public float[] backwardPacked() {
-        cpu.gemmPacked(false, backward, w, 1f, dy, tokens, 0f, dx);
+    public Tensor backwardPacked() {
+        cpu.ops().gemmPacked(false, backward, w, 1f, dy, 0f, dx);
         return dx;
     }
 
     /** The same, OpenBLAS packing W on the call. */
     @Benchmark
-    public float[] backwardPlain() {
-        cpu.gemm(false, 1f, dy, tokens, out, w, 0f, dx);
+    public Tensor backwardPlain() {
+        cpu.ops().gemm(false, false, 1f, dy, w, 0f, dx);
         return dx;
     }
 }

@@ -18,10 +18,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Running out of heap inside the sharded step's worker threads ends the command with exit 3 and
+ * Running out of memory inside the sharded step's worker threads ends the command with exit 3 and
  * one line, within seconds. It used to hang for good: the lane thread died of the error, the
  * JVM's handler could not print it (no memory), the step waited for the lane forever, and
- * SIGTERM could not be dispatched either. Run in a child JVM with a small heap.
+ * SIGTERM could not be dispatched either. The activations are off-heap tensors (the step runs in
+ * a 64 MiB heap), so the child JVM gets an off-heap limit (JavaCPP's maxBytes) below what the
+ * step needs, with a small heap too.
  */
 class OutOfMemoryTest {
     @TempDir
@@ -67,11 +69,11 @@ class OutOfMemoryTest {
             data.append("{\"input_ids\": ").append(ids).append("}\n");
         }
         Files.writeString(dir.resolve("d.jsonl"), data.toString());
-        // Heaps well below where the step fits (it ran at 240 MiB, not at 200, here). Where the error
-        // strikes depends on the heap: the old code hung at 120 MiB in this test (96 MiB from the jar).
-        for (String heap : System.getProperty("oomHeaps", "64m,88m,120m").split(",")) {
+        // Off-heap limits well below where the step fits (the weights take ~100 MB); where the error
+        // strikes (loading, the forward, the backward, a lane or the main thread) depends on the limit.
+        for (String heap : System.getProperty("oomLimits", "150m,250m,400m").split(",")) {
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            ProcessBuilder pb = new ProcessBuilder(java, "-Xmx" + heap, "-Dorg.bytedeco.javacpp.maxBytes=0", "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0",
+            ProcessBuilder pb = new ProcessBuilder(java, "-Xmx96m", "-Dorg.bytedeco.javacpp.maxBytes=" + heap, "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0",
                     "-cp", System.getProperty("java.class.path"), "dev.asft.trainer.cli.AsftCli", "train", "--model", model.toString(),
                     "--data", dir.resolve("d.jsonl").toString(), "--batch-size", "16", "--lambda", "0", "--steps", "1",
                     "--out", dir.resolve("out-" + heap).toString());
@@ -80,8 +82,8 @@ class OutOfMemoryTest {
             boolean ended = proc.waitFor(Long.getLong("oomWait", 60), TimeUnit.SECONDS);
             if (!ended) proc.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
             String out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(ended, "-Xmx" + heap + ": still running after 60 s\n" + out);
-            assertEquals(3, proc.exitValue(), "-Xmx" + heap + ":\n" + out);
+            assertTrue(ended, "off-heap limit " + heap + ": still running after 60 s\n" + out);
+            assertEquals(3, proc.exitValue(), "off-heap limit " + heap + ":\n" + out);
             assertTrue(out.contains("asft train: error: out of memory"), out);
             assertTrue(out.lines().noneMatch(l -> l.startsWith("\tat ") || l.contains("Exception in thread")), "no stack trace:\n" + out);
             assertTrue(!Files.exists(dir.resolve("out-" + heap)), "nothing written");

@@ -70,17 +70,6 @@ public final class AsftNative {
                                                       FloatPointer gradA, FloatPointer gradB, float gradScale,
                                                       DoublePointer value);
 
-    @CriticalRegion // Java arrays without a copy in and out (Get/ReleasePrimitiveArrayCritical)
-    public static native int asft_attention_forward(@Const float[] q, @Const float[] k, @Const float[] v, @Const int[] mask,
-                                                    long batch, long len, long heads, long kvHeads, long dim,
-                                                    float[] out, FloatPointer probs);
-
-    @CriticalRegion // Java arrays without a copy in and out (Get/ReleasePrimitiveArrayCritical)
-    public static native int asft_attention_backward(@Const float[] q, @Const float[] k, @Const float[] v,
-                                                     @Const float[] dout, @Const int[] mask, long batch, long len,
-                                                     long heads, long kvHeads, long dim, @Const FloatPointer probs,
-                                                     float[] dq, float[] dk, float[] dv);
-
     public static native int asft_set_sgemm(@Const Pointer cblasSgemm);
 
     public static native int asft_set_blas_threads_fns(@Const Pointer setNumThreads, @Const Pointer getNumThreads);
@@ -94,42 +83,6 @@ public final class AsftNative {
     public static native long asft_packed_weight_floats(int op, long rows, long cols);
 
     public static native int asft_pack_weight(int op, @Const FloatPointer w, long rows, long cols, FloatPointer packed);
-
-    @CriticalRegion // Java arrays without a copy in and out (Get/ReleasePrimitiveArrayCritical)
-    public static native int asft_sgemm_packed(int op, @Const FloatPointer packed, @Const FloatPointer w, long rows, long cols,
-                                               long n, float alpha, @Const float[] x, float beta, float[] c);
-
-    @CriticalRegion // Java arrays without a copy in and out (Get/ReleasePrimitiveArrayCritical)
-    public static native int asft_sgemm(int transA, int transB, long m, long n, long k, float alpha, @Const float[] a,
-                                        long lda, @Const FloatPointer b, long ldb, float beta, float[] c, long ldc);
-
-    @CriticalRegion // the same with both factors in Java arrays and the result off-heap (weight gradients)
-    public static native int asft_sgemm(int transA, int transB, long m, long n, long k, float alpha, @Const float[] a,
-                                        long lda, @Const float[] b, long ldb, float beta, FloatPointer c, long ldc);
-
-    @CriticalRegion // Java arrays without a copy in and out (Get/ReleasePrimitiveArrayCritical)
-    public static native int asft_rope(float[] x, long tokens, long len, long heads, long dim, @Const float[] cos,
-                                       @Const float[] sin, long positions, int inverse);
-
-    @CriticalRegion // Java arrays without a copy in and out (Get/ReleasePrimitiveArrayCritical)
-    public static native int asft_swiglu_forward(@Const float[] g, @Const float[] u, float[] act, long n);
-
-    @CriticalRegion // Java arrays without a copy in and out (Get/ReleasePrimitiveArrayCritical)
-    public static native int asft_swiglu_backward(@Const float[] g, @Const float[] u, @Const float[] dact, float[] dg,
-                                                  float[] du, long n);
-
-    @CriticalRegion // Java arrays without a copy in and out (Get/ReleasePrimitiveArrayCritical)
-    public static native int asft_cross_entropy(@Const float[] logits, @Const int[] targets, long rows, long vocab,
-                                                double denominator, float[] dlogits, double[] lossSum,
-                                                @Cast("int64_t*") long[] count);
-
-    @CriticalRegion
-    public static native int asft_rmsnorm_forward(@Const float[] x, @Const float[] w, long rows, long dim, float eps, float[] y);
-
-    @CriticalRegion
-    public static native int asft_rmsnorm_backward(@Const float[] x, @Const float[] w, @Const float[] dy, long rows, long dim,
-                                                   float eps, float[] dx, double[] invRms, int accumulate);
-    // The same kernels on off-heap tensors (the ops interface's form); index arrays stay Java arrays.
 
     @CriticalRegion
     public static native int asft_attention_forward(@Const FloatPointer q, @Const FloatPointer k, @Const FloatPointer v, @Const int[] mask,

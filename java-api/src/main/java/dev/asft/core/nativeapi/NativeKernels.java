@@ -224,90 +224,10 @@ public final class NativeKernels {
         }
     }
 
-    /**
-     * Causal grouped-query attention (see {@code asft_attention_forward}): q, out [batch*len x
-     * heads*dim], k, v [batch*len x kvHeads*dim], mask [batch*len] (0 = padded key). probs: null
-     * or an f32 tensor of batch*heads*len*len values that receives the probabilities.
-     */
-    public static void attentionForward(float[] q, float[] k, float[] v, int[] mask, int batch, int len, int heads, int kvHeads,
-                                        int dim, float[] out, Tensor probs) {
-        ensureLoaded();
-        checkAttention(q, k, v, mask, batch, len, heads, kvHeads, dim, probs);
-        need(out, q.length, "attention: out");
-        check(AsftNative.asft_attention_forward(q, k, v, mask, batch, len, heads, kvHeads, dim, out,
-                probs == null ? null : probs.floatPointer()), "asft_attention_forward");
-    }
-
-    /** Its backward: fills dq, dk, dv (shapes of q, k, v) from dout; probs from the forward or null. */
-    public static void attentionBackward(float[] q, float[] k, float[] v, float[] dout, int[] mask, int batch, int len, int heads,
-                                         int kvHeads, int dim, Tensor probs, float[] dq, float[] dk, float[] dv) {
-        ensureLoaded();
-        checkAttention(q, k, v, mask, batch, len, heads, kvHeads, dim, probs);
-        need(dout, q.length, "attention: dout");
-        need(dq, q.length, "attention: dq");
-        need(dk, k.length, "attention: dk");
-        need(dv, v.length, "attention: dv");
-        check(AsftNative.asft_attention_backward(q, k, v, dout, mask, batch, len, heads, kvHeads, dim,
-                probs == null ? null : probs.floatPointer(), dq, dk, dv), "asft_attention_backward");
-    }
-
-    private static void checkAttention(float[] q, float[] k, float[] v, int[] mask, int batch, int len, int heads, int kvHeads,
-                                       int dim, Tensor probs) {
-        if (batch <= 0 || len <= 0 || heads <= 0 || kvHeads <= 0 || dim <= 0 || heads % kvHeads != 0)
-            throw new IllegalArgumentException("attention: batch " + batch + ", len " + len + ", heads " + heads + ", kv heads "
-                    + kvHeads + ", head dim " + dim + " (heads must be a positive multiple of kv heads)");
-        long tokens = (long) batch * len;
-        need(q, tokens * heads * dim, "attention: q");
-        need(k, tokens * kvHeads * dim, "attention: k");
-        need(v, tokens * kvHeads * dim, "attention: v");
-        if (mask == null || mask.length != tokens)
-            throw new IllegalArgumentException("attention: mask must have " + tokens + " entries, got " + (mask == null ? null : mask.length));
-        if (probs != null) {
-            probs.requireDType(DType.F32);
-            if (probs.numel() != tokens * heads * len)
-                throw new IllegalArgumentException("attention: probs must hold " + tokens * heads * len + " values, got " + probs);
-        }
-    }
-
-    private static void need(float[] a, long n, String what) {
-        if (a == null || a.length != n)
-            throw new IllegalArgumentException(what + " must have " + n + " values, got " + (a == null ? null : a.length));
-    }
-
     private static volatile boolean sgemmSet;
 
     /**
-     * c[m x n] = alpha a[m x k] op(b) + beta c for Java arrays a and c (row-major) and an f32 tensor
-     * b ([n x k] when transB, else [k x n]): OpenBLAS on the pinned arrays, no copies.
-     */
-    public static void sgemm(boolean transB, float alpha, float[] a, int m, int k, Tensor b, float beta, float[] c) {
-        ensureSgemm();
-        b.requireDType(DType.F32);
-        if (b.rank() != 2) throw new IllegalArgumentException("sgemm: b must be 2-D, got " + b);
-        long bk = transB ? b.dim(1) : b.dim(0), n = transB ? b.dim(0) : b.dim(1);
-        if (bk != k) throw new IllegalArgumentException("sgemm: a is [" + m + " x " + k + "] but b is " + b + (transB ? " (transposed)" : ""));
-        need(a, (long) m * k, "sgemm: a");
-        need(c, m * n, "sgemm: c");
-        check(AsftNative.asft_sgemm(0, transB ? 1 : 0, m, n, k, alpha, a, k, b.floatPointer(), b.dim(1), beta, c, n),
-                "asft_sgemm");
-    }
-
-    /**
-     * c[m x n] = alpha a^T b + beta c for Java arrays a [k x m] and b [k x n] (row-major) and an f32
-     * tensor c: a weight gradient (dy^T x) from activations held in Java arrays, without copies.
-     */
-    public static void sgemmTN(float alpha, float[] a, float[] b, int k, int m, int n, float beta, Tensor c) {
-        ensureSgemm();
-        c.requireDType(DType.F32);
-        if (c.rank() != 2 || c.dim(0) != m || c.dim(1) != n)
-            throw new IllegalArgumentException("sgemm: c " + c + " must be [" + m + " x " + n + "]");
-        need(a, (long) k * m, "sgemm: a");
-        need(b, (long) k * n, "sgemm: b");
-        check(AsftNative.asft_sgemm(1, 0, m, n, k, alpha, a, m, b, n, beta, c.floatPointer(), n), "asft_sgemm");
-    }
-
-    /**
-     * Whether GEMMs with prepacked weights ({@link #packWeight}, {@link #sgemmPacked}) work with
+     * Whether GEMMs with prepacked weights ({@link #packWeight}, {@code StepKernels#sgemmPacked}) work with
      * the process's OpenBLAS: its internal kernels found and a probe of every blocking case equal
      * to cblas_sgemm bit for bit (checked once, ~0.2 s; libasft's asft_packed_gemm_available).
      */
@@ -317,7 +237,7 @@ public final class NativeKernels {
     }
 
     /**
-     * The weight w [rows x cols] (f32) packed for {@link #sgemmPacked} with the same {@code forward}
+     * The weight w [rows x cols] (f32) packed for {@code StepKernels#sgemmPacked} with the same {@code forward}
      * flag, in a new off-heap tensor; null when packed GEMMs are unavailable.
      */
     public static Tensor packWeight(boolean forward, Tensor w) {
@@ -336,29 +256,6 @@ public final class NativeKernels {
             packed.close();
             throw e;
         }
-    }
-
-    /**
-     * forward: c[n x rows] = alpha x[n x cols] w^T + beta c; else c[n x cols] = alpha x[n x rows] w
-     * + beta c, for w [rows x cols] and its {@link #packWeight} copy (or null). Bit for bit what
-     * {@link #sgemm} gives: the packed copy is used while OpenBLAS runs single-threaded (lanes,
-     * one core), w itself otherwise.
-     */
-    public static void sgemmPacked(boolean forward, Tensor packed, Tensor w, float alpha, float[] x, int n, float beta, float[] c) {
-        ensureSgemm();
-        w.requireDType(DType.F32);
-        if (w.rank() != 2) throw new IllegalArgumentException("sgemm: the weight must be 2-D, got " + w);
-        long rows = w.dim(0), cols = w.dim(1);
-        need(x, n * (forward ? cols : rows), "sgemm: x");
-        need(c, n * (forward ? rows : cols), "sgemm: c");
-        int op = forward ? AsftNative.ASFT_PACK_FORWARD : AsftNative.ASFT_PACK_BACKWARD;
-        if (packed != null) {
-            packed.requireDType(DType.F32);
-            if (packed.numel() != AsftNative.asft_packed_weight_floats(op, rows, cols))
-                throw new IllegalArgumentException("sgemm: " + packed + " is not the packed " + (forward ? "forward" : "backward") + " copy of " + w);
-        }
-        check(AsftNative.asft_sgemm_packed(op, packed == null ? null : packed.floatPointer(), w.floatPointer(), rows, cols, n, alpha, x,
-                beta, c), "asft_sgemm_packed");
     }
 
     /**
@@ -389,88 +286,5 @@ public final class NativeKernels {
             check(AsftNative.asft_set_blas_threads_fns(set, get), "asft_set_blas_threads_fns");
             sgemmSet = true;
         }
-    }
-
-    /**
-     * Rotary position embedding in place of x [tokens x heads*dim] (rotate-half), token t at
-     * position t % len, from cos and sin tables [positions x dim/2]; inverse: the transposed
-     * rotation (a gradient's backward).
-     */
-    public static void rope(float[] x, int tokens, int len, int heads, int dim, float[] cos, float[] sin, boolean inverse) {
-        ensureLoaded();
-        if (tokens < 0 || len <= 0 || heads <= 0 || dim <= 0 || dim % 2 != 0)
-            throw new IllegalArgumentException("rope: tokens " + tokens + ", len " + len + ", heads " + heads + ", head dim " + dim
-                    + " (len, heads and an even head dim must be positive)");
-        need(x, (long) tokens * heads * dim, "rope: x");
-        if (cos == null || sin == null || cos.length != sin.length || cos.length % (dim / 2) != 0 || cos.length / (dim / 2) < len)
-            throw new IllegalArgumentException("rope: cos and sin must be equal tables of at least " + len + " positions x " + dim / 2);
-        check(AsftNative.asft_rope(x, tokens, len, heads, dim, cos, sin, cos.length / (dim / 2), inverse ? 1 : 0), "asft_rope");
-    }
-
-    /** act = silu(g) * u elementwise (the SwiGLU MLP). */
-    public static void swigluForward(float[] g, float[] u, float[] act) {
-        ensureLoaded();
-        need(u, g.length, "swiglu: u");
-        need(act, g.length, "swiglu: act");
-        check(AsftNative.asft_swiglu_forward(g, u, act, g.length), "asft_swiglu_forward");
-    }
-
-    /** The SwiGLU backward: dg and du from dact (all of g's length). */
-    public static void swigluBackward(float[] g, float[] u, float[] dact, float[] dg, float[] du) {
-        ensureLoaded();
-        for (float[] a : new float[][] {u, dact, dg, du}) need(a, g.length, "swiglu backward: operand");
-        check(AsftNative.asft_swiglu_backward(g, u, dact, dg, du, g.length), "asft_swiglu_backward");
-    }
-
-    /**
-     * Cross-entropy over rows of logits [rows x vocab] with targets (-1: no supervised token);
-     * fills dlogits = (softmax - onehot) / denominator and returns {sum of row losses, rows counted}.
-     */
-    public static double[] crossEntropy(float[] logits, int[] targets, int vocab, double denominator, float[] dlogits) {
-        ensureLoaded();
-        if (vocab <= 0 || targets == null || (long) targets.length * vocab != logits.length)
-            throw new IllegalArgumentException("cross-entropy: " + (targets == null ? null : targets.length) + " targets x vocab "
-                    + vocab + " must match " + logits.length + " logits");
-        if (!(denominator > 0)) throw new IllegalArgumentException("cross-entropy: denominator must be > 0, got " + denominator);
-        for (int r = 0; r < targets.length; r++)
-            if (targets[r] < -1 || targets[r] >= vocab)
-                throw new IllegalArgumentException("cross-entropy: target " + targets[r] + " of row " + r + " outside the vocabulary of " + vocab);
-        need(dlogits, logits.length, "cross-entropy: dlogits");
-        double[] sum = new double[1];
-        long[] count = new long[1];
-        check(AsftNative.asft_cross_entropy(logits, targets, targets.length, vocab, denominator, dlogits, sum, count),
-                "asft_cross_entropy");
-        return new double[] {sum[0], count[0]};
-    }
-
-    /** RMSNorm over rows of x [rows x dim] with weight w [dim]: y = w * x / sqrt(mean(x^2) + eps). */
-    public static void rmsNormForward(float[] x, float[] w, int dim, float eps, float[] y) {
-        ensureLoaded();
-        checkRms(x, w, dim, eps);
-        need(y, x.length, "rmsnorm: y");
-        check(AsftNative.asft_rmsnorm_forward(x, w, x.length / dim, dim, eps, y), "asft_rmsnorm_forward");
-    }
-
-    /**
-     * Its backward (weight frozen): fills dx, or adds to it with accumulate; with invRms (one per
-     * row) also the rows' 1 / rms.
-     */
-    public static void rmsNormBackward(float[] x, float[] w, float[] dy, int dim, float eps, float[] dx, double[] invRms,
-                                       boolean accumulate) {
-        ensureLoaded();
-        checkRms(x, w, dim, eps);
-        need(dy, x.length, "rmsnorm backward: dy");
-        need(dx, x.length, "rmsnorm backward: dx");
-        if (invRms != null && invRms.length != x.length / dim)
-            throw new IllegalArgumentException("rmsnorm backward: invRms must have one value per row (" + x.length / dim + ")");
-        check(AsftNative.asft_rmsnorm_backward(x, w, dy, x.length / dim, dim, eps, dx, invRms, accumulate ? 1 : 0),
-                "asft_rmsnorm_backward");
-    }
-
-    private static void checkRms(float[] x, float[] w, int dim, float eps) {
-        if (dim <= 0 || w == null || w.length != dim || x == null || x.length % dim != 0)
-            throw new IllegalArgumentException("rmsnorm: weight of " + (w == null ? null : w.length) + " values and input of "
-                    + (x == null ? null : x.length) + " values do not fit dim " + dim);
-        if (!(eps >= 0)) throw new IllegalArgumentException("rmsnorm: eps must be >= 0, got " + eps);
     }
 }

@@ -26,6 +26,16 @@ public final class NativeOps extends ReferenceOps {
     }
 
     @Override
+    public void widen(Tensor src, Tensor dst) {
+        dst.requireDType(dev.asft.core.tensor.DType.F32);
+        if (dst.numel() < src.numel()) throw new IllegalArgumentException("widen: " + dst.describe() + " is smaller than " + src.describe());
+        try (Tensor head = dst.view(0, src.numel())) {
+            if (src.dtype() == dev.asft.core.tensor.DType.F32) copy(src, head);
+            else NativeKernels.convertToF32(src, head);
+        }
+    }
+
+    @Override
     public void fill(Tensor x, float v) {
         if (v == 0f && Float.floatToRawIntBits(v) == 0) Pointer.memset(x.pointer(), 0, x.byteSize());
         else super.fill(x, v);

@@ -49,6 +49,11 @@ public class ReferenceOps implements TensorOps {
     }
 
     @Override
+    public void widen(Tensor src, Tensor dst) {
+        src.convertInto(dst);
+    }
+
+    @Override
     public void fill(Tensor x, float v) {
         x.fill(v);
     }

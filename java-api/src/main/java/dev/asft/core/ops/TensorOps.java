@@ -33,6 +33,12 @@ public interface TensorOps {
     /** dst = src (same element count). */
     void copy(Tensor src, Tensor dst);
 
+    /**
+     * dst[0 .. n) = src's n values as f32, src stored f32, bf16 or f16 (dst f32, at least as large):
+     * a memory-mapped weight widened for a GEMM.
+     */
+    void widen(Tensor src, Tensor dst);
+
     /** x = v everywhere. */
     void fill(Tensor x, float v);
 

@@ -134,6 +134,12 @@ class TensorOpsTest {
                     REF.embed(table, ids, ref);
                     same("embed " + dt, got, ref);
                     assertEquals(table.getFloat(9 * 12 + 4), got.getFloat(2 * 12 + 4), "embed row " + dt);
+                    try (Tensor wide = nan(130); Tensor wideRef = nan(130)) {
+                        ops.widen(table, wide);
+                        REF.widen(table, wideRef);
+                        same("widen " + dt, wide, wideRef);
+                        assertTrue(Float.isNaN(wide.getFloat(125)), "widen writes only the source's values");
+                    }
                 }
             }
             try (Tensor d = rand(5, 12); Tensor g1 = rand(10, 12); Tensor g2 = copyOf(g1); Tensor x = rand(6, 4);
@@ -326,6 +332,25 @@ class TensorOpsTest {
                 ops.sgd(p0, g, 0.1f, 0.01f);
                 REF.sgd(p1, g, 0.1f, 0.01f);
                 same("sgd", p0, p1);
+            }
+        });
+    }
+    /** A NaN score is never swallowed: the query's output is NaN on every backend, as in the oracle. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void aNanInTheInputsReachesTheOutputs(Backend be) {
+        everyIsa(be, ops -> {
+            int len = 5, heads = 2, dim = 8;
+            int[] mask = {1, 1, 1, 1, 1};
+            try (Tensor q = rand(len, heads * dim); Tensor k = rand(len, heads * dim); Tensor v = rand(len, heads * dim);
+                 Tensor out = nan(len, heads * dim); Tensor x = rand(3, 8); Tensor w = rand(8); Tensor y = nan(3, 8)) {
+                k.setFloat(2L * heads * dim, Float.NaN); // key 2, head 0: queries 2.. see it
+                ops.attention(q, k, v, mask, 1, len, heads, heads, out, null);
+                assertTrue(Float.isFinite(out.getFloat(dim)), "query 0 head 0 does not see key 2");
+                assertTrue(Float.isNaN(out.getFloat(3L * heads * dim)), "query 3 head 0 sees the NaN key: NaN, not 0");
+                x.setFloat(9, Float.NaN);
+                ops.rmsNorm(x, w, 1e-5f, y);
+                assertTrue(Float.isNaN(y.getFloat(12)) && Float.isFinite(y.getFloat(0)), "rmsnorm: the NaN row only");
             }
         });
     }

@@ -161,13 +161,13 @@ final class BenchCommand implements Runnable {
                      dev.asft.trainer.model.LlamaModel m = new dev.asft.trainer.model.LlamaModel(ck, backend);
                      dev.asft.core.anchor.Anchor anchor = lambda == 0 ? null : new dev.asft.core.anchor.AnchorBuilder(backend)
                              .form(dev.asft.core.backend.AnchorForm.Q).build(base, ck, null)) {
-                    dev.asft.trainer.train.LoraTrainer.Options o = new dev.asft.trainer.train.LoraTrainer.Options();
+                    dev.asft.trainer.train.FineTuner.Options o = new dev.asft.trainer.train.FineTuner.Options();
                     o.rank = rank;
                     o.batchSize = batch;
                     o.lambda = lambda;
                     o.lr = 1e-4f;
-                    java.util.List<dev.asft.trainer.train.LoraTrainer.Step> st =
-                            new dev.asft.trainer.train.LoraTrainer(m, backend, o, anchor).train(data, 0, s -> System.err.printf(
+                    java.util.List<dev.asft.trainer.train.FineTuner.Step> st =
+                            new dev.asft.trainer.train.FineTuner(m, backend, o, anchor).train(data, 0, s -> System.err.printf(
                                     "step %d: %.1f s%n", s.step(), s.elapsedS()));
                     double timed = st.get(st.size() - 1).elapsedS() - st.get(0).elapsedS();
                     double[] each = new double[st.size() - 1]; // the timed steps, one by one

@@ -11,7 +11,7 @@ import dev.asft.core.io.TargetModules;
 import dev.asft.trainer.data.DatasetReader;
 import dev.asft.trainer.data.Example;
 import dev.asft.trainer.model.LlamaModel;
-import dev.asft.trainer.train.LoraTrainer;
+import dev.asft.trainer.train.FineTuner;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -139,7 +139,7 @@ final class TrainCommand implements Callable<Integer> {
         OptionChecks.range("--lora-dropout", loraDropout, 0, 1, false);
         Outputs.folder("--out", out);
         if (metrics != null) Outputs.file("--metrics", metrics);
-        LoraTrainer.Options o = new LoraTrainer.Options();
+        FineTuner.Options o = new FineTuner.Options();
         o.rank = rank;
         o.alpha = alpha;
         o.rslora = rslora;
@@ -178,7 +178,7 @@ final class TrainCommand implements Callable<Integer> {
             List<Example> examples = loaded.examples();
             Integer padId = loaded.padId();
             o.initAdapter = init;
-            LoraTrainer t = new LoraTrainer(m, backend, o, anchor);
+            FineTuner t = new FineTuner(m, backend, o, anchor);
             if (init != null) init.close(); // its factors were copied
             if (resume != null) t.resume(dev.asft.trainer.train.Checkpoints.resolve(resume));
             Progress progress = new Progress("train", (int) Math.min(Integer.MAX_VALUE, t.totalSteps(examples.size())));
@@ -187,7 +187,7 @@ final class TrainCommand implements Callable<Integer> {
                         s.tokensPerS()));
                 if (metrics != null) {
                     try {
-                        LoraTrainer.appendMetrics(metrics, s);
+                        dev.asft.trainer.train.StepMetrics.appendMetrics(metrics, s);
                     } catch (java.io.IOException e) {
                         throw new java.io.UncheckedIOException(e);
                     }
@@ -200,7 +200,7 @@ final class TrainCommand implements Callable<Integer> {
         return 0;
     }
 
-    private Anchor anchor(Backend backend, HfCheckpoint aligned, LoraTrainer.Options o) {
+    private Anchor anchor(Backend backend, HfCheckpoint aligned, FineTuner.Options o) {
         if (lambda == 0 || (full && anchorFile == null && base == null)) return null;
         if (anchorFile != null) {
             Anchor a = AnchorFile.read(anchorFile, backend, AnchorForm.Q);

@@ -19,7 +19,7 @@ import dev.asft.trainer.data.Tokenizer;
 import dev.asft.trainer.eval.Generator;
 import dev.asft.trainer.model.LlamaModel;
 import dev.asft.trainer.model.Sampler;
-import dev.asft.trainer.train.LoraTrainer;
+import dev.asft.trainer.train.FineTuner;
 import dev.asft.trainer.train.Schedule;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -203,7 +203,7 @@ public final class DemoStudy {
     /** LoRA fine-tuning of the aligned model (AsFT when lambda > 0), the adapter written to adapters/name. */
     private void train(HfCheckpoint aligned, Tokenizer tok, List<Example> examples, float lambda, Anchor anchor, Path dir, String name,
                        long runSeed) throws IOException {
-        LoraTrainer.Options o = new LoraTrainer.Options();
+        FineTuner.Options o = new FineTuner.Options();
         o.rank = 8;
         o.alpha = 32;
         o.dropout = 0.05f;
@@ -217,13 +217,13 @@ public final class DemoStudy {
         o.baseModelName = "asft-demo-aligned";
         Path metrics = dir.resolve("metrics/" + name + ".jsonl");
         try (LlamaModel m = new LlamaModel(aligned, backend)) {
-            LoraTrainer t = new LoraTrainer(m, backend, o, anchor);
+            FineTuner t = new FineTuner(m, backend, o, anchor);
             int steps = o.epochs * ((examples.size() + o.batchSize - 1) / o.batchSize);
             Progress progress = new Progress("  train " + name, steps, Math.max(1, steps / 4));
             t.train(examples, tok.padId(), s -> {
                 progress.next(String.format("loss %.3f (reg %.2e), %.0f tok/s", s.loss(), s.reg(), s.tokensPerS()));
                 try {
-                    LoraTrainer.appendMetrics(metrics, s);
+                    dev.asft.trainer.train.StepMetrics.appendMetrics(metrics, s);
                 } catch (IOException e) {
                     throw new java.io.UncheckedIOException(e);
                 }

@@ -15,7 +15,7 @@ import dev.asft.trainer.data.Example;
 import dev.asft.trainer.data.Tokenizer;
 import dev.asft.trainer.data.WordTokenizerWriter;
 import dev.asft.trainer.model.LlamaModel;
-import dev.asft.trainer.train.LoraTrainer;
+import dev.asft.trainer.train.FineTuner;
 import dev.asft.trainer.train.Schedule;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -240,7 +240,7 @@ public final class WorldBuilder {
             throws IOException {
         try (HfCheckpoint ck = HfCheckpoint.open(from); LlamaModel m = new LlamaModel(ck, backend); Tokenizer t = Tokenizer.open(tok)) {
             List<Example> data = new DatasetReader(t).trainOnInputs(allTokens).maxLen(64).read(corpus);
-            LoraTrainer.Options o = new LoraTrainer.Options();
+            FineTuner.Options o = new FineTuner.Options();
             o.full = true;
             o.batchSize = spec.batch();
             o.epochs = Integer.MAX_VALUE;
@@ -249,7 +249,7 @@ public final class WorldBuilder {
             o.clipNorm = 1.0;
             o.seed = seed;
             o.schedule = Schedule.parse("cosine", Math.max(1, steps / 10));
-            LoraTrainer trainer = new LoraTrainer(m, backend, o, null);
+            FineTuner trainer = new FineTuner(m, backend, o, null);
             Progress progress = new Progress(phase, steps, Math.max(1, steps / 10));
             trainer.train(data, t.padId(), s -> progress.next(String.format("loss %.3f, %.0f tok/s", s.loss(), s.tokensPerS())));
             trainer.saveModel(ck, to);

@@ -16,12 +16,13 @@ import java.util.Map;
 final class Lane implements AutoCloseable {
     final Workspace ws;
     final Attention.ProbBuffers probs;
-    final Linear.Scratch scratch = new Linear.Scratch();
+    final Linear.Scratch scratch;
     private final Map<Linear, Tensor> dropoutMasks = new IdentityHashMap<>();
 
     Lane(TensorOps ops) {
         this.ws = ops.newWorkspace();
         this.probs = new Attention.ProbBuffers(ops);
+        this.scratch = new Linear.Scratch(ops);
     }
 
     /** Records the dropout mask a projection's forward drew (null: none), for its backward. */

@@ -15,15 +15,21 @@ import dev.asft.core.tensor.Tensor;
 final class Linear implements AutoCloseable {
     /** One growing f32 buffer for widening mapped weights, shared by a model's layers (one per lane: single-threaded use). */
     static final class Scratch implements AutoCloseable {
+        private final TensorOps ops;
         private Tensor buf;
 
+        Scratch(TensorOps ops) {
+            this.ops = ops;
+        }
+
+        /** w widened to f32 in this scratch (valid until the next call). */
         Tensor f32(Tensor w) {
             if (buf == null || buf.numel() < w.numel()) {
                 if (buf != null) buf.close();
-                buf = Tensor.allocate(DType.F32, w.numel());
+                buf = ops.allocate(w.numel());
             }
-            w.convertInto(buf);
-            return Tensor.wrap(buf.buffer().slice(0, Math.toIntExact(w.numel() * 4)), DType.F32, w.shape());
+            ops.widen(w, buf);
+            return buf.view(0, w.shape());
         }
 
         @Override

@@ -161,13 +161,13 @@ class ShardsTest {
         try (LlamaModel m = new LlamaModel(ck, cpu)) {
             m.shardTokens(256);
             m.packing(packing);
-            dev.asft.trainer.train.LoraTrainer.Options o = new dev.asft.trainer.train.LoraTrainer.Options();
+            dev.asft.trainer.train.FineTuner.Options o = new dev.asft.trainer.train.FineTuner.Options();
             o.batchSize = 4;
             o.maxSteps = 3;
             o.lr = 1e-3f;
             o.dropout = dropout;
-            dev.asft.trainer.train.LoraTrainer trainer = new dev.asft.trainer.train.LoraTrainer(m, cpu, o, null);
-            List<dev.asft.trainer.train.LoraTrainer.Step> steps = trainer.train(data, 0, s -> {});
+            dev.asft.trainer.train.FineTuner trainer = new dev.asft.trainer.train.FineTuner(m, cpu, o, null);
+            List<dev.asft.trainer.train.FineTuner.Step> steps = trainer.train(data, 0, s -> {});
             assertEquals(NativeKernels.packedGemmAvailable() && packing, m.packedWeightBytes() > 0, "the weights were packed");
             float[] losses = new float[steps.size()];
             for (int i = 0; i < losses.length; i++) losses[i] = (float) steps.get(i).loss();

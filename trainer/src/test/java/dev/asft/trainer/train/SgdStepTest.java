@@ -60,14 +60,14 @@ class SgdStepTest {
             }
             float lr = 0.1f;
             try (PeftAdapter init = new PeftAdapter(PeftAdapter.newConfig(4, 8, List.of("q_proj", "v_proj"), false, 0, "golden"), mods)) {
-                LoraTrainer.Options o = new LoraTrainer.Options();
+                FineTuner.Options o = new FineTuner.Options();
                 o.optimizer = optimizer;
                 o.lr = lr;
                 o.weightDecay = optimizer.equals("adamw") ? 0.01f : 0f;
                 o.batchSize = 2;
                 o.initAdapter = init;
-                LoraTrainer t = new LoraTrainer(m, new CpuBackend(), o, null);
-                List<LoraTrainer.Step> steps = t.train(data, 0, null);
+                FineTuner t = new FineTuner(m, new CpuBackend(), o, null);
+                List<FineTuner.Step> steps = t.train(data, 0, null);
                 assertEquals(1, steps.size());
                 assertEquals(lg.tensor("lora_loss").getFloat(0), steps.get(0).taskLoss(), 1e-5);
                 for (Map.Entry<String, PeftAdapter.Lora> e : t.adapter().modules().entrySet()) {

@@ -32,7 +32,7 @@ import java.util.function.Consumer;
  * StepLR (gamma) or constant schedule. Deterministic for a seed (init, shuffle order). With
  * {@link Options#full} it trains every weight instead (plain full fine-tuning, no AsFT term).
  */
-public final class LoraTrainer {
+public final class FineTuner {
     /** Options, with the AsFT run's defaults where it has them (docs/METHOD.md §4). */
     public static final class Options {
         public int rank = 8;
@@ -81,7 +81,7 @@ public final class LoraTrainer {
     private final AdamW opt;
     private long resumeStep; // optimizer steps already done (from a checkpoint)
 
-    public LoraTrainer(LlamaModel model, Backend backend, Options options, Anchor anchor) {
+    public FineTuner(LlamaModel model, Backend backend, Options options, Anchor anchor) {
         this.model = model;
         this.backend = backend;
         this.o = options;
@@ -201,7 +201,7 @@ public final class LoraTrainer {
                     micro.add(b);
                     targets += LlamaModel.supervisedTargets(b.labels(), b.batch(), b.length());
                 }
-                for (Tensor g : gradList) g.fill(0f);
+                for (Tensor g : gradList) backend.ops().fill(g, 0f);
                 double task = Double.NaN;
                 if (targets > 0) {
                     double sum = 0;
@@ -230,17 +230,14 @@ public final class LoraTrainer {
                         r += reg.accumulate(e.getKey(), e.getValue().a(), e.getValue().b(), g[0], g[1], o.lambda);
                     }
                 double norm = 0;
-                for (Tensor g : gradList) norm += g.dot(g);
+                for (Tensor g : gradList) norm += backend.ops().sumSquares(g);
                 norm = Math.sqrt(norm);
                 if (o.clipNorm > 0 && norm > o.clipNorm) {
                     float c = (float) (o.clipNorm / (norm + 1e-6));
-                    for (Tensor g : gradList) {
-                        java.nio.FloatBuffer f = g.floats();
-                        for (int k = 0; k < f.capacity(); k++) f.put(k, f.get(k) * c);
-                    }
+                    for (Tensor g : gradList) backend.ops().scale(g, c);
                 }
                 if (o.optimizer.equals("sgd")) sgd((float) lr);
-                else opt.update(params, gradList, m, v, (float) lr);
+                else opt.update(backend.ops(), params, gradList, m, v, (float) lr);
                 stepNo++;
                 tokens += targets;
                 double el = (System.nanoTime() - start) / 1e9;
@@ -262,10 +259,7 @@ public final class LoraTrainer {
     }
 
     private void sgd(float lr) {
-        for (int t = 0; t < params.size(); t++) {
-            java.nio.FloatBuffer p = params.get(t).floats(), g = gradList.get(t).floats();
-            for (int i = 0; i < p.capacity(); i++) p.put(i, p.get(i) - lr * (g.get(i) + o.weightDecay * p.get(i)));
-        }
+        for (int t = 0; t < params.size(); t++) backend.ops().sgd(params.get(t), gradList.get(t), lr, o.weightDecay);
     }
 
     /**
@@ -379,29 +373,6 @@ public final class LoraTrainer {
                 v.get(i + 1).buffer().put(opt.tensor(e.getKey() + ".lora_B.exp_avg_sq").buffer());
                 i += 2;
             }
-        }
-    }
-
-    /** Appends steps as JSON lines (the metrics file). */
-    public static void appendMetrics(Path file, Step s) throws IOException {
-        Files.createDirectories(file.toAbsolutePath().getParent());
-        try (BufferedWriter w = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
-            Map<String, Object> o = new LinkedHashMap<>();
-            o.put("step", s.step());
-            o.put("epoch", s.epoch());
-            o.put("loss", s.loss());
-            o.put("task_loss", s.taskLoss());
-            o.put("reg", s.reg());
-            o.put("lr", s.lr());
-            o.put("grad_norm", s.gradNorm());
-            o.put("tokens", s.tokens());
-            o.put("tokens_per_s", s.tokensPerS());
-            o.put("elapsed_s", s.elapsedS());
-            if (!Double.isNaN(s.peakRssMib())) o.put("peak_rss_mib", Math.round(s.peakRssMib() * 10) / 10.0);
-            o.put("native_mib", Math.round(s.nativeMib() * 10) / 10.0);
-            o.put("heap_mib", Math.round(s.heapMib() * 10) / 10.0);
-            w.write(new ObjectMapper().writeValueAsString(o));
-            w.newLine();
         }
     }
 
