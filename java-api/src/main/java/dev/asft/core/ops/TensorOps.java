@@ -16,12 +16,28 @@ import java.util.SplittableRandom;
  * [rows x features] tensors; outputs are written in full (an output argument's old contents are
  * never read unless the op says it accumulates); index arrays (token ids, masks, targets) are
  * Java arrays on the host, which a device backend copies in. Host access to a tensor's values is
- * explicit ({@link Tensor#copyFrom}, {@link Tensor#toFloatArray}): a device backend's tensors
- * have none otherwise.
+ * explicit ({@link #copyIn}, {@link #copyOut}): a device backend's tensors have none otherwise.
  */
 public interface TensorOps {
     /** A new f32 tensor in this backend's memory; contents unspecified. */
     Tensor allocate(long... shape);
+
+    /** A new f32 tensor of zeros in this backend's memory. */
+    default Tensor zeros(long... shape) {
+        Tensor t = allocate(shape);
+        fill(t, 0f);
+        return t;
+    }
+
+    /** dst = the host values src (same element count): the explicit way in. */
+    default void copyIn(float[] src, Tensor dst) {
+        dst.copyFrom(src);
+    }
+
+    /** The values of src on the host: the explicit way out (logits for a sampler, checkpoints). */
+    default float[] copyOut(Tensor src) {
+        return src.toFloatArray();
+    }
 
     /** A step's activations: tensors of this backend reused from step to step (see {@link Workspace}). */
     default Workspace newWorkspace() {

@@ -91,6 +91,12 @@ class TensorOpsTest {
             try {
                 ops.copy(x, m);
                 same("copy", m, x);
+                assertArrayEquals(x.toFloatArray(), ops.copyOut(x), "copy out");
+                ops.copyIn(y.toFloatArray(), m);
+                same("copy in", m, y);
+                try (Tensor z = ops.zeros(3, 5)) {
+                    assertArrayEquals(new float[15], ops.copyOut(z), "zeros");
+                }
                 ops.fill(m, 0f);
                 assertEquals(0.0, REF.sumSquares(m), "fill 0");
                 ops.fill(m, 2.5f);

@@ -88,7 +88,7 @@ final class Decoder {
     /** Logits [batch*len x vocab] of every position, copied out to the host (in a step of the lane). */
     float[] logits(Lane lane, int[] ids, int[] mask, int batch, int len) {
         Tensor xf = finalNorm(lane, layers(lane, ids, mask, batch, len, 0f, null, null));
-        return w.lmHead.apply(ops, lane, xf).toFloatArray();
+        return ops.copyOut(w.lmHead.apply(ops, lane, xf));
     }
 
     /** {summed losses, count} of [batch x len] tokens on one lane, no gradients. */

@@ -132,7 +132,7 @@ final class Decoding {
     private float[] head(Tensor x) {
         Tensor xf = lane.ws.take(x.shape());
         ops.rmsNorm(x, w.finalNorm, (float) cfg.rmsNormEps(), xf);
-        return w.lmHead.apply(ops, lane, xf).toFloatArray();
+        return ops.copyOut(w.lmHead.apply(ops, lane, xf));
     }
 
     /**

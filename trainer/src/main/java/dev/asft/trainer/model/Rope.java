@@ -80,8 +80,8 @@ final class Rope {
     /** The tables as tensors of the backend's memory, [positions x D/2] each: {cos, sin}. */
     Tensor[] tables(TensorOps ops) {
         Tensor c = ops.allocate(positions(), half), s = ops.allocate(positions(), half);
-        c.copyFrom(cos);
-        s.copyFrom(sin);
+        ops.copyIn(cos, c);
+        ops.copyIn(sin, s);
         return new Tensor[] {c, s};
     }
 }

@@ -123,7 +123,7 @@ final class Shards implements AutoCloseable {
             for (var e : like.entrySet()) {
                 Tensor[] mine = new Tensor[e.getValue().length];
                 for (int i = 0; i < mine.length; i++)
-                    if (e.getValue()[i] != null) mine[i] = Tensor.allocate(DType.F32, e.getValue()[i].shape());
+                    if (e.getValue()[i] != null) mine[i] = backend.ops().allocate(e.getValue()[i].shape());
                 own.put(e.getKey(), mine);
             }
         }

@@ -96,12 +96,12 @@ public final class FineTuner {
             if (anchor != null && options.lambda != 0)
                 throw new IllegalArgumentException("the AsFT term penalizes LoRA updates; --full trains without it (use --lambda 0)");
             for (Map.Entry<String, Tensor> e : model.weights().entrySet()) {
-                Tensor g = Tensor.zeros(DType.F32, e.getValue().shape());
+                Tensor g = backend.ops().zeros(e.getValue().shape());
                 fullGrads.put(e.getKey(), g);
                 params.add(e.getValue());
                 gradList.add(g);
-                m.add(Tensor.zeros(DType.F32, e.getValue().shape()));
-                v.add(Tensor.zeros(DType.F32, e.getValue().shape()));
+                m.add(backend.ops().zeros(e.getValue().shape()));
+                v.add(backend.ops().zeros(e.getValue().shape()));
             }
             return;
         }
@@ -130,7 +130,8 @@ public final class FineTuner {
             float[] a = new float[options.rank * t.in()];
             double bound = 1.0 / Math.sqrt(t.in());
             for (int i = 0; i < a.length; i++) a[i] = (float) ((rnd.nextDouble() * 2 - 1) * bound);
-            Tensor ta = Tensor.of(DType.F32, a, options.rank, t.in()), tb = Tensor.zeros(DType.F32, t.out(), options.rank);
+            Tensor ta = backend.ops().allocate(options.rank, t.in()), tb = backend.ops().zeros(t.out(), options.rank);
+            backend.ops().copyIn(a, ta);
             addParam(t.name(), ta, tb);
         }
         if (lora.isEmpty()) throw new IllegalArgumentException("no projection of the model matches the target modules " + options.targets);
@@ -142,16 +143,16 @@ public final class FineTuner {
 
     private void addParam(String name, Tensor ta, Tensor tb) {
         lora.put(name, new PeftAdapter.Lora(ta, tb));
-        Tensor ga = Tensor.zeros(DType.F32, ta.shape()), gb = Tensor.zeros(DType.F32, tb.shape());
+        Tensor ga = backend.ops().zeros(ta.shape()), gb = backend.ops().zeros(tb.shape());
         grads.put(name, new Tensor[] {ga, gb});
         params.add(ta);
         params.add(tb);
         gradList.add(ga);
         gradList.add(gb);
-        m.add(Tensor.zeros(DType.F32, ta.shape()));
-        m.add(Tensor.zeros(DType.F32, tb.shape()));
-        v.add(Tensor.zeros(DType.F32, ta.shape()));
-        v.add(Tensor.zeros(DType.F32, tb.shape()));
+        m.add(backend.ops().zeros(ta.shape()));
+        m.add(backend.ops().zeros(tb.shape()));
+        v.add(backend.ops().zeros(ta.shape()));
+        v.add(backend.ops().zeros(tb.shape()));
     }
 
     private double scaling() {
