@@ -42,9 +42,9 @@ class PackedGemmTest {
             float[] ref = c0.clone(), viaPacked = c0.clone();
             if (beta == 0) java.util.Arrays.fill(ref, 0f);
             JavaBackend java = new JavaBackend();
-            if (forward) ArrayGemmTest.gemm(java, true, alpha, x, n, cols, w, beta, ref);
-            else ArrayGemmTest.gemm(java, false, alpha, x, n, rows, w, beta, ref);
-            ArrayGemmTest.gemmPacked(cpu, forward, packed, w, alpha, x, n, beta, viaPacked);
+            if (forward) StepGemmTest.gemm(java, true, alpha, x, n, cols, w, beta, ref);
+            else StepGemmTest.gemm(java, false, alpha, x, n, rows, w, beta, ref);
+            StepGemmTest.gemmPacked(cpu, forward, packed, w, alpha, x, n, beta, viaPacked);
             int inner = forward ? cols : rows;
             for (int i = 0; i < ref.length; i++)
                 assertEquals(ref[i], viaPacked[i], 1e-5 * Math.sqrt(inner) * (1 + Math.abs(ref[i])),
@@ -53,9 +53,9 @@ class PackedGemmTest {
                 int before = NativeKernels.blasThreads(threads);
                 try {
                     float[] want = c0.clone(), got = c0.clone();
-                    if (forward) ArrayGemmTest.gemm(cpu, true, alpha, x, n, cols, w, beta, want);
-                    else ArrayGemmTest.gemm(cpu, false, alpha, x, n, rows, w, beta, want);
-                    ArrayGemmTest.gemmPacked(cpu, forward, packed, w, alpha, x, n, beta, got);
+                    if (forward) StepGemmTest.gemm(cpu, true, alpha, x, n, cols, w, beta, want);
+                    else StepGemmTest.gemm(cpu, false, alpha, x, n, rows, w, beta, want);
+                    StepGemmTest.gemmPacked(cpu, forward, packed, w, alpha, x, n, beta, got);
                     for (float v : got) assertTrue(Float.isFinite(v), "an output was left unwritten" + TestData.seedInfo());
                     assertArrayEquals(want, got, threads + " OpenBLAS thread(s)" + TestData.seedInfo());
                 } finally {
@@ -70,8 +70,8 @@ class PackedGemmTest {
         CpuBackend cpu = new CpuBackend();
         float[] x = randArray(64 * 96), want = nan(64 * 80), got = nan(64 * 80);
         try (Tensor w = TestData.randn(DType.F32, 1, 80, 96)) {
-            ArrayGemmTest.gemm(cpu, true, 1f, x, 64, 96, w, 0f, want);
-            ArrayGemmTest.gemmPacked(cpu, true, null, w, 1f, x, 64, 0f, got);
+            StepGemmTest.gemm(cpu, true, 1f, x, 64, 96, w, 0f, want);
+            StepGemmTest.gemmPacked(cpu, true, null, w, 1f, x, 64, 0f, got);
             assertArrayEquals(want, got);
         }
     }
@@ -82,8 +82,8 @@ class PackedGemmTest {
         float[] x = randArray(5 * 12), want = new float[5 * 7], got = new float[5 * 7];
         try (Tensor w = TestData.randn(DType.F32, 1, 7, 12)) {
             assertEquals(null, java.ops().packWeight(true, w));
-            ArrayGemmTest.gemm(java, true, 1f, x, 5, 12, w, 0f, want);
-            ArrayGemmTest.gemmPacked(java, true, null, w, 1f, x, 5, 0f, got);
+            StepGemmTest.gemm(java, true, 1f, x, 5, 12, w, 0f, want);
+            StepGemmTest.gemmPacked(java, true, null, w, 1f, x, 5, 0f, got);
             assertArrayEquals(want, got);
         }
     }
@@ -95,13 +95,13 @@ class PackedGemmTest {
         try (Tensor w = TestData.randn(DType.F32, 1, 64, 48); Tensor other = TestData.randn(DType.F32, 1, 48, 64);
              PackedWeight packed = cpu.ops().packWeight(true, other)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> ArrayGemmTest.gemmPacked(cpu, true, packed, w, 1f, new float[10 * 48], 10, 0f, new float[10 * 64]));
+                    () -> StepGemmTest.gemmPacked(cpu, true, packed, w, 1f, new float[10 * 48], 10, 0f, new float[10 * 64]));
             assertTrue(e.getMessage().contains("packed"), e.getMessage());
             try (PackedWeight backward = cpu.ops().packWeight(false, w)) { // the other direction's copy
                 assertThrows(IllegalArgumentException.class,
-                        () -> ArrayGemmTest.gemmPacked(cpu, true, backward, w, 1f, new float[10 * 48], 10, 0f, new float[10 * 64]));
+                        () -> StepGemmTest.gemmPacked(cpu, true, backward, w, 1f, new float[10 * 48], 10, 0f, new float[10 * 64]));
             }
-            assertThrows(IllegalArgumentException.class, () -> ArrayGemmTest.gemmPacked(cpu, true, null, w, 1f, new float[3], 10, 0f, new float[10 * 64]));
+            assertThrows(IllegalArgumentException.class, () -> StepGemmTest.gemmPacked(cpu, true, null, w, 1f, new float[3], 10, 0f, new float[10 * 64]));
         }
     }
 

@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Test;
  * the OpenBLAS call on tensors; the ones in between (rank 8 columns: libasft's up to AVX2,
  * OpenBLAS's with AVX-512) against the reference only.
  */
-class ArrayGemmTest {
+class StepGemmTest {
     @ParameterizedTest(name = "{0}x{1}x{2} transB={3} alpha={4} beta={5}")
     @CsvSource({"1,1,1,true,1,0", "7,5,3,true,1,0", "64,48,33,false,1,0", "37,129,70,true,0.5,1", "300,8,64,false,2,1",
             "256,96,80,true,1,0.25", "1024,8,512,true,1,0", "1024,8,512,false,1,0", "100,16,64,true,0.5,0",
