@@ -75,6 +75,29 @@ class AnchorCliTest {
         assertEquals(direct, fromFile, 1e-5 * direct, mode);
     }
 
+    /** code-unit: stored like code mode (its C already scaled), and read back to the same penalty as built in memory. */
+    @Test
+    void codeUnitAnchorFileGivesTheSamePenaltyAsBuildingInMemory() throws IOException {
+        double code = total(run("regularizer", "--base", p.base().toString(), "--aligned", p.aligned().toString(),
+                "--adapter", p.adapter().toString(), "--json"));
+        Path f = anchor("code-unit", "f32");
+        double fromFile = total(run("regularizer", "--anchor", f.toString(), "--adapter", p.adapter().toString(), "--json"));
+        double direct = 0;
+        dev.asft.core.backend.Backend be = new dev.asft.core.backend.CpuBackend();
+        try (dev.asft.core.io.HfCheckpoint base = dev.asft.core.io.HfCheckpoint.open(p.base());
+             dev.asft.core.io.HfCheckpoint aligned = dev.asft.core.io.HfCheckpoint.open(p.aligned());
+             dev.asft.core.io.PeftAdapter ad = dev.asft.core.io.PeftAdapter.read(p.adapter())) {
+            dev.asft.core.anchor.AnchorBuilder builder = new dev.asft.core.anchor.AnchorBuilder(be)
+                    .mode(dev.asft.core.anchor.AnchorMode.parse("code-unit"));
+            for (var e : ad.modules().entrySet())
+                try (dev.asft.core.anchor.ModuleAnchor m = builder.buildModule(base, aligned, e.getKey())) {
+                    direct += m.regularize(be, e.getValue().a(), e.getValue().b(), null, null, 0f);
+                }
+        }
+        assertEquals(direct, fromFile, 1e-5 * direct, "code-unit from its file");
+        assertTrue(Math.abs(direct - code) > 1e-3 * code, "code-unit is not code mode: " + direct + " vs " + code);
+    }
+
     @Test
     void anchorMetadataAndSummary() throws IOException {
         Path f = dir.resolve("a.safetensors");

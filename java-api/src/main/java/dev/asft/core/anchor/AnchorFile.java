@@ -63,7 +63,8 @@ public final class AnchorFile {
     static List<StreamingSafetensorsWriter.Spec> specs(String module, long dOut, long dIn, AnchorMode mode, DType storage) {
         List<StreamingSafetensorsWriter.Spec> out = new ArrayList<>();
         switch (mode.kind()) {
-            case CODE: out.add(new StreamingSafetensorsWriter.Spec(module + ".c", storage, new long[] {dOut, dOut})); break;
+            case CODE:
+            case CODE_UNIT: out.add(new StreamingSafetensorsWriter.Spec(module + ".c", storage, new long[] {dOut, dOut})); break;
             case DIRECTION: out.add(new StreamingSafetensorsWriter.Spec(module + ".v", storage, new long[] {dOut, dIn})); break;
             default: {
                 int k = mode.clampedK(Math.min(dOut, dIn));
@@ -199,7 +200,8 @@ public final class AnchorFile {
         if (dOut <= 0 || dIn <= 0) throw new SafetensorsException(file, module, "module metadata has no valid shape");
         double norm = s.path("norm_v").asDouble(Double.NaN);
         switch (mode.kind()) {
-            case CODE: {
+            case CODE:
+            case CODE_UNIT: { // the stored C is the mode's (code-unit's already divided by its top eigenvalue)
                 Tensor c = need(file, f, module + ".c", dOut, dOut);
                 Tensor owned = c.to(c.dtype()); // out of the mapping
                 if (form == AnchorForm.C) return new DenseAnchor(module, dOut, dIn, owned, AnchorForm.C, norm);

@@ -83,6 +83,10 @@ class AnchorModesTest {
         // Full eigendecomposition (LAPACK, double) of V V^T: eigenvectors = left singular vectors.
         double[] a = vvt.clone(), w = new double[D_OUT];
         assertEquals(0, openblas.LAPACKE_dsyev(openblas.LAPACK_ROW_MAJOR, (byte) 'V', (byte) 'U', D_OUT, a, D_OUT, w));
+        if (mode.kind() == AnchorMode.Kind.CODE_UNIT) { // V V^T / sigma_1^2: C / lambda_max(C)
+            for (int i = 0; i < vvt.length; i++) vvt[i] /= w[D_OUT - 1];
+            return vvt;
+        }
         int k = mode.clampedK(Math.min(D_OUT, D_IN));
         double[] c = new double[D_OUT * D_OUT];
         for (int e = D_OUT - k; e < D_OUT; e++) { // top k (ascending order)
@@ -123,7 +127,7 @@ class AnchorModesTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"code", "direction", "subspace:4", "subspace:24", "compressed:6", "compressed:24", "compressed:100"})
+    @ValueSource(strings = {"code", "code-unit", "direction", "subspace:4", "subspace:24", "compressed:6", "compressed:24", "compressed:100"})
     void penaltyAndGradientsMatchTheDefinition(String modeName) {
         AnchorMode mode = AnchorMode.parse(modeName);
         Tensor[] p = pair();
@@ -153,6 +157,41 @@ class AnchorModesTest {
             p[0].close();
             p[1].close();
         }
+    }
+
+    /** code-unit: the top eigenvalue of C is 1 (the top direction is free), and the Q form gives the C form's penalty. */
+    @Test
+    void codeUnitIsScaleFree() {
+        Tensor[] p = pair();
+        AnchorMode mode = AnchorMode.parse("code-unit");
+        assertEquals("code-unit", mode.toString());
+        try (Tensor a = TestData.randn(DType.F32, 0.3, R, D_IN); Tensor b = TestData.randn(DType.F32, 0.3, D_OUT, R);
+             Tensor big = Tensor.of(DType.F32, scaled(p, 10f), D_OUT, D_IN)) {
+            Backend be = new CpuBackend();
+            try (DenseAnchor c = (DenseAnchor) new AnchorBuilder(be).mode(mode).form(AnchorForm.C).fromWeights("m", p[0], p[1]);
+                 DenseAnchor q = (DenseAnchor) new AnchorBuilder(be).mode(mode).form(AnchorForm.Q).fromWeights("m", p[0], p[1]);
+                 DenseAnchor c10 = (DenseAnchor) new AnchorBuilder(be).mode(mode).form(AnchorForm.C).fromWeights("m", big, p[1])) {
+                double[] cm = new double[D_OUT * D_OUT], w = new double[D_OUT];
+                for (int i = 0; i < cm.length; i++) cm[i] = c.matrix().getFloat(i);
+                assertEquals(0, openblas.LAPACKE_dsyev(openblas.LAPACK_ROW_MAJOR, (byte) 'N', (byte) 'U', D_OUT, cm, D_OUT, w));
+                assertEquals(1.0, w[D_OUT - 1], 1e-5, "the top eigenvalue of C");
+                double rc = c.regularize(be, a, b, null, null, 0f), rq = q.regularize(be, a, b, null, null, 0f);
+                assertEquals(rc, rq, 1e-5 * baSq(a.toFloatArray(), b.toFloatArray()), "Q form = C form");
+                // V ten times larger: code mode's C grows tenfold, code-unit's stays the same
+                for (int i = 0; i < cm.length; i++)
+                    assertEquals(c.matrix().getFloat(i), c10.matrix().getFloat(i), 1e-5, "scale-free: element " + i);
+            }
+        } finally {
+            p[0].close();
+            p[1].close();
+        }
+    }
+
+    /** base + s (aligned - base) of a pair. */
+    private static float[] scaled(Tensor[] p, float s) {
+        float[] out = new float[D_OUT * D_IN];
+        for (int i = 0; i < out.length; i++) out[i] = p[1].getFloat(i) + s * (p[0].getFloat(i) - p[1].getFloat(i));
+        return out;
     }
 
     /** java and cpu always; cuda too where a GPU is present (its skinny products then run on the device). */

@@ -41,7 +41,7 @@ final class AnchorCommand implements Callable<Integer> {
     Targets targets;
 
     @Option(names = "--mode", defaultValue = "code",
-            description = "code (default), subspace:k, direction or compressed:k (k is clamped to each module's rank).")
+            description = "code (default), code-unit (code divided by its top eigenvalue: scale-free, beyond the paper), subspace:k, direction or compressed:k (k is clamped to each module's rank).")
     String mode;
 
     @Option(names = "--dtype", defaultValue = "f32", description = "Storage: f32 or bf16 (default: ${DEFAULT-VALUE}).")
