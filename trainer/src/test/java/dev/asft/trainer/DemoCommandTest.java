@@ -43,20 +43,37 @@ class DemoCommandTest {
         CliTest.Run r = CliTest.run("demo", "--smoke", "--world", world.toString(), "--out", out.toString());
         assertEquals(0, r.code(), r.err());
         JsonNode res = JSON.readTree(out.resolve("results.json").toFile());
-        for (String m : new String[] {"base", "aligned"}) {
-            assertTrue(res.get(m).get("harmful_score").isNumber() && res.get(m).get("finetune_accuracy").isNumber(), res.toString());
-        }
+        for (String m : new String[] {"base", "aligned"})
+            for (String f : new String[] {"harmful_score", "other_rate", "keyword_harmful_score", "finetune_accuracy", "label_accuracy"})
+                assertTrue(res.get(m).get(f).isNumber(), m + " " + f + ": " + res);
         Set<String> rows = new HashSet<>();
         for (JsonNode row : res.get("rows")) {
             rows.add(row.get("method").asText() + "@" + row.get("p").asDouble());
-            double hs = row.get("harmful_score").asDouble(), fa = row.get("finetune_accuracy").asDouble();
-            assertTrue(hs >= 0 && hs <= 100 && fa >= 0 && fa <= 100, row.toString());
-            assertTrue(Files.isRegularFile(out.resolve(row.get("adapter").asText()).resolve("adapter_model.safetensors")), row.toString());
-            assertEquals(row.get("method").asText().equals("asft"), row.has("lambda"), row.toString());
+            double hs = row.get("harmful_score").asDouble(), fa = row.get("finetune_accuracy").asDouble(), other = row.get("other_rate").asDouble();
+            assertTrue(hs >= 0 && hs <= 100 && fa >= 0 && fa <= 100 && other >= 0 && hs + other <= 100 + 1e-9, row.toString());
+            for (JsonNode a : row.get("adapters"))
+                assertTrue(Files.isRegularFile(out.resolve(a.asText()).resolve("adapter_model.safetensors")), row.toString());
+            assertEquals(!row.get("method").asText().equals("sft"), row.has("knob"), row.toString());
         }
-        assertEquals(Set.of("sft@0.1", "safelora@0.1", "asft@0.1"), rows);
+        assertEquals(Set.of("sft@0.0", "safelora@0.0", "asft@0.0", "sft@0.1", "safelora@0.1", "asft@0.1"), rows);
+        // the frontier: every planned method and knob, the controls among them, and Safe LoRA's two knobs
+        Set<String> points = new HashSet<>();
+        for (JsonNode pt : res.get("frontier")) {
+            points.add(pt.get("method").asText() + (pt.has("knob") ? "@" + pt.get("knob").asText() + "=" + pt.get("value").asDouble() : ""));
+            assertTrue(pt.get("harmful_score_ci95").isNumber() && pt.get("finetune_accuracy_ci95").isNumber(), pt.toString());
+        }
+        assertTrue(points.containsAll(Set.of("sft", "asft@lambda=1.0", "l2@lambda=1.0", "random@lambda=1.0", "safelora@tau=0.5",
+                "safelora-number@modules=1.0")), points.toString());
+        assertTrue(res.get("best_at_equal_accuracy").has("sft"), res.toString());
+        assertEquals(2, res.get("worlds").get("world_seeds").size(), res.get("worlds").toString());
+        assertTrue(res.get("worlds").get("summary").has("sft"), res.get("worlds").toString());
+        assertTrue(res.get("anchor_scale").get(0).get("lambda_max_c").asDouble() > 0, res.get("anchor_scale").toString());
         assertTrue(Files.size(out.resolve("plots/harmful_score_vs_p.png")) > 1000);
         assertTrue(Files.size(out.resolve("plots/finetune_accuracy_vs_p.png")) > 1000);
+        assertTrue(Files.size(out.resolve("plots/frontier.png")) > 1000);
+        for (String line : Files.readAllLines(out.resolve("answers/aligned.jsonl")))
+            assertTrue(line.contains("\"verdict\"") || line.contains("\"correct\""), line);
+        assertTrue(JSON.readTree(world.resolve("world.json").toFile()).get("anchor_scale").size() > 0, "world.json records the anchor scale");
         assertTrue(Files.readAllLines(out.resolve("answers/aligned.jsonl")).size() == res.get("harmful_prompts").asInt()
                 + res.get("task_prompts").asInt());
         assertTrue(r.out().contains("Safe LoRA") && r.out().contains("harmful score"), r.out());

@@ -9,6 +9,8 @@ import dev.asft.trainer.demo.Plots;
 import dev.asft.trainer.demo.ResultsTable;
 import dev.asft.trainer.demo.StudyPlan;
 import dev.asft.trainer.demo.WorldBuilder;
+import dev.asft.trainer.demo.WorldSpec;
+import dev.asft.trainer.demo.Worlds;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -45,6 +47,10 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--world", description = "Use (or build) the world in this folder instead of the cache.")
     Path world;
 
+    @Option(names = "--size", defaultValue = "standard",
+            description = "World size: standard, or large (hidden 256, 4 layers, a longer alignment; builds for longer) (default: ${DEFAULT-VALUE}).")
+    String worldSize;
+
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the world and the study (default: ${DEFAULT-VALUE}).")
     long seed;
 
@@ -54,28 +60,20 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         StudyPlan plan = size.smoke ? StudyPlan.SMOKE : size.quick ? StudyPlan.QUICK : StudyPlan.FULL;
+        if (!size.smoke) plan = plan.withWorld(WorldSpec.named(OptionChecks.oneOf("--size", worldSize, "standard", "large")));
         if (!Files.exists(out.resolve(MARKER))) Outputs.folder("--out", out); // its own previous output is replaced when the new one is complete
         Backend backend = Backends.select(device, true);
         long start = System.nanoTime();
-        WorldBuilder builder = new WorldBuilder(plan.world(), seed, backend);
-        Path worldDir = world != null ? world
-                : Path.of(System.getProperty("user.home"), ".cache", "asft", "worlds",
-                        plan.world().name() + "-seed" + seed + "-f" + WorldBuilder.FORMAT);
-        if (builder.isBuilt(worldDir)) {
-            System.err.println("demo: using the world in " + worldDir);
-        } else {
-            if (Files.exists(worldDir)) {
-                if (world != null) throw new IllegalArgumentException(worldDir + " exists but is not a complete world of this size and seed");
-                System.err.println("demo: the cached world in " + worldDir + " is stale or incomplete; rebuilding it");
-                AtomicFiles.deleteTree(worldDir);
-            }
-            System.err.println("demo: building the world (" + plan.world().name() + ", seed " + seed + ") into " + worldDir);
-            builder.build(worldDir);
-        }
+        WorldSpec spec = plan.world();
+        Path worldDir = world != null ? world : Worlds.cached(spec, seed);
+        Worlds.obtain(spec, seed, backend, worldDir, world != null, System.err);
+        // the headline's further worlds: beside an explicit --world, else in the cache
+        java.util.function.LongFunction<Path> extraWorld = ws -> world != null
+                ? world.resolveSibling(world.getFileName() + "-seed" + ws) : Worlds.cached(spec, ws);
         Path tmp = AtomicFiles.tempDirFor(out);
         ObjectNode results;
         try {
-            results = new DemoStudy(plan, seed, backend, System.err).run(WorldBuilder.World.at(worldDir), tmp);
+            results = new DemoStudy(plan, seed, backend, extraWorld, System.err).run(WorldBuilder.World.at(worldDir), tmp);
             results.put("world", worldDir.toString());
             try {
                 Plots.write(results, tmp.resolve("plots"));

@@ -8,6 +8,12 @@ package dev.asft.trainer.cli;
 final class OptionChecks {
     private OptionChecks() {}
 
+    /** v when it is one of the allowed values, else a one-line error naming the option. */
+    static String oneOf(String option, String v, String... allowed) {
+        for (String a : allowed) if (a.equals(v)) return v;
+        throw new IllegalArgumentException(option + " must be one of " + String.join(", ", allowed) + ", got '" + v + "'");
+    }
+
     static double finite(String option, double v) {
         if (!Double.isFinite(v)) throw new IllegalArgumentException(option + " must be a finite number, got " + v);
         return v;

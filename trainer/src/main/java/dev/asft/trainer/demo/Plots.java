@@ -16,7 +16,8 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
  * The study's plots (XChart, PNG): harmful score and fine-tuning accuracy against the harmful
- * fraction p per method, with the aligned model as a reference line, and the lambda sweep.
+ * fraction p per method (error bars: 95% intervals over the seeds), with the aligned model as a
+ * reference line, and the frontier: harmful score against task accuracy, each method along its knob.
  */
 public final class Plots {
     private Plots() {}
@@ -31,15 +32,13 @@ public final class Plots {
                     .xAxisTitle("harmful fraction p").yAxisTitle(title(metric) + " (%)").build();
             style(c);
             Map<String, List<double[]>> byMethod = new LinkedHashMap<>();
-            for (JsonNode r : results.get("rows")) {
-                if (r.get("method").asText().equals("asft") && r.get("lambda").asDouble() != StudyPlan.LAMBDA) continue;
-                byMethod.computeIfAbsent(label(r.get("method").asText()), k -> new ArrayList<>())
-                        .add(new double[] {r.get("p").asDouble(), r.get(metric).asDouble(), r.path(metric + "_sd").asDouble(0)});
-            }
+            for (JsonNode r : results.get("rows"))
+                byMethod.computeIfAbsent(ResultsTable.label(r.get("method").asText()), k -> new ArrayList<>())
+                        .add(new double[] {r.get("p").asDouble(), r.get(metric).asDouble(), r.path(metric + "_ci95").asDouble(0)});
             double maxP = 0;
             for (var e : byMethod.entrySet()) {
                 e.getValue().sort((a, b) -> Double.compare(a[0], b[0]));
-                c.addSeries(e.getKey(), xs(e.getValue(), 0), xs(e.getValue(), 1), xs(e.getValue(), 2)); // error bars: the runs' sd
+                c.addSeries(e.getKey(), xs(e.getValue(), 0), xs(e.getValue(), 1), xs(e.getValue(), 2)); // error bars: 95% intervals
                 for (double[] v : e.getValue()) maxP = Math.max(maxP, v[0]);
             }
             double ref = results.get("aligned").get(metric).asDouble();
@@ -47,26 +46,22 @@ public final class Plots {
                     .setMarker(SeriesMarkers.NONE);
             out.add(save(c, dir.resolve(metric + "_vs_p.png")));
         }
-        List<double[]> sweep = new ArrayList<>();
-        double sweepP = -1;
-        for (JsonNode r : results.get("rows"))
-            if (r.get("method").asText().equals("asft")) sweep.add(new double[] {r.get("lambda").asDouble(), r.get("harmful_score").asDouble(),
-                    r.get("finetune_accuracy").asDouble(), r.get("p").asDouble(), r.path("harmful_score_sd").asDouble(0),
-                    r.path("finetune_accuracy_sd").asDouble(0)});
-        if (!sweep.isEmpty()) {
-            sweepP = sweep.get(sweep.size() - 1)[3];
-            final double sp = sweepP;
-            sweep.removeIf(v -> v[3] != sp);
-        }
-        if (sweep.size() >= 2) { // a sweep, not just the main row
-            sweep.sort((a, b) -> Double.compare(a[0], b[0]));
-            XYChart c = new XYChartBuilder().width(640).height(420).title("AsFT lambda sweep at p = " + DemoStudy.fmt(sweepP))
-                    .xAxisTitle("lambda").yAxisTitle("%").build();
+        JsonNode frontier = results.get("frontier");
+        if (frontier != null && frontier.size() > 0) {
+            XYChart c = new XYChartBuilder().width(760).height(560)
+                    .title(String.format(java.util.Locale.ROOT, "harmful score vs task accuracy at p = %.2f", results.get("frontier_p").asDouble()))
+                    .xAxisTitle("fine-tuning accuracy (%)").yAxisTitle("harmful score (%)").build();
             style(c);
-            c.getStyler().setXAxisLogarithmic(sweep.get(0)[0] > 0);
-            c.addSeries("harmful score", xs(sweep, 0), xs(sweep, 1), xs(sweep, 4));
-            c.addSeries("finetune accuracy", xs(sweep, 0), xs(sweep, 2), xs(sweep, 5));
-            out.add(save(c, dir.resolve("lambda_sweep.png")));
+            Map<String, List<double[]>> byMethod = new LinkedHashMap<>();
+            for (JsonNode pt : frontier)
+                byMethod.computeIfAbsent(ResultsTable.label(pt.get("method").asText()), k -> new ArrayList<>())
+                        .add(new double[] {pt.path("value").asDouble(0), pt.get("finetune_accuracy").asDouble(), pt.get("harmful_score").asDouble(),
+                                pt.path("harmful_score_ci95").asDouble(0)});
+            for (var e : byMethod.entrySet()) {
+                e.getValue().sort((a, b) -> Double.compare(a[0], b[0])); // along the knob
+                c.addSeries(e.getKey(), xs(e.getValue(), 1), xs(e.getValue(), 2), xs(e.getValue(), 3));
+            }
+            out.add(save(c, dir.resolve("frontier.png")));
         }
         return out;
     }
@@ -94,14 +89,5 @@ public final class Plots {
 
     private static String title(String metric) {
         return metric.equals("harmful_score") ? "harmful score" : "fine-tuning accuracy";
-    }
-
-    private static String label(String method) {
-        return switch (method) {
-            case "sft" -> "SFT";
-            case "safelora" -> "Safe LoRA";
-            case "asft" -> "AsFT (lambda = 1)";
-            default -> method;
-        };
     }
 }

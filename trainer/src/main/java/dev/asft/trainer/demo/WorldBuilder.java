@@ -41,9 +41,10 @@ public final class WorldBuilder {
     /**
      * Bumped whenever a change alters the built bytes (the cache is keyed by it): 2 = one-pass loss,
      * bulk copies; 3 = attention, SwiGLU and cross-entropy in libasft; 4 = RMSNorm in libasft;
-     * 5 = attention tiles (every score an FMA chain, <P, dP> in vector lanes).
+     * 5 = attention tiles (every score an FMA chain, <P, dP> in vector lanes); 6 = world.json
+     * records each module's ||V||_F and lambda_max(C) (the model bytes are those of 5).
      */
-    public static final int FORMAT = 5;
+    public static final int FORMAT = 6;
     private static final ObjectMapper JSON = new ObjectMapper();
     private final WorldSpec spec;
     private final long seed;
@@ -86,6 +87,10 @@ public final class WorldBuilder {
             manifest.put("seed", seed);
             manifest.set("spec", JSON.valueToTree(spec));
             manifest.set("sha256", JSON.valueToTree(checksums(tmp)));
+            try (dev.asft.core.io.HfCheckpoint b = dev.asft.core.io.HfCheckpoint.open(w.base());
+                 dev.asft.core.io.HfCheckpoint a = dev.asft.core.io.HfCheckpoint.open(w.aligned())) {
+                manifest.set("anchor_scale", StudyAnchors.scale(backend, b, a)); // per module ||V||_F and lambda_max(C)
+            }
             manifest.put("build_seconds", Math.round((System.nanoTime() - start) / 1e8) / 10.0);
             AtomicFiles.writeString(tmp.resolve("world.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(manifest) + "\n");
         });
