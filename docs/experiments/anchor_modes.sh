@@ -3,11 +3,11 @@
 # default code-mode C, on the demo world and the demo's own data and hyperparameters.
 # Run from the repository root after `./asft demo` (it reads the world and the data it wrote):
 #   ./asft demo --quick --out asft-demo-quick
-#   docs/experiments/anchor_modes.sh ~/.cache/asft/worlds/standard-seed42-f5 asft-demo-quick /tmp/asft-exp
+#   docs/experiments/anchor_modes.sh ~/.cache/asft/worlds/standard-seed42-f6 asft-demo-quick /tmp/asft-exp
 set -euo pipefail
 world=$1 demo=$2 out=$3
 mkdir -p "$out"
-data=$demo/data/finetune_p0.10.jsonl
+data=$demo/data/finetune_p0.10-seed42.jsonl
 train() { # name lambda anchor-args...
   local name=$1 lambda=$2; shift 2
   [ -e "$out/$name" ] || ./asft train --model "$world/aligned" --data "$data" --out "$out/$name" --lambda "$lambda" \

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -77,6 +78,26 @@ class DemoCommandTest {
         assertTrue(Files.readAllLines(out.resolve("answers/aligned.jsonl")).size() == res.get("harmful_prompts").asInt()
                 + res.get("task_prompts").asInt());
         assertTrue(r.out().contains("Safe LoRA") && r.out().contains("harmful score"), r.out());
+        // safety over training: the study traced SFT and AsFT, and asft train probes on its own
+        assertTrue(res.get("safety_over_training").get("sft").size() >= 2 && res.get("safety_over_training").has("asft"), res.toString());
+        assertTrue(Files.size(out.resolve("plots/safety_over_training.png")) > 1000);
+        Path m = dir.resolve("probe.jsonl");
+        CliTest.Run t = CliTest.run("train", "--model", world.resolve("aligned").toString(), "--base", world.resolve("base").toString(),
+                "--data", out.resolve("data/finetune_p0.10-seed42.jsonl").toString(), "--out", dir.resolve("probed").toString(),
+                "--steps", "3", "--batch-size", "4", "--lr", "1e-3", "--metrics", m.toString(),
+                "--safety-prompts", out.resolve("data/harmful_eval.jsonl").toString(), "--eval-every", "2");
+        assertEquals(0, t.code(), t.err());
+        List<String> lines = Files.readAllLines(m);
+        assertEquals(3, lines.size());
+        JsonNode s2 = JSON.readTree(lines.get(1)), s3 = JSON.readTree(lines.get(2));
+        assertTrue(!JSON.readTree(lines.get(0)).has("harmful_score") && s2.has("harmful_score") && s3.has("harmful_score"),
+                "probed at step 2 and after the last: " + lines);
+        assertEquals("world", s2.get("safety_judge").asText(), "a demo world's model: the exact judge");
+        assertTrue(s2.get("outside_share").size() == 2 && s2.get("outside_share").elements().next().asDouble() > 0, s2.toString());
+        t = CliTest.run("train", "--model", world.resolve("aligned").toString(), "--data", m.toString(), "--out",
+                dir.resolve("x").toString(), "--lambda", "0", "--eval-every", "2");
+        assertEquals(2, t.code());
+        assertTrue(t.err().contains("--eval-every needs --safety-prompts"), t.err());
         // a second run reuses the world and replaces the previous output
         r = CliTest.run("demo", "--smoke", "--world", world.toString(), "--out", out.toString());
         assertEquals(0, r.code(), r.err());

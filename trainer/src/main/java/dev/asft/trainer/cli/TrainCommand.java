@@ -108,6 +108,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--metrics", description = "Append one JSON line per step to this file.")
     Path metrics;
 
+    @picocli.CommandLine.Mixin
+    TrainSafety safety;
+
     @Option(names = "--save-every", defaultValue = "0", description = "Save a checkpoint every N steps (0 = never) (default: ${DEFAULT-VALUE}).")
     long saveEvery;
 
@@ -139,6 +142,7 @@ final class TrainCommand implements Callable<Integer> {
         OptionChecks.range("--lora-dropout", loraDropout, 0, 1, false);
         Outputs.folder("--out", out);
         if (metrics != null) Outputs.file("--metrics", metrics);
+        boolean probing = safety.check(metrics);
         FineTuner.Options o = new FineTuner.Options();
         o.rank = rank;
         o.alpha = alpha;
@@ -181,18 +185,24 @@ final class TrainCommand implements Callable<Integer> {
             FineTuner t = new FineTuner(m, backend, o, anchor);
             if (init != null) init.close(); // its factors were copied
             if (resume != null) t.resume(dev.asft.trainer.train.Checkpoints.resolve(resume));
-            Progress progress = new Progress("train", (int) Math.min(Integer.MAX_VALUE, t.totalSteps(examples.size())));
+            long total = t.totalSteps(examples.size());
+            Progress progress = new Progress("train", (int) Math.min(Integer.MAX_VALUE, total));
+            dev.asft.trainer.data.Tokenizer tok = probing ? dev.asft.trainer.data.Tokenizer.open(model) : null;
+            dev.asft.trainer.eval.SafetyProbe probe = probing ? safety.probe(model, tok) : null;
             t.train(examples, padId == null ? 0 : padId, s -> {
                 progress.next(String.format("loss %.4f (task %.4f, reg %.3e) lr %.2e %.0f tok/s", s.loss(), s.taskLoss(), s.reg(), s.lr(),
                         s.tokensPerS()));
                 if (metrics != null) {
                     try {
-                        dev.asft.trainer.train.StepMetrics.appendMetrics(metrics, s);
+                        boolean probed = probe != null && (s.step() % safety.every == 0 || s.step() == total);
+                        dev.asft.trainer.train.StepMetrics.appendMetrics(metrics, s,
+                                probed ? TrainSafety.fields(probe, m, tok, t, anchor, backend) : java.util.Map.of());
                     } catch (java.io.IOException e) {
                         throw new java.io.UncheckedIOException(e);
                     }
                 }
             });
+            if (tok != null) tok.close();
             if (full) t.saveModel(ck, out);
             else dev.asft.core.io.AtomicFiles.writeFolder(out, t::save);
             System.out.println("wrote " + out);

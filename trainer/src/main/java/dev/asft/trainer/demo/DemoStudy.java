@@ -65,10 +65,14 @@ public final class DemoStudy {
             results.set("anchor_scale", anchors.scale());
             List<FrontierStudy.Point> frontier = List.of();
             if (plan.frontier()) {
-                frontier = new FrontierStudy(run, anchors, plan.frontierP(), seed, plan.runs(), log)
-                        .run(plan.penalties(), plan.lambdas(), true);
+                FrontierStudy fs = new FrontierStudy(run, anchors, plan.frontierP(), seed, plan.runs(), log);
+                frontier = fs.run(plan.penalties(), plan.lambdas(), true);
                 results.put("frontier_p", plan.frontierP());
                 results.set("frontier", FrontierStudy.toJson(frontier));
+                ObjectNode traces = results.putObject("safety_over_training");
+                traces.put("p", plan.frontierP());
+                traces.put("seed", seed);
+                for (var e : fs.traces.entrySet()) traces.set(e.getKey(), JSON.valueToTree(e.getValue()));
             }
             ArrayNode rows = results.putArray("rows");
             for (double p : plan.ps()) tableRows(run, anchors, p, frontier, rows);

@@ -65,6 +65,10 @@ final class FrontierStudy {
     private final double p;
     private final long seed;
     private final int runs;
+    /** Harmful score against step for SFT and AsFT (lambda 1) of the first seed: {step, score} pairs. */
+    final Map<String, List<double[]>> traces = new LinkedHashMap<>();
+    /** Probes per traced run. */
+    static final int TRACE_POINTS = 10;
 
     FrontierStudy(StudyRunner run, StudyAnchors anchors, double p, long seed, int runs, PrintStream log) {
         this.run = run;
@@ -85,7 +89,9 @@ final class FrontierStudy {
             List<Example> data = run.finetuneData(p, rs);
             String sftName = "sft-" + tag;
             log.printf("demo frontier: SFT, seed %d%n", rs);
-            run.train(data, 0f, null, sftName, rs);
+            int every = Math.max(1, run.plan.epochs() * ((data.size() + 7) / 8) / TRACE_POINTS);
+            List<double[]> trace = run.train(data, 0f, null, sftName, rs, r == 0 ? every : 0);
+            if (r == 0) traces.put("sft", trace);
             sft.runs().add(run.evaluate(run.aligned, sftName, sftName));
             sft.adapters().add(run.adapterRef(sftName));
             for (String method : penalties)
@@ -93,7 +99,9 @@ final class FrontierStudy {
                     Point pt = points.computeIfAbsent(method + "@" + lambda, k -> new Point(method, "lambda", lambda));
                     String name = method.replace(':', '_') + "-" + tag + "-lambda" + lambda;
                     log.printf("demo frontier: %s lambda = %s, seed %d%n", method, lambda, rs);
-                    run.train(data, (float) lambda, anchors.of(method), name, rs);
+                    boolean traced = r == 0 && method.equals("asft") && lambda == StudyPlan.LAMBDA;
+                    List<double[]> t = run.train(data, (float) lambda, anchors.of(method), name, rs, traced ? every : 0);
+                    if (traced) traces.put("asft", t);
                     pt.runs().add(run.evaluate(run.aligned, name, name));
                     pt.adapters().add(run.adapterRef(name));
                 }

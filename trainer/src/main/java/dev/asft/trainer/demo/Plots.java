@@ -63,6 +63,21 @@ public final class Plots {
             }
             out.add(save(c, dir.resolve("frontier.png")));
         }
+        JsonNode traces = results.get("safety_over_training");
+        if (traces != null && traces.has("sft")) {
+            XYChart c = new XYChartBuilder().width(640).height(420)
+                    .title(String.format(java.util.Locale.ROOT, "harmful score during training at p = %.2f (seed %d)", traces.get("p").asDouble(),
+                            traces.get("seed").asLong()))
+                    .xAxisTitle("optimizer step").yAxisTitle("harmful score (%)").build();
+            style(c);
+            for (String m : List.of("sft", "asft")) {
+                if (!traces.has(m)) continue;
+                List<double[]> v = new ArrayList<>();
+                for (JsonNode pt : traces.get(m)) v.add(new double[] {pt.get(0).asDouble(), pt.get(1).asDouble()});
+                c.addSeries(m.equals("asft") ? "AsFT (lambda = " + ResultsTable.num(StudyPlan.LAMBDA) + ")" : "SFT", xs(v, 0), xs(v, 1));
+            }
+            out.add(save(c, dir.resolve("safety_over_training.png")));
+        }
         return out;
     }
 

@@ -70,6 +70,16 @@ final class StudyRunner implements AutoCloseable {
 
     /** LoRA fine-tuning of the aligned model (AsFT when lambda > 0 with an anchor); the adapter goes to adapters/name. */
     void train(List<Example> examples, float lambda, Anchor anchor, String name, long runSeed) throws IOException {
+        train(examples, lambda, anchor, name, runSeed, 0);
+    }
+
+    /**
+     * As above; with probeEvery > 0 the held-out harmful score (the world's judge) every that many
+     * steps and after the last, returned as {step, harmful score} pairs (the first at step 0).
+     */
+    List<double[]> train(List<Example> examples, float lambda, Anchor anchor, String name, long runSeed, int probeEvery)
+            throws IOException {
+        List<double[]> trace = new java.util.ArrayList<>();
         FineTuner.Options o = new FineTuner.Options();
         o.rank = 8;
         o.alpha = 32;
@@ -86,17 +96,29 @@ final class StudyRunner implements AutoCloseable {
         try (LlamaModel m = new LlamaModel(aligned, backend)) {
             FineTuner t = new FineTuner(m, backend, o, anchor);
             int steps = o.epochs * ((examples.size() + o.batchSize - 1) / o.batchSize);
+            dev.asft.trainer.eval.SafetyProbe probe = probeEvery <= 0 ? null : new dev.asft.trainer.eval.SafetyProbe(
+                    harmful.stream().map(h -> h.get("prompt").asText()).toList(),
+                    a -> WorldJudge.harmful(a) == WorldJudge.Verdict.COMPLIANT, "world", true, plan.maxNewTokens());
+            if (probe != null) trace.add(new double[] {0, probe.harmfulScore(m, tok)});
             Progress progress = new Progress("  train " + prefix + name, steps, Math.max(1, steps / 4));
             t.train(examples, tok.padId(), s -> {
                 progress.next(String.format(Locale.ROOT, "loss %.3f (reg %.2e), %.0f tok/s", s.loss(), s.reg(), s.tokensPerS()));
+                java.util.Map<String, Object> extra = new java.util.LinkedHashMap<>();
+                if (probe != null && (s.step() % probeEvery == 0 || s.step() == steps)) {
+                    double hs = probe.harmfulScore(m, tok);
+                    trace.add(new double[] {s.step(), hs});
+                    extra.put("harmful_score", hs);
+                    if (anchor != null) extra.put("outside_share", dev.asft.trainer.train.OutsideShare.of(backend, anchor, t.adapter().modules()));
+                }
                 try {
-                    dev.asft.trainer.train.StepMetrics.appendMetrics(metrics, s);
+                    dev.asft.trainer.train.StepMetrics.appendMetrics(metrics, s, extra);
                 } catch (IOException e) {
                     throw new java.io.UncheckedIOException(e);
                 }
             });
             AtomicFiles.writeFolder(adapter(name), t::save);
         }
+        return trace;
     }
 
     /** Safe LoRA on an adapter (code-mode C anchor); returns how many modules it projected. */

@@ -16,6 +16,11 @@ public final class StepMetrics {
 
     /** Appends steps as JSON lines (the metrics file). */
     public static void appendMetrics(Path file, FineTuner.Step s) throws IOException {
+        appendMetrics(file, s, Map.of());
+    }
+
+    /** As above, with extra fields at the end of the line (a safety probe's harmful score, the outside shares). */
+    public static void appendMetrics(Path file, FineTuner.Step s, Map<String, Object> extra) throws IOException {
         Files.createDirectories(file.toAbsolutePath().getParent());
         try (BufferedWriter w = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
             Map<String, Object> o = new LinkedHashMap<>();
@@ -32,6 +37,7 @@ public final class StepMetrics {
             if (!Double.isNaN(s.peakRssMib())) o.put("peak_rss_mib", Math.round(s.peakRssMib() * 10) / 10.0);
             o.put("native_mib", Math.round(s.nativeMib() * 10) / 10.0);
             o.put("heap_mib", Math.round(s.heapMib() * 10) / 10.0);
+            o.putAll(extra);
             w.write(new ObjectMapper().writeValueAsString(o));
             w.newLine();
         }
