@@ -51,6 +51,9 @@ final class DemoCommand implements Callable<Integer> {
             description = "World size: standard, or large (hidden 256, 4 layers, a longer alignment; builds for longer) (default: ${DEFAULT-VALUE}).")
     String worldSize;
 
+    @Option(names = "--runs", description = "Fine-tuning seeds per point (default: 3 for the full study, 1 for --quick and --smoke).")
+    Integer runs;
+
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the world and the study (default: ${DEFAULT-VALUE}).")
     long seed;
 
@@ -61,6 +64,7 @@ final class DemoCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         StudyPlan plan = size.smoke ? StudyPlan.SMOKE : size.quick ? StudyPlan.QUICK : StudyPlan.FULL;
         if (!size.smoke) plan = plan.withWorld(WorldSpec.named(OptionChecks.oneOf("--size", worldSize, "standard", "large")));
+        if (runs != null) plan = plan.withRuns(runs);
         if (!Files.exists(out.resolve(MARKER))) Outputs.folder("--out", out); // its own previous output is replaced when the new one is complete
         Backend backend = Backends.select(device, true);
         long start = System.nanoTime();

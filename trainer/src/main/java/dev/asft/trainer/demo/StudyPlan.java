@@ -33,6 +33,13 @@ public record StudyPlan(String name, WorldSpec world, int n, List<Double> ps, bo
                 taskPrompts, maxNewTokens, runs);
     }
 
+    /** The same plan with another number of fine-tuning seeds per point. */
+    public StudyPlan withRuns(int n) {
+        if (n <= 0) throw new IllegalArgumentException("--runs must be positive, got " + n);
+        return new StudyPlan(name, world, this.n, ps, frontier, frontierP, penalties, lambdas, extraWorlds, epochs, lr, harmfulPrompts,
+                taskPrompts, maxNewTokens, n);
+    }
+
     /** The world seeds of the headline's further worlds. */
     public List<Long> extraWorldSeeds(long seed) {
         return java.util.stream.LongStream.rangeClosed(1, extraWorlds).map(i -> seed + i).boxed().toList();
