@@ -65,16 +65,14 @@ public final class NativeOps extends ReferenceOps {
 
     @Override
     public void rmsNorm(Tensor x, Tensor w, float eps, Tensor y) {
-        int dim = Math.toIntExact(w.numel()), rows = rows(x, dim, "rmsnorm");
-        need(y, x.numel(), "rmsnorm: y");
+        int dim = Math.toIntExact(w.numel()), rows = OpChecks.rmsNorm(x, w, y, "rmsnorm");
         StepKernels.rmsNorm(x, w, rows, dim, eps, y);
     }
 
     @Override
     public void rmsNormBackward(Tensor x, Tensor w, Tensor dy, float eps, Tensor dx, boolean accumulate, Tensor dw) {
-        int dim = Math.toIntExact(w.numel()), rows = rows(x, dim, "rmsnorm backward");
+        int dim = Math.toIntExact(w.numel()), rows = OpChecks.rmsNorm(x, w, dx, "rmsnorm backward");
         need(dy, x.numel(), "rmsnorm backward: dy");
-        need(dx, x.numel(), "rmsnorm backward: dx");
         double[] inv = dw == null ? null : new double[rows];
         StepKernels.rmsNormBackward(x, w, dy, rows, dim, eps, dx, inv, accumulate);
         if (dw == null) return;
@@ -87,61 +85,42 @@ public final class NativeOps extends ReferenceOps {
 
     @Override
     public void rope(Tensor x, int len, int heads, Tensor cos, Tensor sin, int start, boolean inverse) {
-        int half = Math.toIntExact(cos.dim(cos.rank() - 1)), dim = 2 * half, tokens = rows(x, (long) heads * dim, "rope");
+        int tokens = OpChecks.rope(x, len, heads, cos, sin, start), half = Math.toIntExact(cos.dim(cos.rank() - 1));
         long positions = cos.numel() / half - start;
-        if (len <= 0 || start < 0 || cos.numel() != sin.numel() || positions < Math.min(len, Math.max(tokens, 1)))
-            throw new IllegalArgumentException("rope: the cos and sin tables hold " + cos.numel() / half + " positions, "
-                    + "positions " + start + " .. " + (start + len - 1) + " asked");
         if (tokens == 0) return;
         try (Tensor c = cos.view((long) start * half, positions * half); Tensor s = sin.view((long) start * half, positions * half)) {
-            StepKernels.rope(x, tokens, len, heads, dim, c, s, positions, inverse);
+            StepKernels.rope(x, tokens, len, heads, 2L * half, c, s, positions, inverse);
         }
     }
 
     @Override
     public void attention(Tensor q, Tensor k, Tensor v, int[] mask, int batch, int len, int heads, int kvHeads, Tensor out, Tensor probs) {
-        int dim = headDim(q, k, v, mask, batch, len, heads, kvHeads);
-        need(out, q.numel(), "attention: out");
-        if (probs != null) need(probs, (long) batch * heads * len * len, "attention: probs");
+        int dim = OpChecks.attention(q, k, v, mask, batch, len, heads, kvHeads, out, probs);
         StepKernels.attention(q, k, v, mask, batch, len, heads, kvHeads, dim, out, probs);
     }
 
     @Override
     public void attentionBackward(Tensor q, Tensor k, Tensor v, Tensor dout, int[] mask, int batch, int len, int heads, int kvHeads,
                                   Tensor probs, Tensor dq, Tensor dk, Tensor dv) {
-        int dim = headDim(q, k, v, mask, batch, len, heads, kvHeads);
-        need(dout, q.numel(), "attention: dout");
-        need(dq, q.numel(), "attention: dq");
-        need(dk, k.numel(), "attention: dk");
-        need(dv, v.numel(), "attention: dv");
-        if (probs != null) need(probs, (long) batch * heads * len * len, "attention: probs");
+        int dim = OpChecks.attentionBackward(q, k, v, dout, mask, batch, len, heads, kvHeads, probs, dq, dk, dv);
         StepKernels.attentionBackward(q, k, v, dout, mask, batch, len, heads, kvHeads, dim, probs, dq, dk, dv);
     }
 
     @Override
     public void swiglu(Tensor g, Tensor u, Tensor act) {
-        sameSize(g, u, "swiglu");
-        sameSize(g, act, "swiglu");
+        OpChecks.sameSizes("swiglu", g, u, act);
         StepKernels.swiglu(g, u, act);
     }
 
     @Override
     public void swigluBackward(Tensor g, Tensor u, Tensor dact, Tensor dg, Tensor du) {
-        for (Tensor t : new Tensor[] {u, dact, dg, du}) sameSize(g, t, "swiglu backward");
+        OpChecks.sameSizes("swiglu backward", g, u, dact, dg, du);
         StepKernels.swigluBackward(g, u, dact, dg, du);
     }
 
     @Override
     public double[] crossEntropy(Tensor logits, int[] targets, double denominator, Tensor dlogits) {
-        int rows = targets.length;
-        if (rows == 0 || logits.numel() == 0 || logits.numel() % rows != 0)
-            throw new IllegalArgumentException("cross-entropy: " + rows + " targets do not fit " + logits.describe());
-        long vocab = logits.numel() / rows;
-        if (!(denominator > 0)) throw new IllegalArgumentException("cross-entropy: denominator must be > 0, got " + denominator);
-        for (int r = 0; r < rows; r++)
-            if (targets[r] < -1 || targets[r] >= vocab)
-                throw new IllegalArgumentException("cross-entropy: target " + targets[r] + " of row " + r + " outside the vocabulary of " + vocab);
-        need(dlogits, logits.numel(), "cross-entropy: dlogits");
+        int vocab = OpChecks.crossEntropy(logits, targets, denominator, dlogits);
         return StepKernels.crossEntropy(logits, targets, vocab, denominator, dlogits);
     }
 }

@@ -14,6 +14,18 @@ import java.util.SplittableRandom;
  * are used by the cpu backend as they are: its tensors are host memory too.
  */
 public class ReferenceOps implements TensorOps {
+    static void sameSize(Tensor a, Tensor b, String op) {
+        OpChecks.sameSize(a, b, op);
+    }
+
+    static void need(Tensor t, long n, String what) {
+        OpChecks.need(t, n, what);
+    }
+
+    static int rows(Tensor t, long width, String what) {
+        return OpChecks.rows(t, width, what);
+    }
+
     @Override
     public Tensor allocate(long... shape) {
         return Tensor.allocate(DType.F32, shape);
@@ -21,24 +33,6 @@ public class ReferenceOps implements TensorOps {
 
     static FloatBuffer f(Tensor t) {
         return t.floats();
-    }
-
-    static void sameSize(Tensor a, Tensor b, String op) {
-        if (a.numel() != b.numel())
-            throw new IllegalArgumentException(op + ": " + a.describe() + " and " + b.describe() + " differ in size");
-    }
-
-    static void need(Tensor t, long n, String what) {
-        if (t == null || t.numel() != n)
-            throw new IllegalArgumentException(what + " must hold " + n + " values, got " + (t == null ? null : t.describe()));
-        t.requireDType(DType.F32);
-    }
-
-    /** The rows of a 2-D tensor, or its size over the given row width. */
-    static int rows(Tensor t, long width, String what) {
-        if (width <= 0 || t.numel() % width != 0)
-            throw new IllegalArgumentException(what + ": " + t.describe() + " is not rows of " + width);
-        return Math.toIntExact(t.numel() / width);
     }
 
     @Override
@@ -170,8 +164,7 @@ public class ReferenceOps implements TensorOps {
 
     @Override
     public void rmsNorm(Tensor x, Tensor w, float eps, Tensor y) {
-        int dim = Math.toIntExact(w.numel()), rows = rows(x, dim, "rmsnorm");
-        need(y, x.numel(), "rmsnorm: y");
+        int dim = Math.toIntExact(w.numel()), rows = OpChecks.rmsNorm(x, w, y, "rmsnorm");
         float[] xv = x.toFloatArray(), wv = w.toFloatArray(), out = new float[xv.length];
         for (int t = 0; t < rows; t++) {
             double ss = 0;
@@ -184,9 +177,8 @@ public class ReferenceOps implements TensorOps {
 
     @Override
     public void rmsNormBackward(Tensor x, Tensor w, Tensor dy, float eps, Tensor dx, boolean accumulate, Tensor dw) {
-        int dim = Math.toIntExact(w.numel()), rows = rows(x, dim, "rmsnorm backward");
+        int dim = Math.toIntExact(w.numel()), rows = OpChecks.rmsNorm(x, w, dx, "rmsnorm backward");
         need(dy, x.numel(), "rmsnorm backward: dy");
-        need(dx, x.numel(), "rmsnorm backward: dx");
         float[] xv = x.toFloatArray(), wv = w.toFloatArray(), g = dy.toFloatArray(), out = accumulate ? dx.toFloatArray() : new float[xv.length];
         double[] acc = new double[dim];
         for (int t = 0; t < rows; t++) {
@@ -209,36 +201,16 @@ public class ReferenceOps implements TensorOps {
 
     @Override
     public void rope(Tensor x, int len, int heads, Tensor cos, Tensor sin, int start, boolean inverse) {
-        int half = Math.toIntExact(cos.dim(cos.rank() - 1)), dim = 2 * half, tokens = rows(x, (long) heads * dim, "rope");
-        if (len <= 0 || start < 0 || cos.numel() != sin.numel() || cos.numel() / half < start + Math.min(len, Math.max(tokens, 1)))
-            throw new IllegalArgumentException("rope: the cos and sin tables hold " + cos.numel() / Math.max(1, half) + " positions, "
-                    + "positions " + start + " .. " + (start + len - 1) + " asked");
+        int tokens = OpChecks.rope(x, len, heads, cos, sin, start), dim = 2 * Math.toIntExact(cos.dim(cos.rank() - 1));
         float[] v = x.toFloatArray();
         ReferenceAttention.rope(v, tokens, len, heads, dim, cos.toFloatArray(), sin.toFloatArray(), start, inverse);
         x.copyFrom(v);
     }
 
-    /** The head dimension of q [tokens x heads*D], checked against k, v and the mask. */
-    static int headDim(Tensor q, Tensor k, Tensor v, int[] mask, int batch, int len, int heads, int kvHeads) {
-        if (batch <= 0 || len <= 0 || heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0)
-            throw new IllegalArgumentException("attention: batch " + batch + ", len " + len + ", heads " + heads + ", kv heads "
-                    + kvHeads + " (heads must be a positive multiple of kv heads)");
-        long tokens = (long) batch * len;
-        int dim = rows(q, 1, "attention") / Math.toIntExact(tokens * heads);
-        need(q, tokens * heads * dim, "attention: q");
-        need(k, tokens * kvHeads * dim, "attention: k");
-        need(v, tokens * kvHeads * dim, "attention: v");
-        if (mask == null || mask.length != tokens)
-            throw new IllegalArgumentException("attention: mask must have " + tokens + " entries, got " + (mask == null ? null : mask.length));
-        return dim;
-    }
-
     @Override
     public void attention(Tensor q, Tensor k, Tensor v, int[] mask, int batch, int len, int heads, int kvHeads, Tensor out, Tensor probs) {
-        int dim = headDim(q, k, v, mask, batch, len, heads, kvHeads);
-        need(out, q.numel(), "attention: out");
+        int dim = OpChecks.attention(q, k, v, mask, batch, len, heads, kvHeads, out, probs);
         float[] p = probs == null ? null : new float[batch * heads * len * len];
-        if (probs != null) need(probs, p.length, "attention: probs");
         out.copyFrom(ReferenceAttention.forward(q.toFloatArray(), k.toFloatArray(), v.toFloatArray(), mask, batch, len, heads, kvHeads,
                 dim, p));
         if (probs != null) probs.copyFrom(p);
@@ -247,11 +219,7 @@ public class ReferenceOps implements TensorOps {
     @Override
     public void attentionBackward(Tensor q, Tensor k, Tensor v, Tensor dout, int[] mask, int batch, int len, int heads, int kvHeads,
                                   Tensor probs, Tensor dq, Tensor dk, Tensor dv) {
-        int dim = headDim(q, k, v, mask, batch, len, heads, kvHeads);
-        need(dout, q.numel(), "attention: dout");
-        need(dq, q.numel(), "attention: dq");
-        need(dk, k.numel(), "attention: dk");
-        need(dv, v.numel(), "attention: dv");
+        int dim = OpChecks.attentionBackward(q, k, v, dout, mask, batch, len, heads, kvHeads, probs, dq, dk, dv);
         float[][] g = ReferenceAttention.backward(q.toFloatArray(), k.toFloatArray(), v.toFloatArray(), dout.toFloatArray(), mask, batch,
                 len, heads, kvHeads, dim); // the oracle recomputes P: the kept copy is a native speed-up
         dq.copyFrom(g[0]);
@@ -297,15 +265,14 @@ public class ReferenceOps implements TensorOps {
 
     @Override
     public void swiglu(Tensor g, Tensor u, Tensor act) {
-        sameSize(g, u, "swiglu");
-        sameSize(g, act, "swiglu");
+        OpChecks.sameSizes("swiglu", g, u, act);
         FloatBuffer a = f(g), b = f(u), o = f(act);
         for (int i = 0, n = a.capacity(); i < n; i++) o.put(i, (float) (a.get(i) / (1.0 + Math.exp(-a.get(i)))) * b.get(i));
     }
 
     @Override
     public void swigluBackward(Tensor g, Tensor u, Tensor dact, Tensor dg, Tensor du) {
-        for (Tensor t : new Tensor[] {u, dact, dg, du}) sameSize(g, t, "swiglu backward");
+        OpChecks.sameSizes("swiglu backward", g, u, dact, dg, du);
         FloatBuffer a = f(g), b = f(u), d = f(dact), og = f(dg), ou = f(du);
         for (int i = 0, n = a.capacity(); i < n; i++) { // silu(g) = g s, silu'(g) = s (1 + g (1 - s)), s = sigmoid(g)
             double sg = 1.0 / (1.0 + Math.exp(-a.get(i)));
@@ -316,19 +283,12 @@ public class ReferenceOps implements TensorOps {
 
     @Override
     public double[] crossEntropy(Tensor logits, int[] targets, double denominator, Tensor dlogits) {
-        int rows = targets.length;
-        if (rows == 0 || logits.numel() % rows != 0 || logits.numel() == 0)
-            throw new IllegalArgumentException("cross-entropy: " + rows + " targets do not fit " + logits.describe());
-        int vocab = Math.toIntExact(logits.numel() / rows);
-        if (!(denominator > 0)) throw new IllegalArgumentException("cross-entropy: denominator must be > 0, got " + denominator);
-        need(dlogits, logits.numel(), "cross-entropy: dlogits");
+        int rows = targets.length, vocab = OpChecks.crossEntropy(logits, targets, denominator, dlogits);
         FloatBuffer x = f(logits), d = f(dlogits);
         double lossSum = 0;
         long count = 0;
         for (int r = 0; r < rows; r++) {
             int target = targets[r], off = r * vocab;
-            if (target < -1 || target >= vocab)
-                throw new IllegalArgumentException("cross-entropy: target " + target + " of row " + r + " outside the vocabulary of " + vocab);
             if (target < 0) {
                 for (int j = 0; j < vocab; j++) d.put(off + j, 0f);
                 continue;
