@@ -139,7 +139,7 @@ public final class AnchorBuilder {
                 Backend.CodeAnchorMatrix c = backend.codeAnchor(aligned, base, AnchorForm.C, DType.F32);
                 Tensor m = c.matrix();
                 try {
-                    double top = topEigenvalue(m);
+                    double top = TopEigen.largest(backend, m);
                     if (top > 0) { // V = 0 leaves C = 0: nothing to scale
                         java.nio.FloatBuffer f = m.floats();
                         for (int i = 0; i < f.capacity(); i++) f.put(i, (float) (f.get(i) / top));
@@ -183,17 +183,6 @@ public final class AnchorBuilder {
                 }
             }
         }
-    }
-
-    /**
-     * The largest eigenvalue of a code-mode C (symmetric PSD; sigma_1(V)^2 / ||V||_F): randomized
-     * subspace iteration with oversampling, whose Ritz value is accurate to rounding here.
-     */
-    private double topEigenvalue(Tensor c) {
-        int d = (int) c.dim(0);
-        TopEigen.Result e = TopEigen.compute(backend, c, 1, Math.min(8, d - 1), 8, seed);
-        e.u().close();
-        return e.lambda()[0];
     }
 
     /** U as an anchor holds it, and rounding = ||u - U||_F, how far it is from the computed U. */

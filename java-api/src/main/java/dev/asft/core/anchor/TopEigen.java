@@ -24,6 +24,17 @@ public final class TopEigen {
 
     public record Result(Tensor u, double[] lambda, double frobeniusError, double penaltyBound) {}
 
+    /**
+     * The largest eigenvalue of a symmetric PSD matrix (a code-mode C: sigma_1(V)^2 / ||V||_F), by
+     * randomized subspace iteration with oversampling; its Ritz value is accurate to rounding here.
+     */
+    public static double largest(Backend be, Tensor c) {
+        int d = Math.toIntExact(c.dim(0));
+        Result e = compute(be, c, 1, Math.min(8, d - 1), 8, 1234);
+        e.u().close();
+        return e.lambda()[0];
+    }
+
     public static Result compute(Backend be, Tensor c, int k, int oversample, int iterations, long seed) {
         int d = Math.toIntExact(c.dim(0));
         if (c.rank() != 2 || c.dim(1) != d) throw new IllegalArgumentException("TopEigen needs a square matrix, got " + c);

@@ -62,7 +62,7 @@ public final class DemoStudy {
             log.println("demo: evaluate the base and the aligned model");
             results.set("base", run.evaluate(run.base, null, "base").node());
             results.set("aligned", run.evaluate(run.aligned, null, "aligned").node());
-            results.set("anchor_scale", anchors.scale());
+            results.set("anchor_scale", anchors.scale(backend));
             List<FrontierStudy.Point> frontier = List.of();
             if (plan.frontier()) {
                 FrontierStudy fs = new FrontierStudy(run, anchors, plan.frontierP(), seed, plan.runs(), log);
@@ -109,11 +109,11 @@ public final class DemoStudy {
                 String sftName = "sft-" + tag, safeName = "safelora-" + tag + "-tau" + StudyPlan.TAU,
                         asftName = "asft-" + tag + "-lambda" + StudyPlan.LAMBDA;
                 run.train(data, 0f, null, sftName, rs);
-                add(sft, run, sftName);
+                sft.add(run, sftName);
                 run.safeLora(anchors.safeLoraC, sftName, safeName, new SafeLora.Rule(StudyPlan.TAU, null));
-                add(safe, run, safeName);
+                safe.add(run, safeName);
                 run.train(data, (float) StudyPlan.LAMBDA, anchors.of("asft"), asftName, rs);
-                add(asft, run, asftName);
+                asft.add(run, asftName);
             }
         }
         for (FrontierStudy.Point pt : List.of(sft, safe, asft)) {
@@ -121,11 +121,6 @@ public final class DemoStudy {
             o.put("p", p);
             rows.add(o);
         }
-    }
-
-    private static void add(FrontierStudy.Point pt, StudyRunner run, String name) throws IOException {
-        pt.runs().add(run.evaluate(run.aligned, name, name));
-        pt.adapters().add(run.adapterRef(name));
     }
 
     private static FrontierStudy.Point find(List<FrontierStudy.Point> points, String method, double value) {

@@ -31,6 +31,12 @@ final class FrontierStudy {
             this(method, knob, value, new ArrayList<>(), new ArrayList<>());
         }
 
+        /** Scores the adapter of one more seed into this point. */
+        void add(StudyRunner run, String name) throws IOException {
+            runs.add(run.evaluate(run.aligned, name, name));
+            adapters.add(run.adapterRef(name));
+        }
+
         List<Double> harmful() {
             return runs.stream().map(Scores::harmfulScore).toList();
         }
@@ -92,8 +98,7 @@ final class FrontierStudy {
             int every = Math.max(1, run.plan.epochs() * ((data.size() + 7) / 8) / TRACE_POINTS);
             List<double[]> trace = run.train(data, 0f, null, sftName, rs, r == 0 ? every : 0);
             if (r == 0) traces.put("sft", trace);
-            sft.runs().add(run.evaluate(run.aligned, sftName, sftName));
-            sft.adapters().add(run.adapterRef(sftName));
+            sft.add(run, sftName);
             for (String method : penalties)
                 for (double lambda : lambdas) {
                     Point pt = points.computeIfAbsent(method + "@" + lambda, k -> new Point(method, "lambda", lambda));
@@ -102,8 +107,7 @@ final class FrontierStudy {
                     boolean traced = r == 0 && method.equals("asft") && lambda == StudyPlan.LAMBDA;
                     List<double[]> t = run.train(data, (float) lambda, anchors.of(method), name, rs, traced ? every : 0);
                     if (traced) traces.put("asft", t);
-                    pt.runs().add(run.evaluate(run.aligned, name, name));
-                    pt.adapters().add(run.adapterRef(name));
+                    pt.add(run, name);
                 }
             if (!safeLora) continue;
             List<SafeLora.Rule> rules = new ArrayList<>();
@@ -118,8 +122,7 @@ final class FrontierStudy {
                 String name = method + "-" + tag + (byTau ? "-tau" + value : "-k" + (int) value);
                 log.printf("demo frontier: %s %s = %s, seed %d%n", method, pt.knob(), value, rs);
                 run.safeLora(anchors.safeLoraC, sftName, name, rule);
-                pt.runs().add(run.evaluate(run.aligned, name, name));
-                pt.adapters().add(run.adapterRef(name));
+                pt.add(run, name);
             }
         }
         return new ArrayList<>(points.values());

@@ -92,53 +92,27 @@ final class StudyAnchors implements AutoCloseable {
      * Per module: ||V||_F and the largest eigenvalue of code mode's C (sigma_1^2 / ||V||_F), the
      * numbers that say how strongly code mode anchors at this model's scale.
      */
-    ArrayNode scale() {
-        return scale(safeLoraC);
+    ArrayNode scale(Backend backend) {
+        return scale(backend, safeLoraC);
     }
 
     /** The same from a world's checkpoints (world.json records it). */
     static ArrayNode scale(Backend backend, HfCheckpoint base, HfCheckpoint aligned) {
         try (Anchor c = new AnchorBuilder(backend).form(AnchorForm.C).targets(StudyRunner.TARGETS).build(base, aligned, null)) {
-            return scale(c);
+            return scale(backend, c);
         }
     }
 
-    private static ArrayNode scale(Anchor codeC) {
+    private static ArrayNode scale(Backend backend, Anchor codeC) {
         ArrayNode out = new ObjectMapper().createArrayNode();
         for (var e : codeC.modules().entrySet()) {
             DenseAnchor c = (DenseAnchor) e.getValue();
             var o = out.addObject();
             o.put("module", e.getKey());
             o.put("norm_v", c.normV());
-            o.put("lambda_max_c", topEigenvalue(c.matrix()));
+            o.put("lambda_max_c", dev.asft.core.anchor.TopEigen.largest(backend, c.matrix()));
         }
         return out;
-    }
-
-    /** The largest eigenvalue of a small symmetric PSD matrix, by power iteration in double. */
-    static double topEigenvalue(Tensor m) {
-        int d = (int) m.dim(0);
-        double[] a = new double[d * d], x = new double[d], y = new double[d];
-        for (int i = 0; i < a.length; i++) a[i] = m.getFloat(i);
-        java.util.Arrays.fill(x, 1.0 / Math.sqrt(d));
-        double lambda = 0;
-        for (int it = 0; it < 2000; it++) {
-            double norm = 0;
-            for (int i = 0; i < d; i++) {
-                double s = 0;
-                for (int j = 0; j < d; j++) s += a[i * d + j] * x[j];
-                y[i] = s;
-                norm += s * s;
-            }
-            norm = Math.sqrt(norm);
-            if (norm == 0) return 0;
-            double next = 0;
-            for (int i = 0; i < d; i++) next += x[i] * y[i]; // Rayleigh quotient
-            for (int i = 0; i < d; i++) x[i] = y[i] / norm;
-            if (Math.abs(next - lambda) <= 1e-12 * Math.abs(next)) return next;
-            lambda = next;
-        }
-        return lambda;
     }
 
     @Override

@@ -75,12 +75,11 @@ final class WorldsStudy {
                                 yield n;
                             }
                         };
-                        pt.runs().add(run.evaluate(run.aligned, name, name));
-                        pt.adapters().add(run.adapterRef(name));
+                        pt.add(run, name);
                     }
                 }
                 ObjectNode w = out.putObject("world_" + ws);
-                w.set("anchor_scale", anchors.scale());
+                w.set("anchor_scale", anchors.scale(backend));
                 for (String m : methods) {
                     w.set(m, here.get(m).node());
                     perMethod.get(m).add(here.get(m));
