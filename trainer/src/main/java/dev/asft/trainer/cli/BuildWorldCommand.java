@@ -19,7 +19,7 @@ final class BuildWorldCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "Seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--size", defaultValue = "standard", description = "standard, or smoke (seconds; for tests) (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--size", defaultValue = "standard", description = "standard, large (hidden 256, 4 layers; minutes) or smoke (seconds; for tests) (default: ${DEFAULT-VALUE}).")
     String size;
 
     @Option(names = "--device", defaultValue = "auto", description = "auto, cuda, cpu or java (default: ${DEFAULT-VALUE}).")
