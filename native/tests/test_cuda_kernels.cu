@@ -200,6 +200,79 @@ void test_optimizers() {
   }
 }
 
+// The step's row and elementwise ops against libasft's CPU kernels on the same inputs: outputs
+// poisoned, odd sizes (a row shorter than a warp, rows longer than the block).
+void test_step_ops() {
+  for (int64_t dim : {7, 64, 300, 1031}) {
+    const int64_t rows = 5, n = rows * dim;
+    auto x = randn(size_t(n)), w = randn(size_t(dim)), dy = randn(size_t(n)), acc = randn(size_t(n));
+    std::vector<float> y(n), dx(n), dxa = acc;
+    asft_rmsnorm_forward(x.data(), w.data(), rows, dim, 1e-5f, y.data());
+    asft_rmsnorm_backward(x.data(), w.data(), dy.data(), rows, dim, 1e-5f, dx.data(), nullptr, 0);
+    asft_rmsnorm_backward(x.data(), w.data(), dy.data(), rows, dim, 1e-5f, dxa.data(), nullptr, 1);
+    float *dX = to_device(x), *dW = to_device(w), *dDY = to_device(dy), *dY = poisoned(size_t(n)), *dDX = poisoned(size_t(n)),
+          *dACC = to_device(acc);
+    CHECK(asft_cuda_rmsnorm_forward(dX, dW, rows, dim, 1e-5f, dY, nullptr) == 0, "rmsnorm: %s", asft_cuda_last_error());
+    CHECK(asft_cuda_rmsnorm_backward(dX, dW, dDY, rows, dim, 1e-5f, dDX, 0, nullptr) == 0, "rmsnorm backward: %s", asft_cuda_last_error());
+    CHECK(asft_cuda_rmsnorm_backward(dX, dW, dDY, rows, dim, 1e-5f, dACC, 1, nullptr) == 0, "rmsnorm backward acc");
+    CUDA(cudaDeviceSynchronize());
+    CHECK(rel_err(to_host(dY, n), y) < 1e-6, "rmsnorm dim %lld: %g", (long long)dim, rel_err(to_host(dY, n), y));
+    CHECK(rel_err(to_host(dDX, n), dx) < 1e-5, "rmsnorm backward dim %lld: %g", (long long)dim, rel_err(to_host(dDX, n), dx));
+    CHECK(rel_err(to_host(dACC, n), dxa) < 1e-5, "rmsnorm backward (accumulated) dim %lld", (long long)dim);
+    for (float *p : {dX, dW, dDY, dY, dDX, dACC}) CUDA(cudaFree(p));
+  }
+  for (int64_t n : {1, 31, 1000, 70001}) {
+    auto g = randn(size_t(n), 2.f), u = randn(size_t(n)), da = randn(size_t(n));
+    std::vector<float> act(n), dg(n), du(n);
+    asft_swiglu_forward(g.data(), u.data(), act.data(), n);
+    asft_swiglu_backward(g.data(), u.data(), da.data(), dg.data(), du.data(), n);
+    float *dG = to_device(g), *dU = to_device(u), *dA = to_device(da), *dAct = poisoned(size_t(n)), *dDG = poisoned(size_t(n)),
+          *dDU = poisoned(size_t(n));
+    CHECK(asft_cuda_swiglu_forward(dG, dU, dAct, n, nullptr) == 0, "swiglu: %s", asft_cuda_last_error());
+    CHECK(asft_cuda_swiglu_backward(dG, dU, dA, dDG, dDU, n, nullptr) == 0, "swiglu backward: %s", asft_cuda_last_error());
+    CUDA(cudaDeviceSynchronize());
+    CHECK(rel_err(to_host(dAct, n), act) < 1e-5, "swiglu n %lld", (long long)n);
+    CHECK(rel_err(to_host(dDG, n), dg) < 1e-4 && rel_err(to_host(dDU, n), du) < 1e-5, "swiglu backward n %lld: %g %g", (long long)n,
+          rel_err(to_host(dDG, n), dg), rel_err(to_host(dDU, n), du));
+    for (float *p : {dG, dU, dA, dAct, dDG, dDU}) CUDA(cudaFree(p));
+  }
+  for (int inverse : {0, 1}) { // RoPE: no FMA on either side, so equal bit for bit
+    const int64_t tokens = 40, len = 20, heads = 3, dim = 20, positions = 24;
+    auto x = randn(size_t(tokens * heads * dim)), c = randn(size_t(positions * dim / 2)), s = randn(c.size());
+    std::vector<float> want = x;
+    asft_rope(want.data(), tokens, len, heads, dim, c.data(), s.data(), positions, inverse);
+    float *dX = to_device(x), *dC = to_device(c), *dS = to_device(s);
+    CHECK(asft_cuda_rope(dX, tokens, len, heads, dim, dC, dS, positions, inverse, nullptr) == 0, "rope: %s", asft_cuda_last_error());
+    CUDA(cudaDeviceSynchronize());
+    CHECK(to_host(dX, want.size()) == want, "rope inverse %d differs from the CPU kernel", inverse);
+    for (float *p : {dX, dC, dS}) CUDA(cudaFree(p));
+  }
+  for (int64_t vocab : {33, 1000, 32000}) {
+    const int64_t rows = 6;
+    auto logits = randn(size_t(rows * vocab), 4.f);
+    std::vector<int32_t> targets = {3, -1, int32_t(vocab - 1), 0, -1, 17};
+    std::vector<float> dl(logits.size());
+    double sum = 0;
+    int64_t count = 0;
+    asft_cross_entropy(logits.data(), targets.data(), rows, vocab, 7.0, dl.data(), &sum, &count);
+    float *dL = to_device(logits), *dD = poisoned(logits.size());
+    int32_t *dT = to_device(targets);
+    double *dRow = nullptr;
+    CUDA(cudaMalloc(&dRow, rows * sizeof(double)));
+    CHECK(asft_cuda_cross_entropy(dL, dT, rows, vocab, 7.0, dD, dRow, nullptr) == 0, "cross-entropy: %s", asft_cuda_last_error());
+    CUDA(cudaDeviceSynchronize());
+    std::vector<double> row = to_host(dRow, size_t(rows));
+    double got = 0;
+    for (double v : row) got += v;
+    CHECK(std::fabs(got - sum) <= 1e-6 * std::fabs(sum), "cross-entropy vocab %lld: loss %.9g vs %.9g", (long long)vocab, got, sum);
+    CHECK(rel_err(to_host(dD, dl.size()), dl) < 1e-5, "cross-entropy vocab %lld: dlogits", (long long)vocab);
+    CUDA(cudaFree(dL));
+    CUDA(cudaFree(dD));
+    CUDA(cudaFree(dT));
+    CUDA(cudaFree(dRow));
+  }
+}
+
 void test_bad_input() {
   asft_cuda_skinny_t bad{nullptr, nullptr, nullptr, 4, 4, 1, ASFT_DTYPE_F32};
   CHECK(asft_cuda_skinny_grouped(&bad, 1, nullptr) == ASFT_EINVAL, "null pointers rejected");
@@ -223,6 +296,7 @@ int main() {
     test_regularizer(dtype);
   }
   test_optimizers();
+  test_step_ops();
   test_bad_input();
   std::printf("%d failures\n", check::failures);
   return check::failures == 0 ? 0 : 1;

@@ -73,6 +73,25 @@ int asft_cuda_sgd(const asft_cuda_param_t *params, int n, float lr, float weight
                   void *stream);
 
 /*
+ * The training step's row and elementwise ops on device pointers, twins of the CPU kernels of
+ * asft.h (same arguments; `stream` may be null): RMSNorm forward and backward (dx written, or
+ * added to with accumulate), SwiGLU forward and backward, rotate-half RoPE in place (token t at
+ * table position t % len, `positions` rows in the tables), and the cross-entropy over rows of
+ * logits with targets (int32, -1 = no target): dlogits = (softmax - onehot) / denominator and
+ * row_loss[r] the row's loss (0 without a target), for the caller to sum.
+ */
+int asft_cuda_rmsnorm_forward(const float *x, const float *w, int64_t rows, int64_t dim, float eps, float *y, void *stream);
+int asft_cuda_rmsnorm_backward(const float *x, const float *w, const float *dy, int64_t rows, int64_t dim, float eps,
+                               float *dx, int accumulate, void *stream);
+int asft_cuda_swiglu_forward(const float *g, const float *u, float *act, int64_t n, void *stream);
+int asft_cuda_swiglu_backward(const float *g, const float *u, const float *dact, float *dg, float *du, int64_t n,
+                              void *stream);
+int asft_cuda_rope(float *x, int64_t tokens, int64_t len, int64_t heads, int64_t dim, const float *cos, const float *sin,
+                   int64_t positions, int inverse, void *stream);
+int asft_cuda_cross_entropy(const float *logits, const int32_t *targets, int64_t rows, int64_t vocab, double denominator,
+                            float *dlogits, double *row_loss, void *stream);
+
+/*
  * Flat-table forms of the grouped calls, for bindings that pass arrays rather than structs
  * (Java). Each row holds int64 values; pointers are device addresses.
  *   skinny:      {m, x, out, d_out, d_in, r, dtype}                          (7 per item)

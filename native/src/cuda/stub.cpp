@@ -20,4 +20,18 @@ int asft_cuda_adamw(const asft_cuda_param_t *, int, float, float, float, float, 
   return ASFT_EUNSUPPORTED;
 }
 int asft_cuda_sgd(const asft_cuda_param_t *, int, float, float, void *) { return ASFT_EUNSUPPORTED; }
+int asft_cuda_rmsnorm_forward(const float *, const float *, int64_t, int64_t, float, float *, void *) { return ASFT_EUNSUPPORTED; }
+int asft_cuda_rmsnorm_backward(const float *, const float *, const float *, int64_t, int64_t, float, float *, int, void *) {
+  return ASFT_EUNSUPPORTED;
+}
+int asft_cuda_swiglu_forward(const float *, const float *, float *, int64_t, void *) { return ASFT_EUNSUPPORTED; }
+int asft_cuda_swiglu_backward(const float *, const float *, const float *, float *, float *, int64_t, void *) {
+  return ASFT_EUNSUPPORTED;
+}
+int asft_cuda_rope(float *, int64_t, int64_t, int64_t, int64_t, const float *, const float *, int64_t, int, void *) {
+  return ASFT_EUNSUPPORTED;
+}
+int asft_cuda_cross_entropy(const float *, const int32_t *, int64_t, int64_t, double, float *, double *, void *) {
+  return ASFT_EUNSUPPORTED;
+}
 }
