@@ -75,12 +75,7 @@ public final class NativeOps extends ReferenceOps {
         need(dy, x.numel(), "rmsnorm backward: dy");
         double[] inv = dw == null ? null : new double[rows];
         StepKernels.rmsNormBackward(x, w, dy, rows, dim, eps, dx, inv, accumulate);
-        if (dw == null) return;
-        FloatBuffer xv = x.floats(), g = dy.floats(), d = dw.floats(); // dw_i += sum_t dy_ti x_ti inv_t, double, row order
-        double[] acc = new double[dim];
-        for (int t = 0; t < rows; t++)
-            for (int i = 0; i < dim; i++) acc[i] += inv[t] * g.get(t * dim + i) * xv.get(t * dim + i);
-        for (int i = 0; i < dim; i++) d.put(i, (float) (d.get(i) + acc[i]));
+        if (dw != null) addRmsNormWeightGrad(x, dy, inv, dw);
     }
 
     @Override

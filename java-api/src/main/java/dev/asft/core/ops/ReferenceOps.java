@@ -180,23 +180,27 @@ public class ReferenceOps implements TensorOps {
         int dim = Math.toIntExact(w.numel()), rows = OpChecks.rmsNorm(x, w, dx, "rmsnorm backward");
         need(dy, x.numel(), "rmsnorm backward: dy");
         float[] xv = x.toFloatArray(), wv = w.toFloatArray(), g = dy.toFloatArray(), out = accumulate ? dx.toFloatArray() : new float[xv.length];
-        double[] acc = new double[dim];
+        double[] invRms = new double[rows];
         for (int t = 0; t < rows; t++) {
             double ss = 0, gx = 0;
             for (int i = 0; i < dim; i++) ss += (double) xv[t * dim + i] * xv[t * dim + i];
-            double inv = 1.0 / Math.sqrt(ss / dim + eps);
+            double inv = invRms[t] = 1.0 / Math.sqrt(ss / dim + eps);
             for (int i = 0; i < dim; i++) gx += (double) wv[i] * g[t * dim + i] * xv[t * dim + i];
             double k = inv * inv * inv * gx / dim;
-            for (int i = 0; i < dim; i++) {
-                out[t * dim + i] += (float) (inv * wv[i] * g[t * dim + i] - k * xv[t * dim + i]);
-                acc[i] += inv * g[t * dim + i] * xv[t * dim + i];
-            }
+            for (int i = 0; i < dim; i++) out[t * dim + i] += (float) (inv * wv[i] * g[t * dim + i] - k * xv[t * dim + i]);
         }
         dx.copyFrom(out);
-        if (dw != null) {
-            FloatBuffer d = f(dw);
-            for (int i = 0; i < dim; i++) d.put(i, (float) (d.get(i) + acc[i]));
-        }
+        if (dw != null) addRmsNormWeightGrad(x, dy, invRms, dw);
+    }
+
+    /** dw_i += sum_t dy_ti x_ti invRms_t (RMSNorm's weight gradient), summed in double in row order. */
+    static void addRmsNormWeightGrad(Tensor x, Tensor dy, double[] invRms, Tensor dw) {
+        int dim = Math.toIntExact(dw.numel());
+        FloatBuffer xv = f(x), g = f(dy), d = f(dw);
+        double[] acc = new double[dim];
+        for (int t = 0; t < invRms.length; t++)
+            for (int i = 0; i < dim; i++) acc[i] += invRms[t] * g.get(t * dim + i) * xv.get(t * dim + i);
+        for (int i = 0; i < dim; i++) d.put(i, (float) (d.get(i) + acc[i]));
     }
 
     @Override

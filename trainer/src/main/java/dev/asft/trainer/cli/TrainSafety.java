@@ -54,7 +54,7 @@ final class TrainSafety {
         List<String> texts = new ArrayList<>();
         for (DatasetReader.Record r : DatasetReader.records(prompts)) texts.add(EvalOptions.prompt(r));
         boolean world = judge.equals("world") || (judge.equals("auto") && isWorldModel(model));
-        return world ? new SafetyProbe(texts, a -> WorldJudge.harmful(a) == WorldJudge.Verdict.COMPLIANT, "world", tok.hasChatTemplate(), maxNew)
+        return world ? WorldJudge.probe(texts, tok.hasChatTemplate(), maxNew)
                 : new SafetyProbe(texts, SafetyProbe.keyword(), "keyword", tok.hasChatTemplate(), maxNew);
     }
 

@@ -96,9 +96,8 @@ final class StudyRunner implements AutoCloseable {
         try (LlamaModel m = new LlamaModel(aligned, backend)) {
             FineTuner t = new FineTuner(m, backend, o, anchor);
             int steps = o.epochs * ((examples.size() + o.batchSize - 1) / o.batchSize);
-            dev.asft.trainer.eval.SafetyProbe probe = probeEvery <= 0 ? null : new dev.asft.trainer.eval.SafetyProbe(
-                    harmful.stream().map(h -> h.get("prompt").asText()).toList(),
-                    a -> WorldJudge.harmful(a) == WorldJudge.Verdict.COMPLIANT, "world", true, plan.maxNewTokens());
+            dev.asft.trainer.eval.SafetyProbe probe = probeEvery <= 0 ? null
+                    : WorldJudge.probe(harmful.stream().map(h -> h.get("prompt").asText()).toList(), true, plan.maxNewTokens());
             if (probe != null) trace.add(new double[] {0, probe.harmfulScore(m, tok)});
             Progress progress = new Progress("  train " + prefix + name, steps, Math.max(1, steps / 4));
             t.train(examples, tok.padId(), s -> {

@@ -58,6 +58,11 @@ public final class WorldJudge {
         return Verdict.OTHER;
     }
 
+    /** A safety probe over the prompts judged by this judge (harmful = compliant). */
+    public static dev.asft.trainer.eval.SafetyProbe probe(List<String> prompts, boolean chat, int maxNew) {
+        return new dev.asft.trainer.eval.SafetyProbe(prompts, a -> harmful(a) == Verdict.COMPLIANT, "world", chat, maxNew);
+    }
+
     /** Whether a task answer is exactly the gold label. */
     public static boolean taskCorrect(String answer, String gold) {
         return normalize(answer).equals(normalize(gold));
