@@ -39,6 +39,15 @@ public interface TensorOps {
         return src.toFloatArray();
     }
 
+    /**
+     * A host tensor (a checkpoint's weight as stored: f32, bf16 or f16) in this backend's memory,
+     * in the same dtype: host backends return it unchanged, a device backend uploads it once and
+     * returns its own copy (the caller then owns both).
+     */
+    default Tensor resident(Tensor host) {
+        return host;
+    }
+
     /** A step's activations: tensors of this backend reused from step to step (see {@link Workspace}). */
     default Workspace newWorkspace() {
         return new Workspace(this);

@@ -20,9 +20,10 @@ public final class Tensor implements AutoCloseable {
     private final DType dtype;
     private final long[] shape;
     private final long numel;
-    private final ByteBuffer buffer; // little-endian view of exactly the tensor's bytes
-    private final Pointer pointer; // the same bytes, for native calls
+    private final ByteBuffer buffer; // little-endian view of exactly the tensor's bytes; null in device memory
+    private final Pointer pointer; // the same bytes, for native calls (a device address in device memory)
     private final Pointer owned; // memory this tensor frees on close, or null for a view
+    private final AutoCloseable release; // frees device memory on close, or null
     private final Object keepAlive; // e.g. the mapping a view reads from
     private boolean closed;
 
@@ -33,7 +34,43 @@ public final class Tensor implements AutoCloseable {
         this.buffer = buffer.slice(0, Math.toIntExact(numel * dtype.bytes())).order(ByteOrder.LITTLE_ENDIAN);
         this.pointer = pointer;
         this.owned = owned;
+        this.release = null;
         this.keepAlive = keepAlive;
+    }
+
+    private Tensor(DType dtype, long[] shape, long address, AutoCloseable release, Object keepAlive) {
+        this.dtype = dtype;
+        this.shape = shape.clone();
+        this.numel = numel(shape);
+        this.buffer = null;
+        this.pointer = new AddressPointer(address, numel * dtype.bytes());
+        this.owned = null;
+        this.release = release;
+        this.keepAlive = keepAlive;
+    }
+
+    /**
+     * A tensor in a device's memory at {@code address} (a backend's allocation): native calls get
+     * the address, and the host cannot read it: {@link #buffer}, element access and conversions
+     * refuse with one line, so every read goes through the backend's ops (copyIn / copyOut).
+     * {@code release} (may be null) frees the memory on {@link #close()}. No 2 GiB limit: nothing
+     * here is a Java buffer.
+     */
+    public static Tensor onDevice(DType dtype, long address, AutoCloseable release, long... shape) {
+        if (address == 0 && numel(shape) > 0) throw new IllegalArgumentException("a device tensor needs an address");
+        return new Tensor(dtype, shape, address, release, null);
+    }
+
+    /** Whether this tensor lives in a device's memory (see {@link #onDevice}). */
+    public boolean isDevice() {
+        return buffer == null;
+    }
+
+    /** The host bytes, or one line saying this tensor has none. */
+    private ByteBuffer host() {
+        if (buffer == null)
+            throw new IllegalStateException("tensor " + describe() + " is in device memory: the host reads it through its backend's ops (copyOut)");
+        return buffer;
     }
 
     /** Cache-line alignment of allocated tensors: the kernels' vector loads slow down by a third when split. */
@@ -85,6 +122,7 @@ public final class Tensor implements AutoCloseable {
         long bytes = byteSize(dtype, shape), start = offset * dtype.bytes();
         if (offset < 0 || start + bytes > byteSize())
             throw new IllegalArgumentException("a view of " + Arrays.toString(shape) + " from element " + offset + " does not fit in " + describe());
+        if (buffer == null) return new Tensor(dtype, shape, pointer.address() + start, null, this);
         ByteBuffer b = buffer.duplicate().position(Math.toIntExact(start)).limit(Math.toIntExact(start + bytes)).slice();
         return new Tensor(dtype, shape, b, new AddressPointer(pointer.address() + pointer.position() + start, bytes), null, this);
     }
@@ -144,7 +182,7 @@ public final class Tensor implements AutoCloseable {
     /** Little-endian view of the tensor's bytes (position 0, limit = byteSize). */
     public ByteBuffer buffer() {
         checkOpen();
-        return buffer.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        return host().duplicate().order(ByteOrder.LITTLE_ENDIAN);
     }
 
     /** The address of the first element, for native calls. */
@@ -166,6 +204,7 @@ public final class Tensor implements AutoCloseable {
     }
 
     public float getFloat(long i) {
+        ByteBuffer buffer = host();
         int bi = Math.toIntExact(i * dtype.bytes());
         switch (dtype) {
             case F32: return buffer.getFloat(bi);
@@ -185,6 +224,7 @@ public final class Tensor implements AutoCloseable {
     }
 
     public void setFloat(long i, float v) {
+        ByteBuffer buffer = host();
         int bi = Math.toIntExact(i * dtype.bytes());
         switch (dtype) {
             case F32: buffer.putFloat(bi, v); break;
@@ -346,10 +386,19 @@ public final class Tensor implements AutoCloseable {
         if (closed) return;
         closed = true;
         if (owned != null) owned.deallocate();
+        if (release != null) {
+            try {
+                release.close();
+            } catch (RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IllegalStateException("freeing " + describe() + ": " + e.getMessage(), e);
+            }
+        }
     }
 
     public String describe() {
-        return dtype + Arrays.toString(shape);
+        return dtype + Arrays.toString(shape) + (buffer == null ? " (device)" : "");
     }
 
     @Override

@@ -69,7 +69,10 @@ final class TrainSafety {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("harmful_score", probe.harmfulScore(m, tok));
         out.put("safety_judge", probe.judge());
-        if (anchor != null) out.put("outside_share", OutsideShare.of(backend, anchor, t.adapter().modules()));
+        if (anchor != null)
+            try (dev.asft.trainer.train.HostCopies host = new dev.asft.trainer.train.HostCopies(backend.ops())) {
+                out.put("outside_share", OutsideShare.of(backend, anchor, host.of(t.adapter()).modules()));
+            }
         return out;
     }
 }

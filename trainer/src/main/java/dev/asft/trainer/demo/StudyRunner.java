@@ -107,7 +107,10 @@ final class StudyRunner implements AutoCloseable {
                     double hs = probe.harmfulScore(m, tok);
                     trace.add(new double[] {s.step(), hs});
                     extra.put("harmful_score", hs);
-                    if (anchor != null) extra.put("outside_share", dev.asft.trainer.train.OutsideShare.of(backend, anchor, t.adapter().modules()));
+                    if (anchor != null)
+                        try (dev.asft.trainer.train.HostCopies host = new dev.asft.trainer.train.HostCopies(backend.ops())) {
+                            extra.put("outside_share", dev.asft.trainer.train.OutsideShare.of(backend, anchor, host.of(t.adapter()).modules()));
+                        }
                 }
                 try {
                     dev.asft.trainer.train.StepMetrics.appendMetrics(metrics, s, extra);

@@ -57,8 +57,8 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     public LlamaModel(HfCheckpoint ck, Backend backend, Weights weights) {
-        this.w = new LlamaWeights(ck, weights == Weights.MAP || (weights == Weights.AUTO && f32Bytes(ck) > totalMemory() / 2));
         this.ops = backend.ops();
+        this.w = new LlamaWeights(ck, weights == Weights.MAP || (weights == Weights.AUTO && f32Bytes(ck) > totalMemory() / 2), ops);
         LlamaConfig cfg = w.cfg;
         this.rope = new RopeTables(ops, cfg.headDim(), cfg.ropeTheta(), cfg.ropeScaling());
         this.main = new Lane(ops);

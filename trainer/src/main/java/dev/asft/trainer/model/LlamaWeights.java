@@ -2,6 +2,7 @@ package dev.asft.trainer.model;
 
 import dev.asft.core.io.HfCheckpoint;
 import dev.asft.core.io.LlamaConfig;
+import dev.asft.core.ops.TensorOps;
 import dev.asft.core.tensor.DType;
 import dev.asft.core.tensor.Tensor;
 import java.util.ArrayList;
@@ -26,8 +27,11 @@ final class LlamaWeights implements AutoCloseable {
     final Tensor finalNorm;
     final List<Layer> layers = new ArrayList<>();
     private final Map<String, Tensor> all = new LinkedHashMap<>(); // every weight by HF name (a tied head once)
+    private final TensorOps ops;
 
-    LlamaWeights(HfCheckpoint ck, boolean mapped) {
+    /** Loads and checks the weights on the host, then makes each resident in the ops' memory (an upload on a device). */
+    LlamaWeights(HfCheckpoint ck, boolean mapped, TensorOps ops) {
+        this.ops = ops;
         this.cfg = ck.config();
         if (cfg == null) throw new IllegalArgumentException(ck.dir() + ": config.json is required to build the model");
         try {
@@ -73,7 +77,14 @@ final class LlamaWeights implements AutoCloseable {
 
     /** A projection, embedding or head weight: the mapped view when mapped, else an f32 copy. */
     private Tensor weight(HfCheckpoint ck, String name, long... shape) {
-        return mapped ? stored(ck, name, false, shape) : f32(ck, name, shape);
+        return resident(mapped ? stored(ck, name, false, shape) : f32(ck, name, shape));
+    }
+
+    /** t in the ops' memory: t itself on the host, else a copy (t, an f32 copy or a mapped view, is closed). */
+    private Tensor resident(Tensor t) {
+        Tensor r = ops.resident(t);
+        if (r != t) t.close();
+        return r;
     }
 
     private Linear linear(HfCheckpoint ck, String name, int out, int in, boolean bias) {
@@ -82,13 +93,13 @@ final class LlamaWeights implements AutoCloseable {
         if (bias && !ck.has(name + ".bias"))
             throw new IllegalArgumentException(ck.dir() + ": config.json gives " + name + " a bias, but the checkpoint has no "
                     + name + ".bias");
-        Tensor b = bias ? f32(ck, name + ".bias", out) : null;
+        Tensor b = bias ? resident(f32(ck, name + ".bias", out)) : null;
         if (b != null) all.put(name + ".bias", b);
         return new Linear(name, w, b);
     }
 
     private Tensor vector(HfCheckpoint ck, String name, int size) {
-        Tensor t = f32(ck, name, size);
+        Tensor t = resident(f32(ck, name, size));
         all.put(name, t);
         return t;
     }

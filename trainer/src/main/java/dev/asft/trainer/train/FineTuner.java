@@ -273,26 +273,28 @@ public final class FineTuner {
     }
 
     private void writeCheckpoint(Path tmp, long step, int perEpoch) throws IOException {
-        Map<String, Tensor> moments = new LinkedHashMap<>();
-        int i = 0;
-        if (o.full) { // every weight (f32) and its moments, by Hugging Face name
-            dev.asft.core.io.SafetensorsWriter.write(tmp.resolve("model.safetensors"), model.weights());
-            for (String name : model.weights().keySet()) {
-                moments.put(name + ".exp_avg", m.get(i));
-                moments.put(name + ".exp_avg_sq", v.get(i));
-                i++;
+        try (HostCopies host = new HostCopies(backend.ops())) { // the backend's tensors, copied out for writing
+            Map<String, Tensor> moments = new LinkedHashMap<>();
+            int i = 0;
+            if (o.full) { // every weight (f32) and its moments, by Hugging Face name
+                dev.asft.core.io.SafetensorsWriter.write(tmp.resolve("model.safetensors"), host.of(model.weights()));
+                for (String name : model.weights().keySet()) {
+                    moments.put(name + ".exp_avg", host.of(m.get(i)));
+                    moments.put(name + ".exp_avg_sq", host.of(v.get(i)));
+                    i++;
+                }
+            } else {
+                host.of(adapter()).write(tmp);
+                for (String name : lora.keySet()) {
+                    moments.put(name + ".lora_A.exp_avg", host.of(m.get(i)));
+                    moments.put(name + ".lora_A.exp_avg_sq", host.of(v.get(i)));
+                    moments.put(name + ".lora_B.exp_avg", host.of(m.get(i + 1)));
+                    moments.put(name + ".lora_B.exp_avg_sq", host.of(v.get(i + 1)));
+                    i += 2;
+                }
             }
-        } else {
-            adapter().write(tmp);
-            for (String name : lora.keySet()) {
-                moments.put(name + ".lora_A.exp_avg", m.get(i));
-                moments.put(name + ".lora_A.exp_avg_sq", v.get(i));
-                moments.put(name + ".lora_B.exp_avg", m.get(i + 1));
-                moments.put(name + ".lora_B.exp_avg_sq", v.get(i + 1));
-                i += 2;
-            }
+            dev.asft.core.io.SafetensorsWriter.write(tmp.resolve("optimizer.safetensors"), moments);
         }
-        dev.asft.core.io.SafetensorsWriter.write(tmp.resolve("optimizer.safetensors"), moments);
         Map<String, Object> state = new LinkedHashMap<>();
         state.put("step", step);
         state.put("epoch", step / Math.max(1, perEpoch));
@@ -332,11 +334,6 @@ public final class FineTuner {
         } else {
             resumeLora(dir);
         }
-        Path optFile = dir.resolve("optimizer.safetensors");
-        for (int k = 0; k < m.size(); k++) {
-            Checkpoints.requireFinite(optFile, "exp_avg #" + k, m.get(k));
-            Checkpoints.requireFinite(optFile, "exp_avg_sq #" + k, v.get(k));
-        }
         resumeStep = st.path("step").asLong();
         this.opt.restoreStep(resumeStep);
     }
@@ -349,9 +346,9 @@ public final class FineTuner {
                 Tensor saved = w.tensor(e.getKey());
                 if (saved.dtype() != DType.F32 || !java.util.Arrays.equals(saved.shape(), e.getValue().shape()))
                     throw new IllegalArgumentException(dir + ": checkpoint does not hold weight " + e.getKey() + " as f32 " + e.getValue().describe());
-                e.getValue().buffer().put(saved.buffer());
-                m.get(i).buffer().put(opt.tensor(e.getKey() + ".exp_avg").buffer());
-                v.get(i).buffer().put(opt.tensor(e.getKey() + ".exp_avg_sq").buffer());
+                restore(saved, e.getValue());
+                restore(opt, e.getKey() + ".exp_avg", m.get(i));
+                restore(opt, e.getKey() + ".exp_avg_sq", v.get(i));
                 i++;
             }
         }
@@ -366,21 +363,37 @@ public final class FineTuner {
                 if (s == null || !java.util.Arrays.equals(s.a().shape(), e.getValue().a().shape())
                         || !java.util.Arrays.equals(s.b().shape(), e.getValue().b().shape()))
                     throw new IllegalArgumentException(dir + ": checkpoint does not hold module " + e.getKey() + " with the same shapes");
-                e.getValue().a().buffer().put(s.a().buffer());
-                e.getValue().b().buffer().put(s.b().buffer());
-                m.get(i).buffer().put(opt.tensor(e.getKey() + ".lora_A.exp_avg").buffer());
-                v.get(i).buffer().put(opt.tensor(e.getKey() + ".lora_A.exp_avg_sq").buffer());
-                m.get(i + 1).buffer().put(opt.tensor(e.getKey() + ".lora_B.exp_avg").buffer());
-                v.get(i + 1).buffer().put(opt.tensor(e.getKey() + ".lora_B.exp_avg_sq").buffer());
+                restore(s.a(), e.getValue().a());
+                restore(s.b(), e.getValue().b());
+                restore(opt, e.getKey() + ".lora_A.exp_avg", m.get(i));
+                restore(opt, e.getKey() + ".lora_A.exp_avg_sq", v.get(i));
+                restore(opt, e.getKey() + ".lora_B.exp_avg", m.get(i + 1));
+                restore(opt, e.getKey() + ".lora_B.exp_avg_sq", v.get(i + 1));
                 i += 2;
             }
         }
     }
 
+    /** dst (the backend's) = an optimizer moment of the checkpoint, refused when it holds NaN or infinities. */
+    private void restore(dev.asft.core.io.SafetensorsFile opt, String name, Tensor dst) {
+        Tensor saved = opt.tensor(name);
+        if (saved.dtype() != DType.F32 || !java.util.Arrays.equals(saved.shape(), dst.shape()))
+            throw new IllegalArgumentException(opt.path() + ": " + name + " is not an f32 " + dst.describe());
+        Checkpoints.requireFinite(opt.path(), name, saved);
+        restore(saved, dst);
+    }
+
+    /** dst (the backend's) = the saved host tensor's values. */
+    private void restore(Tensor saved, Tensor dst) {
+        backend.ops().copyIn(saved.toFloatArray(), dst);
+    }
+
     /** Writes the trained adapter's files into a folder (callers rename it into place: AtomicFiles.writeFolder). */
     public void save(Path out) throws IOException {
         if (o.full) throw new IllegalStateException("a fully fine-tuned model is saved with saveModel");
-        adapter().write(out);
+        try (HostCopies host = new HostCopies(backend.ops())) {
+            host.of(adapter()).write(out);
+        }
     }
 
     /**
@@ -390,9 +403,11 @@ public final class FineTuner {
     public void saveModel(dev.asft.core.io.HfCheckpoint source, Path out) throws IOException {
         if (!o.full) throw new IllegalStateException("only full fine-tuning trains the model's weights");
         Map<String, Tensor> w = model.weights();
-        dev.asft.core.io.CheckpointRewriter.rewrite(source, out, (name, t) -> {
-            Tensor trained = w.get(name);
-            return trained == null ? null : trained.to(t.dtype());
-        });
+        try (HostCopies host = new HostCopies(backend.ops())) {
+            dev.asft.core.io.CheckpointRewriter.rewrite(source, out, (name, t) -> {
+                Tensor trained = w.get(name);
+                return trained == null ? null : host.of(trained).to(t.dtype());
+            });
+        }
     }
 }
