@@ -13,42 +13,13 @@
 #include "asft/asft.h"
 #include "asft/asft_cuda.h"
 #include "check.h"
+#include "cuda_check.cuh"
 
 namespace {
 
 using check::randn;
 using check::rel_err;
 using check::rng;
-
-#define CUDA(call)                                                                                 \
-  do {                                                                                             \
-    cudaError_t e_ = (call);                                                                       \
-    if (e_ != cudaSuccess) {                                                                       \
-      std::printf("CUDA error %s at %s:%d: %s\n", cudaGetErrorString(e_), __FILE__, __LINE__, #call); \
-      std::exit(1);                                                                                \
-    }                                                                                              \
-  } while (0)
-
-template <typename T> T *to_device(const std::vector<T> &h, size_t offset = 0) {
-  T *d = nullptr;
-  CUDA(cudaMalloc(&d, (h.size() + offset) * sizeof(T)));
-  CUDA(cudaMemcpy(d + offset, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice));
-  return d + offset;
-}
-
-template <typename T> std::vector<T> to_host(const T *d, size_t n) {
-  std::vector<T> h(n);
-  CUDA(cudaMemcpy(h.data(), d, n * sizeof(T), cudaMemcpyDeviceToHost));
-  return h;
-}
-
-float *poisoned(size_t n) {
-  float *d = nullptr;
-  CUDA(cudaMalloc(&d, n * sizeof(float)));
-  CUDA(cudaMemset(d, 0xff, n * sizeof(float))); // all-ones bits: NaN
-  return d;
-}
-
 
 struct Shape {
   int64_t d_out, d_in, r;

@@ -92,6 +92,45 @@ int asft_cuda_cross_entropy(const float *logits, const int32_t *targets, int64_t
                             float *dlogits, double *row_loss, void *stream);
 
 /*
+ * The step's plain ops (device pointers, int32 index arrays on the device; `stream` may be null):
+ * fill, x += y, x *= s, out = x * m, y[t, j] += bias[j], db[j] += sum_t dy[t, j] (rows in order,
+ * in double), dtype conversion (widening f32/bf16/f16 to f32, or narrowing f32 to bf16 with
+ * round-to-nearest-even), the embedding gather out[t] = table[ids[t]] from a f32/bf16/f16 table
+ * and its gradient dtable[ids[t]] += dout[t] (tokens in order), row gather out[i] = x[rows[i]]
+ * and scatter dst[rows[i]] = src[i], and the sum of squares in double into *out (added to it
+ * with accumulate), in a fixed order through `scratch` (asft_cuda_sum_squares_scratch() doubles).
+ */
+int asft_cuda_fill(float *x, int64_t n, float v, void *stream);
+int asft_cuda_add(float *x, const float *y, int64_t n, void *stream);
+int asft_cuda_scale(float *x, int64_t n, float s, void *stream);
+int asft_cuda_multiply(const float *x, const float *m, float *out, int64_t n, void *stream);
+int asft_cuda_add_bias(float *y, const float *bias, int64_t rows, int64_t cols, void *stream);
+int asft_cuda_column_sums(const float *dy, int64_t rows, int64_t cols, float *db, void *stream);
+int asft_cuda_convert(const void *src, int src_dtype, void *dst, int dst_dtype, int64_t n, void *stream);
+int asft_cuda_embed(const void *table, int dtype, const int32_t *ids, int64_t n, int64_t h, float *out, void *stream);
+int asft_cuda_embed_backward(const float *dout, const int32_t *ids, int64_t n, int64_t h, float *dtable, void *stream);
+int asft_cuda_gather_rows(const float *x, const int32_t *rows, int64_t n, int64_t h, float *out, void *stream);
+int asft_cuda_scatter_rows(const float *src, const int32_t *rows, int64_t n, int64_t h, float *dst, void *stream);
+int64_t asft_cuda_sum_squares_scratch(void);
+int asft_cuda_sum_squares(const float *x, int64_t n, double *scratch, double *out, int accumulate, void *stream);
+
+/*
+ * Causal grouped-query attention, as asft_attention_forward / _backward of asft.h on device
+ * pointers (mask: int32 on the device). The backward recomputes the probabilities (it takes no
+ * probs) and needs `stats`, asft_cuda_attention_stats_floats(batch, len, heads) floats of scratch.
+ * Head dim at most 256. The cached form: n queries q [n x heads*dim] at positions start ..
+ * start+n-1 over cache rows [capacity x kv_heads*dim]; query i sees positions 0 .. start+i.
+ */
+int asft_cuda_attention_forward(const float *q, const float *k, const float *v, const int32_t *mask, int64_t batch, int64_t len,
+                                int64_t heads, int64_t kv_heads, int64_t dim, float *out, float *probs, void *stream);
+int64_t asft_cuda_attention_stats_floats(int64_t batch, int64_t len, int64_t heads);
+int asft_cuda_attention_backward(const float *q, const float *k, const float *v, const float *dout, const int32_t *mask,
+                                 int64_t batch, int64_t len, int64_t heads, int64_t kv_heads, int64_t dim, float *stats, float *dq,
+                                 float *dk, float *dv, void *stream);
+int asft_cuda_cached_attention(const float *q, const float *k_cache, const float *v_cache, int64_t n, int64_t start,
+                               int64_t capacity, int64_t heads, int64_t kv_heads, int64_t dim, float *out, void *stream);
+
+/*
  * Flat-table forms of the grouped calls, for bindings that pass arrays rather than structs
  * (Java). Each row holds int64 values; pointers are device addresses.
  *   skinny:      {m, x, out, d_out, d_in, r, dtype}                          (7 per item)

@@ -34,4 +34,30 @@ int asft_cuda_rope(float *, int64_t, int64_t, int64_t, int64_t, const float *, c
 int asft_cuda_cross_entropy(const float *, const int32_t *, int64_t, int64_t, double, float *, double *, void *) {
   return ASFT_EUNSUPPORTED;
 }
+int asft_cuda_fill(float *, int64_t, float, void *) { return ASFT_EUNSUPPORTED; }
+int asft_cuda_add(float *, const float *, int64_t, void *) { return ASFT_EUNSUPPORTED; }
+int asft_cuda_scale(float *, int64_t, float, void *) { return ASFT_EUNSUPPORTED; }
+int asft_cuda_multiply(const float *, const float *, float *, int64_t, void *) { return ASFT_EUNSUPPORTED; }
+int asft_cuda_add_bias(float *, const float *, int64_t, int64_t, void *) { return ASFT_EUNSUPPORTED; }
+int asft_cuda_column_sums(const float *, int64_t, int64_t, float *, void *) { return ASFT_EUNSUPPORTED; }
+int asft_cuda_convert(const void *, int, void *, int, int64_t, void *) { return ASFT_EUNSUPPORTED; }
+int asft_cuda_embed(const void *, int, const int32_t *, int64_t, int64_t, float *, void *) { return ASFT_EUNSUPPORTED; }
+int asft_cuda_embed_backward(const float *, const int32_t *, int64_t, int64_t, float *, void *) { return ASFT_EUNSUPPORTED; }
+int asft_cuda_gather_rows(const float *, const int32_t *, int64_t, int64_t, float *, void *) { return ASFT_EUNSUPPORTED; }
+int asft_cuda_scatter_rows(const float *, const int32_t *, int64_t, int64_t, float *, void *) { return ASFT_EUNSUPPORTED; }
+int64_t asft_cuda_sum_squares_scratch(void) { return 0; }
+int asft_cuda_sum_squares(const float *, int64_t, double *, double *, int, void *) { return ASFT_EUNSUPPORTED; }
+int asft_cuda_attention_forward(const float *, const float *, const float *, const int32_t *, int64_t, int64_t, int64_t, int64_t,
+                                int64_t, float *, float *, void *) {
+  return ASFT_EUNSUPPORTED;
+}
+int64_t asft_cuda_attention_stats_floats(int64_t, int64_t, int64_t) { return 0; }
+int asft_cuda_attention_backward(const float *, const float *, const float *, const float *, const int32_t *, int64_t, int64_t,
+                                 int64_t, int64_t, int64_t, float *, float *, float *, float *, void *) {
+  return ASFT_EUNSUPPORTED;
+}
+int asft_cuda_cached_attention(const float *, const float *, const float *, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                               float *, void *) {
+  return ASFT_EUNSUPPORTED;
+}
 }
