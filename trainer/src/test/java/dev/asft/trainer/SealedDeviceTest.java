@@ -93,6 +93,23 @@ class SealedDeviceTest {
         }
     }
 
+    /**
+     * bench train on a synthetic model (written tensor by tensor, random anchors), behind device-only
+     * memory: the path the GPU check times at a 7B shape, here at a small one.
+     */
+    @Test
+    void benchTrainRunsASyntheticModelBehindDeviceOnlyMemory() throws Exception {
+        for (String device : new String[] {"java", "sealed"}) {
+            CliTest.Run r = run("bench", "train", "--device", device, "--synthetic", "--hidden", "64", "--layers", "2", "--heads", "4",
+                    "--kv-heads", "2", "--intermediate", "96", "--vocab", "80", "--batch", "2", "--seq", "24", "--steps", "2", "--json");
+            assertEquals(0, r.code(), device + ": " + r.err());
+            JsonNode j = JSON.readTree(r.lastLine());
+            assertEquals(device, j.get("device").asText());
+            org.junit.jupiter.api.Assertions.assertTrue(j.get("tokens_per_s").asDouble() > 0 && j.get("asft_term_s").asDouble() > 0, j.toString());
+            org.junit.jupiter.api.Assertions.assertTrue(r.out().contains("the AsFT term (4 anchors)"), r.out());
+        }
+    }
+
     /** The metrics lines without wall-clock and memory fields. */
     private static List<JsonNode> withoutTimes(Path metrics) throws Exception {
         List<JsonNode> out = new ArrayList<>();

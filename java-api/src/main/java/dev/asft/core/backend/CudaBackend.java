@@ -26,11 +26,14 @@ public final class CudaBackend implements Backend, AutoCloseable {
     private final CpuBackend cpu = new CpuBackend();
     private final Map<Tensor, DeviceBuffer> resident = new IdentityHashMap<>();
     private final CUstream_st stream = new CUstream_st();
+    private final CudaOps ops;
+    private Tensor regValue; // the fused regularizer's value on the device
 
     public CudaBackend() {
         String why = CudaRuntime.unavailableReason();
         if (why != null) throw new UnsupportedOperationException("cuda backend unavailable: " + why);
         CudaRuntime.check(cudart.cudaStreamCreate(stream), "cudaStreamCreate");
+        this.ops = new CudaOps(stream);
     }
 
     public static boolean available() {
@@ -66,6 +69,14 @@ public final class CudaBackend implements Backend, AutoCloseable {
         if (m.dtype() != DType.F32 && m.dtype() != DType.BF16)
             throw new IllegalArgumentException("the CUDA skinny product reads f32 or bf16 matrices, got " + m);
         DeviceBuffer dm = resident(m);
+        if (x.isDevice() || out.isDevice()) { // the step's tensors: already here, same stream, no wait
+            onDevice(x, out);
+            try (LongPointer table = new LongPointer(dm.address(), x.pointer().address(), out.pointer().address(), m.dim(0), m.dim(1),
+                    x.dim(1), m.dtype().nativeCode())) {
+                CudaRuntime.checkAsft(AsftCudaNative.asft_cuda_skinny_table(table, 1, stream), "asft_cuda_skinny_table");
+            }
+            return;
+        }
         try (DeviceBuffer dx = new DeviceBuffer(x.byteSize()); DeviceBuffer dout = new DeviceBuffer(out.byteSize());
              LongPointer table = new LongPointer(dm.address(), dx.address(), dout.address(), m.dim(0), m.dim(1), x.dim(1),
                      m.dtype().nativeCode())) {
@@ -82,8 +93,10 @@ public final class CudaBackend implements Backend, AutoCloseable {
         Shapes.checkRegularizer(anchor, a, b, gradA, gradB);
         if (anchor.dtype() != DType.F32 && anchor.dtype() != DType.BF16)
             throw new IllegalArgumentException("anchors are stored as f32 or bf16, got " + anchor);
-        if (form == AnchorForm.C) return regularizerTwoPass(anchor, a, b, gradA, gradB, gradScale);
+        if (form == AnchorForm.C)
+            return onHost(new Tensor[] {a, b, gradA, gradB}, h -> regularizerTwoPass(anchor, h[0], h[1], h[2], h[3], gradScale));
         DeviceBuffer dq = resident(anchor);
+        if (a.isDevice() || b.isDevice()) return regularizerOnDevice(dq, anchor.dtype(), a, b, gradA, gradB, gradScale);
         try (DeviceBuffer da = new DeviceBuffer(a.byteSize()); DeviceBuffer db = new DeviceBuffer(b.byteSize());
              DeviceBuffer dga = gradA == null ? null : new DeviceBuffer(gradA.byteSize());
              DeviceBuffer dgb = gradB == null ? null : new DeviceBuffer(gradB.byteSize());
@@ -107,6 +120,52 @@ public final class CudaBackend implements Backend, AutoCloseable {
         }
     }
 
+    /**
+     * The fused regularizer on the step's device tensors: gradients added in place on the ops'
+     * stream; the value comes back with one wait (one per module and step).
+     */
+    private double regularizerOnDevice(DeviceBuffer dq, DType dtype, Tensor a, Tensor b, Tensor gradA, Tensor gradB, float gradScale) {
+        onDevice(a, b, gradA, gradB);
+        if (regValue == null) regValue = ops.allocate(2); // 8 bytes: one double
+        Tensor value = regValue;
+        try (LongPointer table = new LongPointer(dq.address(), a.pointer().address(), b.pointer().address(),
+                     gradA == null ? 0 : gradA.pointer().address(), gradB == null ? 0 : gradB.pointer().address(), b.dim(0), a.dim(1),
+                     a.dim(0), dtype.nativeCode());
+             DoublePointer host = new DoublePointer(1)) {
+            CudaRuntime.checkAsft(AsftCudaNative.asft_cuda_regularizer_table(table, 1, gradScale, null, new DoublePointer(value.pointer()),
+                    stream), "asft_cuda_regularizer_table");
+            CudaRuntime.check(cudart.cudaMemcpyAsync(host, value.pointer(), 8, cudart.cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync(value)");
+            CudaRuntime.check(cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize after asft_cuda_regularizer_table");
+            return host.get();
+        }
+    }
+
+    private static void onDevice(Tensor... ts) {
+        for (Tensor t : ts)
+            if (t != null && !t.isDevice()) throw new IllegalArgumentException("mixed host and device tensors: " + t.describe() + " is on the host");
+    }
+
+    /**
+     * A host computation on device tensors (the paths without a device kernel: C-form and
+     * low-rank anchors, the r x r tail, small GEMMs): host copies in, the computation, every copy
+     * back (inputs come back unchanged). The step's anchors (code mode, Q form) never come here.
+     */
+    private <T> T onHost(Tensor[] ts, java.util.function.Function<Tensor[], T> body) {
+        boolean any = false;
+        for (Tensor t : ts) any |= t != null && t.isDevice();
+        if (!any) return body.apply(ts);
+        Tensor[] h = new Tensor[ts.length];
+        try {
+            for (int i = 0; i < ts.length; i++)
+                h[i] = ts[i] == null || !ts[i].isDevice() ? ts[i] : Tensor.of(DType.F32, ops.copyOut(ts[i]), ts[i].shape());
+            T r = body.apply(h);
+            for (int i = 0; i < ts.length; i++) if (ts[i] != null && ts[i].isDevice()) ops.copyIn(h[i].toFloatArray(), ts[i]);
+            return r;
+        } finally {
+            for (int i = 0; i < ts.length; i++) if (h[i] != null && h[i] != ts[i]) h[i].close();
+        }
+    }
+
     /** C form: P = B - C B, G = P - C P with two device products, the r x r tail on the CPU. */
     private double regularizerTwoPass(Tensor c, Tensor a, Tensor b, Tensor gradA, Tensor gradB, float scale) {
         try (Tensor cb = Tensor.allocate(DType.F32, b.shape()); Tensor p = Tensor.allocate(DType.F32, b.shape());
@@ -122,7 +181,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
 
     @Override
     public double loraFinish(Tensor g, Tensor a, Tensor b, Tensor gradA, Tensor gradB, float gradScale) {
-        return cpu.loraFinish(g, a, b, gradA, gradB, gradScale);
+        return onHost(new Tensor[] {g, a, b, gradA, gradB}, h -> cpu.loraFinish(h[0], h[1], h[2], h[3], h[4], gradScale));
     }
 
     @Override
@@ -137,7 +196,10 @@ public final class CudaBackend implements Backend, AutoCloseable {
 
     @Override
     public void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c) {
-        cpu.gemm(transA, transB, alpha, a, b, beta, c);
+        onHost(new Tensor[] {a, b, c}, h -> {
+            cpu.gemm(transA, transB, alpha, h[0], h[1], beta, h[2]);
+            return null;
+        });
     }
 
     @Override
@@ -155,23 +217,32 @@ public final class CudaBackend implements Backend, AutoCloseable {
     @Override
     public double regularizerLowRank(Tensor u, Tensor w, Tensor a, Tensor b, Tensor gradA, Tensor gradB,
                                      float gradScale) {
-        return cpu.regularizerLowRank(u, w, a, b, gradA, gradB, gradScale);
+        return onHost(new Tensor[] {a, b, gradA, gradB}, h -> cpu.regularizerLowRank(u, w, h[0], h[1], h[2], h[3], gradScale));
     }
 
-    /** The training step's ops: the cpu's (libasft + OpenBLAS) until the CUDA kernels land. */
+    /** The training step's ops: libasft_cuda's kernels and cuBLAS on this backend's stream, tensors in device memory. */
     @Override
     public dev.asft.core.ops.TensorOps ops() {
-        return cpu.ops();
+        return ops;
     }
 
+    /**
+     * GFLOP/s of cuBLAS's bf16 GEMM (8192^3, f32 accumulation) on this device, measured now: the
+     * denominator of `bench train`'s model FLOP utilization.
+     */
+    public double bf16GemmGflops() {
+        return ops.bf16GemmGflops();
+    }
+
+    /** One lane: the GPU runs a step whole, one kernel after another on one stream. */
     @Override
     public int lanes() {
-        return cpu.lanes();
+        return 1;
     }
 
     @Override
     public void runInLanes(java.util.List<Runnable> tasks) {
-        cpu.runInLanes(tasks);
+        for (Runnable t : tasks) t.run();
     }
 
     /** A device-to-device copy of the tensor's resident copy: the device's streaming rate. */
@@ -196,6 +267,8 @@ public final class CudaBackend implements Backend, AutoCloseable {
     public synchronized void close() {
         resident.values().forEach(DeviceBuffer::close);
         resident.clear();
+        if (regValue != null) regValue.close();
+        ops.close();
         if (!stream.isNull()) {
             CudaRuntime.check(cudart.cudaStreamDestroy(stream), "cudaStreamDestroy");
             stream.setNull();

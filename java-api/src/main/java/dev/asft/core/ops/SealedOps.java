@@ -13,7 +13,8 @@ import org.bytedeco.javacpp.BytePointer;
  * tensor ({@link Tensor#isDevice()}), backed by host memory only the ops themselves look through.
  * A model or training loop that runs on these reads and writes its tensors only through ops, as
  * a GPU backend needs, and gives the reference's results bit for bit; one that reaches around
- * them fails at that line ("... is in device memory"). Tests run the trainer on them; no command
+ * them fails at that line ("... is in device memory"), and so does one that hands the ops a host
+ * tensor ("... got host tensor ..."). Tests run the trainer on them; no command
  * offers them.
  */
 public final class SealedOps {
@@ -48,6 +49,12 @@ public final class SealedOps {
         }
     }
 
+    /** A device tensor's host alias; a host tensor is refused, as a GPU's ops refuse memory the device cannot read. */
+    private static Tensor unsealArgument(Method m, Tensor t) {
+        if (!t.isDevice()) throw new IllegalArgumentException(m.getName() + " got host tensor " + t.describe());
+        return unseal(t);
+    }
+
     private static final class Handler implements InvocationHandler {
         private final TensorOps inner;
         private TensorOps self;
@@ -62,7 +69,9 @@ public final class SealedOps {
                 case "newWorkspace": return new Workspace(self);
                 case "allocate": return seal(inner.allocate((long[]) args[0]));
                 case "zeros": return seal(inner.zeros((long[]) args[0]));
+                case "holds": return ((Tensor) args[0]).isDevice();
                 case "resident": {
+                    if (((Tensor) args[0]).isDevice()) return args[0];
                     Tensor host = (Tensor) args[0], copy = Tensor.allocate(host.dtype(), host.shape());
                     copy.buffer().put(host.buffer());
                     return seal(copy);
@@ -74,7 +83,14 @@ public final class SealedOps {
             }
             Object[] host = args == null ? null : args.clone();
             if (host != null)
-                for (int i = 0; i < host.length; i++) if (host[i] instanceof Tensor t) host[i] = unseal(t);
+                for (int i = 0; i < host.length; i++) {
+                    if (host[i] instanceof Tensor t) host[i] = unsealArgument(m, t);
+                    if (host[i] instanceof java.util.List<?> list) { // sumSquares(List<Tensor>)
+                        java.util.List<Object> l = new java.util.ArrayList<>(list);
+                        l.replaceAll(o -> o instanceof Tensor t ? unsealArgument(m, t) : o);
+                        host[i] = l;
+                    }
+                }
             try {
                 Object r = m.invoke(inner, host);
                 if (r instanceof Tensor t && !t.isDevice()) throw new IllegalStateException(m.getName() + " returned a host tensor");

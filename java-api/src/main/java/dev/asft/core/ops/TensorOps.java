@@ -39,6 +39,11 @@ public interface TensorOps {
         return src.toFloatArray();
     }
 
+    /** Whether t is in this backend's memory (host memory for the host backends, device memory for a GPU's). */
+    default boolean holds(Tensor t) {
+        return !t.isDevice();
+    }
+
     /**
      * A host tensor (a checkpoint's weight as stored: f32, bf16 or f16) in this backend's memory,
      * in the same dtype: host backends return it unchanged, a device backend uploads it once and
@@ -46,6 +51,32 @@ public interface TensorOps {
      */
     default Tensor resident(Tensor host) {
         return host;
+    }
+
+    /**
+     * Whether {@link #gemm} takes a right operand stored in this dtype (a frozen bf16 weight read as
+     * stored, with the other operand rounded to it); otherwise a model widens such weights to f32
+     * first ({@link #widen}).
+     */
+    default boolean gemmReadsStored(dev.asft.core.tensor.DType weight) {
+        return weight == dev.asft.core.tensor.DType.F32;
+    }
+
+    /** Whether {@link #attentionBackward} reads kept probabilities (false: it recomputes them, keep none). */
+    default boolean keepsAttentionProbs() {
+        return true;
+    }
+
+    /** The most bytes of device memory these ops have held at once (0: host memory). */
+    default long peakDeviceBytes() {
+        return 0;
+    }
+
+    /** The sum of squares of every tensor (one gradient norm): one wait for a device backend. */
+    default double sumSquares(java.util.List<Tensor> xs) {
+        double s = 0;
+        for (Tensor x : xs) s += sumSquares(x);
+        return s;
     }
 
     /** A step's activations: tensors of this backend reused from step to step (see {@link Workspace}). */

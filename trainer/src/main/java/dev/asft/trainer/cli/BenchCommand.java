@@ -122,7 +122,10 @@ final class BenchCommand implements Runnable {
                 + "(default: ${DEFAULT-VALUE}).") int prompt;
         @Option(names = "--steps", defaultValue = "3", description = "Timed steps after one warm-up step (default: ${DEFAULT-VALUE}).") int steps;
         @Option(names = "--lambda", defaultValue = "1.0", description = "AsFT weight; the anchor is built from a random base (default: ${DEFAULT-VALUE}).") float lambda;
-        @Option(names = "--device", defaultValue = "cpu", description = "cpu or java (default: ${DEFAULT-VALUE}).") String device;
+        @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or java (default: ${DEFAULT-VALUE}).") String device;
+        @Option(names = "--synthetic", description = "Write the model tensor by tensor with random bf16 values and use random bf16 anchors of the "
+                + "code-mode shape instead of building them from a base: for large shapes (a 7B model writes 13 GB in seconds); "
+                + "measures speed only.") boolean synthetic;
         @Option(names = "--json", description = "Print a JSON summary as the last line of stdout.") boolean json;
 
         @Override
@@ -137,15 +140,24 @@ final class BenchCommand implements Runnable {
             if (heads % kvHeads != 0) throw new IllegalArgumentException("--kv-heads " + kvHeads + " does not divide --heads " + heads);
             java.nio.file.Path tmp = java.nio.file.Files.createTempDirectory("asft-bench-train");
             try {
-                dev.asft.trainer.example.ExampleModels em = new dev.asft.trainer.example.ExampleModels();
-                em.layers = layers;
-                em.hidden = hidden;
-                em.heads = heads;
-                em.kvHeads = kvHeads;
-                em.intermediate = intermediate;
-                em.vocab = vocab;
-                em.rank = rank;
-                dev.asft.trainer.example.ExampleModels.Paths paths = em.write(tmp);
+                java.nio.file.Path alignedDir, baseDir;
+                if (synthetic) {
+                    alignedDir = tmp.resolve("model");
+                    baseDir = null;
+                    dev.asft.trainer.bench.SyntheticLlama.write(alignedDir, hidden, layers, heads, kvHeads, intermediate, vocab, Math.max(seq, 256));
+                } else {
+                    dev.asft.trainer.example.ExampleModels em = new dev.asft.trainer.example.ExampleModels();
+                    em.layers = layers;
+                    em.hidden = hidden;
+                    em.heads = heads;
+                    em.kvHeads = kvHeads;
+                    em.intermediate = intermediate;
+                    em.vocab = vocab;
+                    em.rank = rank;
+                    dev.asft.trainer.example.ExampleModels.Paths paths = em.write(tmp);
+                    alignedDir = paths.aligned();
+                    baseDir = paths.base();
+                }
                 Backend backend = Backends.select(device, false);
                 java.util.SplittableRandom rnd = new java.util.SplittableRandom(1);
                 java.util.List<dev.asft.trainer.data.Example> data = new java.util.ArrayList<>();
@@ -156,19 +168,22 @@ final class BenchCommand implements Runnable {
                     java.util.Arrays.fill(labels, 0, prompt, -100);
                     data.add(new dev.asft.trainer.data.Example(ids, labels));
                 }
-                try (dev.asft.core.io.HfCheckpoint ck = dev.asft.core.io.HfCheckpoint.open(paths.aligned());
-                     dev.asft.core.io.HfCheckpoint base = dev.asft.core.io.HfCheckpoint.open(paths.base());
-                     dev.asft.trainer.model.LlamaModel m = new dev.asft.trainer.model.LlamaModel(ck, backend);
-                     dev.asft.core.anchor.Anchor anchor = lambda == 0 ? null : new dev.asft.core.anchor.AnchorBuilder(backend)
-                             .form(dev.asft.core.backend.AnchorForm.Q).build(base, ck, null)) {
+                try (dev.asft.core.io.HfCheckpoint ck = dev.asft.core.io.HfCheckpoint.open(alignedDir);
+                     dev.asft.core.io.HfCheckpoint base = baseDir == null ? null : dev.asft.core.io.HfCheckpoint.open(baseDir);
+                     dev.asft.trainer.model.LlamaModel m = new dev.asft.trainer.model.LlamaModel(ck, backend,
+                             synthetic ? dev.asft.trainer.model.LlamaModel.Weights.MAP : dev.asft.trainer.model.LlamaModel.Weights.COPY);
+                     dev.asft.core.anchor.Anchor anchor = lambda == 0 ? null : synthetic
+                             ? dev.asft.trainer.bench.SyntheticLlama.anchors(hidden, layers, kvHeads * (hidden / heads))
+                             : new dev.asft.core.anchor.AnchorBuilder(backend).form(dev.asft.core.backend.AnchorForm.Q).build(base, ck, null)) {
                     dev.asft.trainer.train.FineTuner.Options o = new dev.asft.trainer.train.FineTuner.Options();
                     o.rank = rank;
                     o.batchSize = batch;
                     o.lambda = lambda;
                     o.lr = 1e-4f;
-                    java.util.List<dev.asft.trainer.train.FineTuner.Step> st =
-                            new dev.asft.trainer.train.FineTuner(m, backend, o, anchor).train(data, 0, s -> System.err.printf(
-                                    "step %d: %.1f s%n", s.step(), s.elapsedS()));
+                    dev.asft.trainer.train.FineTuner tuner = new dev.asft.trainer.train.FineTuner(m, backend, o, anchor);
+                    java.util.List<dev.asft.trainer.train.FineTuner.Step> st = tuner.train(data, 0, s -> System.err.printf(
+                            "step %d: %.1f s%n", s.step(), s.elapsedS()));
+                    double regSeconds = anchor == null ? 0 : dev.asft.trainer.bench.AsftTermTiming.secondsPerStep(tuner, anchor, backend, lambda);
                     double timed = st.get(st.size() - 1).elapsedS() - st.get(0).elapsedS();
                     double[] each = new double[st.size() - 1]; // the timed steps, one by one
                     for (int i = 1; i < st.size(); i++) each[i - 1] = st.get(i).elapsedS() - st.get(i - 1).elapsedS();
@@ -187,22 +202,36 @@ final class BenchCommand implements Runnable {
                     double headPerToken = (double) vocab * hidden * (seq - Math.max(prompt, 1)) / seq; // rows with a next-token target
                     double attn = (double) layers * 2 * 2 * seq * hidden; // QK^T and PV, forward; doubled for backward below
                     double flopsPerToken = 4 * (n + headPerToken) - 2 * qkv + 3 * attn;
-                    double peak = dev.asft.trainer.bench.RegularizerBench.sgemmGflops(rnd);
+                    boolean gpu = backend instanceof dev.asft.core.backend.CudaBackend;
+                    double peak = gpu ? ((dev.asft.core.backend.CudaBackend) backend).bf16GemmGflops()
+                            : dev.asft.trainer.bench.RegularizerBench.sgemmGflops(rnd);
+                    String peakName = gpu ? "cuBLAS bf16 GEMM" : "sgemm";
                     double mfu = tps * flopsPerToken / 1e9 / peak;
+                    double deviceMib = backend.ops().peakDeviceBytes() / 1048576.0;
                     System.out.printf("%s  random Llama %dx%d (vocab %d), batch %d x %d%s, LoRA r=%d on q,v, lambda %.1f%n", backend.describe(),
                             layers, hidden, vocab, batch, seq, prompt > 0 ? " (" + prompt + " prompt tokens each)" : "", rank, lambda);
                     double rss = dev.asft.trainer.train.MemoryUse.peakRssMib();
                     double packedMib = m.packedWeightBytes() / 1048576.0;
-                    System.out.printf("%.0f tokens/s, %.2f s/step (median %.2f); model FLOP utilization %.1f%% of the %.0f GFLOP/s sgemm rate; peak RSS %.0f MiB%s%n",
-                            tps, timed / steps, median, 100 * mfu, peak, rss,
-                            packedMib > 0 ? String.format(" (%.0f MiB of it the weights packed for the GEMMs)", packedMib) : "");
+                    System.out.printf("%.0f tokens/s, %.2f s/step (median %.2f); model FLOP utilization %.1f%% of the %.0f GFLOP/s %s rate; peak RSS %.0f MiB%s%s%n",
+                            tps, timed / steps, median, 100 * mfu, peak, peakName, rss,
+                            packedMib > 0 ? String.format(" (%.0f MiB of it the weights packed for the GEMMs)", packedMib) : "",
+                            deviceMib > 0 ? String.format("; peak device memory %.0f MiB", deviceMib) : "");
+                    if (anchor != null)
+                        System.out.printf("the AsFT term (%d anchors): %.4f s per step, %.2f%% of the median step%n", anchor.modules().size(),
+                                regSeconds, 100 * regSeconds / median);
                     if (json) {
                         java.util.Map<String, Object> out = new java.util.LinkedHashMap<>();
                         out.put("tokens_per_s", tps);
                         out.put("s_per_step", timed / steps);
                         out.put("s_per_step_median", median);
                         out.put("mfu", mfu);
-                        out.put("sgemm_gflop_per_s", peak);
+                        out.put(gpu ? "bf16_gemm_gflop_per_s" : "sgemm_gflop_per_s", peak);
+                        out.put("device", backend.name());
+                        if (deviceMib > 0) out.put("peak_device_mib", deviceMib);
+                        if (anchor != null) {
+                            out.put("asft_term_s", regSeconds);
+                            out.put("asft_term_share", regSeconds / median);
+                        }
                         if (!Double.isNaN(rss)) out.put("peak_rss_mib", rss);
                         out.put("packed_weights_mib", packedMib);
                         System.out.println(Json.line(out));

@@ -7,7 +7,8 @@ import picocli.CommandLine.Option;
 final class WeightsOption {
     @Option(names = "--weights", defaultValue = "auto",
             description = "Frozen weights: copy (f32 copy at load, fastest), map (memory-mapped in the checkpoint's dtype, widened per "
-                    + "GEMM: no copy of the model) or auto (map when the f32 copy would exceed half the RAM) (default: ${DEFAULT-VALUE}).")
+                    + "GEMM: no copy of the model; on cuda, uploaded as stored) or auto (map on cuda, or when the f32 copy would exceed half the RAM) "
+                    + "(default: ${DEFAULT-VALUE}).")
     String weights;
 
     LlamaModel.Weights mode() {

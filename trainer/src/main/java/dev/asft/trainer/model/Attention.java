@@ -53,7 +53,7 @@ final class Attention {
      */
     static Tensor forward(TensorOps ops, Lane lane, int layer, boolean keep, Tensor q, Tensor k, Tensor v, int[] mask, int batch,
                           int len, int heads, int kvHeads, Tensor out) {
-        Tensor probs = keep && 4L * batch * heads * len * len <= KEEP_PROBS_BYTES
+        Tensor probs = keep && ops.keepsAttentionProbs() && 4L * batch * heads * len * len <= KEEP_PROBS_BYTES
                 ? lane.probs.view(layer, (long) batch * heads * len * len) : null;
         ops.attention(q, k, v, mask, batch, len, heads, kvHeads, out, probs);
         return probs;

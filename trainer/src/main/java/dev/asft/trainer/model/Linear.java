@@ -91,9 +91,9 @@ final class Linear implements AutoCloseable {
         return 4 * weight.numel() * ((packedForward == null ? 1 : 0) + (backward && packedBackward == null ? 1 : 0));
     }
 
-    /** The weight as an f32 tensor for one GEMM (widened into the lane's scratch when mapped). */
-    private Tensor w32(Lane lane) {
-        return weight.dtype() == DType.F32 ? weight : lane.scratch.f32(weight);
+    /** The weight for one GEMM: as stored where the ops' GEMMs read its dtype, else widened into the lane's scratch. */
+    private Tensor w32(TensorOps ops, Lane lane) {
+        return ops.gemmReadsStored(weight.dtype()) ? weight : lane.scratch.f32(weight);
     }
 
     String name() {
@@ -143,7 +143,7 @@ final class Linear implements AutoCloseable {
         lane.setMask(this, null);
         Tensor r = ws.take(n, out);
         if (packedForward != null) ops.gemmPacked(true, packedForward, weight, 1f, x, 0f, r);
-        else ops.gemm(false, true, 1f, x, w32(lane), 0f, r); // y = x W^T
+        else ops.gemm(false, true, 1f, x, w32(ops, lane), 0f, r); // y = x W^T
         if (loraA != null) {
             Tensor xl = x;
             if (p > 0 && rnd != null) {
@@ -202,7 +202,7 @@ final class Linear implements AutoCloseable {
             dx = addTo != null ? addTo : ws.take(n, in);
             float beta = addTo != null ? 1f : 0f; // dx (+)= dy W
             if (packedBackward != null) ops.gemmPacked(false, packedBackward, weight, 1f, dy, beta, dx);
-            else ops.gemm(false, false, 1f, dy, w32(lane), beta, dx);
+            else ops.gemm(false, false, 1f, dy, w32(ops, lane), beta, dx);
         }
         if (loraA != null) {
             int r = (int) loraA.dim(0);

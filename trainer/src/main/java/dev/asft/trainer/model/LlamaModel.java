@@ -31,13 +31,15 @@ public final class LlamaModel implements AutoCloseable {
     private final Decoding decoding;
     private final WeightPacking packing;
     private int shardTokens = Shards.TOKENS;
+    private final List<Tensor> adapterCopies = new ArrayList<>(); // applied adapters' factors copied into the ops' memory
 
     /**
      * How the frozen weights are held: {@code COPY} converts them to f32 off-heap tensors at load
      * (fastest; needs 4 bytes per parameter), {@code MAP} keeps the checkpoint's memory-mapped
      * tensors in their stored dtype and widens each weight to f32 in one shared scratch buffer
-     * per GEMM (no copy of the model: bf16 checkpoints larger than RAM's f32 budget load), and
-     * {@code AUTO} maps when the f32 copy would take more than half of the machine's memory.
+     * per GEMM (no copy of the model: bf16 checkpoints larger than RAM's f32 budget load; on a GPU,
+     * uploaded as stored and read by bf16 GEMMs), and {@code AUTO} maps when the f32 copy would take
+     * more than half of the machine's memory, or on a backend whose GEMMs read bf16 weights.
      */
     public enum Weights {
         COPY, MAP, AUTO;
@@ -58,7 +60,10 @@ public final class LlamaModel implements AutoCloseable {
 
     public LlamaModel(HfCheckpoint ck, Backend backend, Weights weights) {
         this.ops = backend.ops();
-        this.w = new LlamaWeights(ck, weights == Weights.MAP || (weights == Weights.AUTO && f32Bytes(ck) > totalMemory() / 2), ops);
+        // AUTO keeps the stored dtype where the ops' GEMMs read bf16 weights as stored (a GPU), or where an f32 copy is too large.
+        boolean stored = weights == Weights.MAP
+                || (weights == Weights.AUTO && (ops.gemmReadsStored(dev.asft.core.tensor.DType.BF16) || f32Bytes(ck) > totalMemory() / 2));
+        this.w = new LlamaWeights(ck, stored, ops);
         LlamaConfig cfg = w.cfg;
         this.rope = new RopeTables(ops, cfg.headDim(), cfg.ropeTheta(), cfg.ropeScaling());
         this.main = new Lane(ops);
@@ -119,8 +124,17 @@ public final class LlamaModel implements AutoCloseable {
         for (var e : adapter.modules().entrySet()) {
             Linear lin = byName.get(e.getKey());
             if (lin == null) throw new IllegalArgumentException("adapter module " + e.getKey() + " is not a projection of this model");
-            lin.setLora(e.getValue().a(), e.getValue().b(), (float) adapter.scaling(e.getKey()));
+            lin.setLora(resident(e.getValue().a()), resident(e.getValue().b()), (float) adapter.scaling(e.getKey()));
         }
+    }
+
+    /** An adapter factor in the ops' memory as f32: itself where it is there already, else a copy the model closes. */
+    private Tensor resident(Tensor t) {
+        if (ops.holds(t) && t.dtype() == dev.asft.core.tensor.DType.F32) return t;
+        Tensor copy = ops.allocate(t.shape());
+        ops.copyIn(t.toFloatArray(), copy);
+        adapterCopies.add(copy);
+        return copy;
     }
 
     /**
@@ -351,6 +365,7 @@ public final class LlamaModel implements AutoCloseable {
 
     @Override
     public void close() {
+        adapterCopies.forEach(Tensor::close);
         packing.drop();
         w.close();
         main.close();

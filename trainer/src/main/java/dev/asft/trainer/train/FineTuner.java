@@ -68,7 +68,7 @@ public final class FineTuner {
 
     /** What one optimizer step did (also one metrics line). */
     public record Step(long step, int epoch, double loss, double taskLoss, double reg, double lr, double gradNorm, long tokens,
-                       double tokensPerS, double elapsedS, double peakRssMib, double nativeMib, double heapMib) {}
+                       double tokensPerS, double elapsedS, double peakRssMib, double nativeMib, double heapMib, double peakDeviceMib) {}
 
     private final LlamaModel model;
     private final Backend backend;
@@ -230,9 +230,7 @@ public final class FineTuner {
                         Tensor[] g = grads.get(e.getKey());
                         r += reg.accumulate(e.getKey(), e.getValue().a(), e.getValue().b(), g[0], g[1], o.lambda);
                     }
-                double norm = 0;
-                for (Tensor g : gradList) norm += backend.ops().sumSquares(g);
-                norm = Math.sqrt(norm);
+                double norm = Math.sqrt(backend.ops().sumSquares(gradList)); // one wait on a device
                 if (o.clipNorm > 0 && norm > o.clipNorm) {
                     float c = (float) (o.clipNorm / (norm + 1e-6));
                     for (Tensor g : gradList) backend.ops().scale(g, c);
@@ -244,7 +242,7 @@ public final class FineTuner {
                 double el = (System.nanoTime() - start) / 1e9;
                 double taskLoss = Double.isNaN(task) ? 0 : task;
                 Step s = new Step(stepNo, epoch + 1, taskLoss + o.lambda * r, taskLoss, r, lr, norm, tokens, tokens / el, el,
-                        MemoryUse.peakRssMib(), MemoryUse.nativeMib(), MemoryUse.heapMib());
+                        MemoryUse.peakRssMib(), MemoryUse.nativeMib(), MemoryUse.heapMib(), backend.ops().peakDeviceBytes() / 1048576.0);
                 steps.add(s);
                 if (onStep != null) onStep.accept(s);
                 if (o.saveEvery > 0 && stepNo % o.saveEvery == 0) {

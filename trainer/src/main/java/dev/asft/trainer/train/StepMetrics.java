@@ -37,6 +37,7 @@ public final class StepMetrics {
             if (!Double.isNaN(s.peakRssMib())) o.put("peak_rss_mib", Math.round(s.peakRssMib() * 10) / 10.0);
             o.put("native_mib", Math.round(s.nativeMib() * 10) / 10.0);
             o.put("heap_mib", Math.round(s.heapMib() * 10) / 10.0);
+            if (s.peakDeviceMib() > 0) o.put("peak_device_mib", Math.round(s.peakDeviceMib() * 10) / 10.0); // a GPU's, asft's own allocations
             o.putAll(extra);
             w.write(new ObjectMapper().writeValueAsString(o));
             w.newLine();

@@ -1,0 +1,105 @@
+package dev.asft.core.backend;
+
+import dev.asft.core.nativeapi.AsftCudaNative;
+import dev.asft.core.tensor.DType;
+import dev.asft.core.tensor.Tensor;
+import org.bytedeco.cuda.cublas.cublasContext;
+import org.bytedeco.cuda.cudart.CUstream_st;
+import org.bytedeco.cuda.global.cublas;
+import org.bytedeco.cuda.global.cudart;
+import org.bytedeco.javacpp.FloatPointer;
+
+/**
+ * Row-major GEMMs on the cuda ops' stream through cuBLAS (org.bytedeco:cuda). f32 operands: FP32
+ * cublasSgemm (no TF32: the cpu backend's precision). A bf16 right operand (a frozen weight as
+ * stored): the left operand is rounded to bf16 into a scratch buffer (as PyTorch's bf16 autocast
+ * does) and cublasGemmEx runs on the tensor cores with f32 accumulation and an f32 result.
+ *
+ * <p>Row-major C[m x n] = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: cuBLAS gets the
+ * operands swapped, each with the leading dimension of its row-major storage.
+ */
+final class CublasGemm implements AutoCloseable {
+    private final cublasContext handle = new cublasContext();
+    private final CudaMemory memory;
+    private final FloatPointer alpha = new FloatPointer(1), beta = new FloatPointer(1);
+    private Tensor narrow; // bf16 copy of a left operand, grown as needed
+
+    CublasGemm(CUstream_st stream, CudaMemory memory) {
+        this.memory = memory;
+        check(cublas.cublasCreate_v2(handle), "cublasCreate");
+        check(cublas.cublasSetStream_v2(handle, stream), "cublasSetStream");
+    }
+
+    private static void check(int status, String call) {
+        if (status != 0)
+            throw new IllegalStateException(call + ": " + cublas.cublasGetStatusString(status).getString() + " (" + status + ")");
+    }
+
+    /** c = alpha op(a) op(b) + beta c; a, c f32; b f32 or bf16. */
+    void gemm(boolean transA, boolean transB, float alphaValue, Tensor a, Tensor b, float betaValue, Tensor c, CUstream_st stream) {
+        int[] d = GemmShapes.check(transA, transB, a, b, c, b.dtype() == DType.BF16);
+        int m = d[0], n = d[1], k = d[2];
+        if (m == 0 || n == 0) return;
+        alpha.put(alphaValue);
+        beta.put(k == 0 ? 0f : betaValue);
+        int opA = transA ? cublas.CUBLAS_OP_T : cublas.CUBLAS_OP_N, opB = transB ? cublas.CUBLAS_OP_T : cublas.CUBLAS_OP_N;
+        int lda = (int) a.dim(1), ldb = (int) b.dim(1), ldc = n;
+        if (b.dtype() == DType.F32) {
+            check(cublas.cublasSgemm_v2(handle, opB, opA, n, m, k, alpha, new FloatPointer(b.pointer()), ldb, new FloatPointer(a.pointer()),
+                    lda, beta, new FloatPointer(c.pointer()), ldc), "cublasSgemm");
+            return;
+        }
+        Tensor a16 = narrowed(a, stream);
+        check(cublas.cublasGemmEx(handle, opB, opA, n, m, k, alpha, b.pointer(), cudart.CUDA_R_16BF, ldb, a16.pointer(),
+                cudart.CUDA_R_16BF, lda, beta, c.pointer(), cudart.CUDA_R_32F, ldc, cublas.CUBLAS_COMPUTE_32F,
+                cublas.CUBLAS_GEMM_DEFAULT), "cublasGemmEx(bf16)");
+    }
+
+    /**
+     * The rate of cublasGemmEx on bf16 operands with f32 accumulation and result, m = n = k = size
+     * (the tensor cores' practical peak, the denominator of model FLOP utilization): GFLOP/s,
+     * timed over repeats after a warm-up, with a wait at both ends.
+     */
+    double bf16Gflops(int size, int repeats, CUstream_st stream) {
+        try (Tensor a = memory.allocate(DType.BF16, size, size); Tensor b = memory.allocate(DType.BF16, size, size);
+             Tensor c = memory.allocate(DType.F32, size, size)) {
+            CudaRuntime.check(cudart.cudaMemsetAsync(a.pointer(), 0x3c, a.byteSize(), stream), "cudaMemsetAsync");
+            CudaRuntime.check(cudart.cudaMemsetAsync(b.pointer(), 0x3c, b.byteSize(), stream), "cudaMemsetAsync");
+            alpha.put(1f);
+            beta.put(0f);
+            long t0 = 0;
+            for (int i = -3; i < repeats; i++) {
+                if (i == 0) {
+                    memory.sync("before timing the bf16 GEMM");
+                    t0 = System.nanoTime();
+                }
+                check(cublas.cublasGemmEx(handle, cublas.CUBLAS_OP_T, cublas.CUBLAS_OP_N, size, size, size, alpha, b.pointer(), cudart.CUDA_R_16BF,
+                        size, a.pointer(), cudart.CUDA_R_16BF, size, beta, c.pointer(), cudart.CUDA_R_32F, size, cublas.CUBLAS_COMPUTE_32F,
+                        cublas.CUBLAS_GEMM_DEFAULT), "cublasGemmEx(bf16)");
+            }
+            memory.sync("after timing the bf16 GEMM");
+            double s = (System.nanoTime() - t0) / 1e9;
+            return 2.0 * size * size * (double) size * repeats / s / 1e9;
+        }
+    }
+
+    /** a rounded to bf16 (nearest even) in the scratch buffer, on the stream. */
+    private Tensor narrowed(Tensor a, CUstream_st stream) {
+        if (narrow == null || narrow.numel() < a.numel()) {
+            if (narrow != null) narrow.close();
+            narrow = memory.allocate(DType.BF16, a.numel());
+        }
+        CudaRuntime.checkAsft(AsftCudaNative.asft_cuda_convert(a.pointer(), DType.F32.nativeCode(), narrow.pointer(),
+                DType.BF16.nativeCode(), a.numel(), stream), "asft_cuda_convert(to bf16)");
+        return narrow;
+    }
+
+    @Override
+    public void close() {
+        if (narrow != null) narrow.close();
+        narrow = null;
+        cublas.cublasDestroy_v2(handle);
+        alpha.close();
+        beta.close();
+    }
+}
