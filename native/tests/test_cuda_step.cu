@@ -141,6 +141,30 @@ void test_conversions_and_rows() {
   free_all({dIds, dRows});
 }
 
+void test_rmsnorm_weight_grad() {
+  for (int64_t dim : {7, 300, 1031}) {
+    const int64_t rows = 37;
+    auto x = randn(size_t(rows * dim)), dy = randn(size_t(rows * dim)), dw = randn(size_t(dim));
+    std::vector<double> acc(size_t(dim), 0.0);
+    for (int64_t t = 0; t < rows; t++) {
+      double ss = 0;
+      for (int64_t i = 0; i < dim; i++) ss += double(x[t * dim + i]) * x[t * dim + i];
+      const double inv = 1.0 / std::sqrt(ss / double(dim) + 1e-5);
+      for (int64_t i = 0; i < dim; i++) acc[i] += inv * dy[t * dim + i] * x[t * dim + i];
+    }
+    std::vector<float> want(dw.size());
+    for (int64_t i = 0; i < dim; i++) want[i] = float(double(dw[i]) + acc[i]);
+    float *dX = to_device(x), *dDY = to_device(dy), *dDW = to_device(dw);
+    double *inv = nullptr;
+    CUDA(cudaMalloc(&inv, sizeof(double) * rows));
+    CHECK(asft_cuda_rmsnorm_weight_grad(dX, dDY, rows, dim, 1e-5f, inv, dDW, nullptr) == 0, "rmsnorm weight grad: %s", asft_cuda_last_error());
+    CUDA(cudaDeviceSynchronize());
+    CHECK(rel_err(to_host(dDW, dw.size()), want) < 1e-6, "rmsnorm weight gradient dim %lld", (long long)dim);
+    free_all({dX, dDY, dDW});
+    CUDA(cudaFree(inv));
+  }
+}
+
 struct AttnShape {
   int64_t batch, len, heads, kv, dim;
 };
@@ -209,6 +233,7 @@ int main() {
   }
   test_elementwise();
   test_conversions_and_rows();
+  test_rmsnorm_weight_grad();
   test_attention();
   std::printf("%d failures\n", check::failures);
   return check::failures == 0 ? 0 : 1;

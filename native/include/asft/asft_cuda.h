@@ -83,6 +83,10 @@ int asft_cuda_sgd(const asft_cuda_param_t *params, int n, float lr, float weight
 int asft_cuda_rmsnorm_forward(const float *x, const float *w, int64_t rows, int64_t dim, float eps, float *y, void *stream);
 int asft_cuda_rmsnorm_backward(const float *x, const float *w, const float *dy, int64_t rows, int64_t dim, float eps,
                                float *dx, int accumulate, void *stream);
+/* RMSNorm's weight gradient: dw_i += sum_t dy_ti x_ti / rms_t (rows in order, in double), with
+ * inv_scratch `rows` doubles of scratch (full fine-tuning). */
+int asft_cuda_rmsnorm_weight_grad(const float *x, const float *dy, int64_t rows, int64_t dim, float eps, double *inv_scratch,
+                                  float *dw, void *stream);
 int asft_cuda_swiglu_forward(const float *g, const float *u, float *act, int64_t n, void *stream);
 int asft_cuda_swiglu_backward(const float *g, const float *u, const float *dact, float *dg, float *du, int64_t n,
                               void *stream);

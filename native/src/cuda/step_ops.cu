@@ -66,6 +66,24 @@ __global__ void rmsnorm_backward_kernel(const float *x, const float *w, const fl
   }
 }
 
+// RMSNorm's weight gradient (full fine-tuning), as the cpu ops take it: the rows' 1/rms in double
+// (one block per row), then dw_i += sum_t inv_t dy_ti x_ti, one thread per column, rows in order.
+__global__ void rms_inv_kernel(const float *x, int64_t dim, float eps, double *inv) {
+  const float *xr = x + blockIdx.x * dim;
+  double ss = 0;
+  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) ss += double(xr[i]) * xr[i];
+  ss = block_sum(ss);
+  if (threadIdx.x == 0) inv[blockIdx.x] = 1.0 / sqrt(ss / double(dim) + double(eps));
+}
+
+__global__ void rms_weight_grad_kernel(const float *x, const float *dy, const double *inv, int64_t rows, int64_t dim, float *dw) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < dim; i += int64_t(gridDim.x) * blockDim.x) {
+    double acc = 0;
+    for (int64_t t = 0; t < rows; t++) acc += inv[t] * dy[t * dim + i] * x[t * dim + i];
+    dw[i] = float(double(dw[i]) + acc);
+  }
+}
+
 __global__ void swiglu_forward_kernel(const float *g, const float *u, float *act, int64_t n) {
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
     const float s = 1.f / (1.f + expf(-g[i]));
@@ -141,6 +159,18 @@ extern "C" int asft_cuda_rmsnorm_backward(const float *x, const float *w, const 
   if (rows == 0) return 0;
   rmsnorm_backward_kernel<<<unsigned(rows), kRowThreads, 0, static_cast<cudaStream_t>(stream)>>>(x, w, dy, dim, eps, dx, accumulate);
   ASFT_CUDA_CHECK_LAUNCH("asft_cuda_rmsnorm_backward");
+  return 0;
+}
+
+extern "C" int asft_cuda_rmsnorm_weight_grad(const float *x, const float *dy, int64_t rows, int64_t dim, float eps,
+                                             double *inv_scratch, float *dw, void *stream) {
+  if (!x || !dy || !inv_scratch || !dw || rows < 0 || dim <= 0 || !(eps >= 0))
+    return fail("asft_cuda_rmsnorm_weight_grad", "bad arguments", ASFT_EINVAL);
+  if (rows == 0) return 0;
+  rms_inv_kernel<<<unsigned(rows), kRowThreads, 0, static_cast<cudaStream_t>(stream)>>>(x, dim, eps, inv_scratch);
+  ASFT_CUDA_CHECK_LAUNCH("asft_cuda_rmsnorm_weight_grad (rows)");
+  rms_weight_grad_kernel<<<grid_for(dim), 256, 0, static_cast<cudaStream_t>(stream)>>>(x, dy, inv_scratch, rows, dim, dw);
+  ASFT_CUDA_CHECK_LAUNCH("asft_cuda_rmsnorm_weight_grad");
   return 0;
 }
 

@@ -24,6 +24,9 @@ int asft_cuda_rmsnorm_forward(const float *, const float *, int64_t, int64_t, fl
 int asft_cuda_rmsnorm_backward(const float *, const float *, const float *, int64_t, int64_t, float, float *, int, void *) {
   return ASFT_EUNSUPPORTED;
 }
+int asft_cuda_rmsnorm_weight_grad(const float *, const float *, int64_t, int64_t, float, double *, float *, void *) {
+  return ASFT_EUNSUPPORTED;
+}
 int asft_cuda_swiglu_forward(const float *, const float *, float *, int64_t, void *) { return ASFT_EUNSUPPORTED; }
 int asft_cuda_swiglu_backward(const float *, const float *, const float *, float *, float *, int64_t, void *) {
   return ASFT_EUNSUPPORTED;

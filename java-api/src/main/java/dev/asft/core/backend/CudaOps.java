@@ -22,15 +22,14 @@ import org.bytedeco.javacpp.Pointer;
  *
  * <p>What differs from the cpu ops, by design: GEMMs with a bf16 weight round the other operand
  * to bf16 (tensor cores, f32 accumulation); the attention backward recomputes the probabilities
- * (the forward keeps none: {@link #keepsAttentionProbs}); RMSNorm's weight gradient (full
- * fine-tuning) is not on the device: full fine-tuning runs on the cpu backend.
+ * (the forward keeps none: {@link #keepsAttentionProbs}).
  */
 final class CudaOps implements TensorOps, AutoCloseable {
     private final CUstream_st stream;
     private final CudaMemory memory;
     private final CublasGemm blas;
     private final Tensor sums; // doubles: the sum-of-squares scratch, then one result
-    private Tensor rowLoss, attentionStats; // grown as needed
+    private Tensor rowLoss, attentionStats, rmsInv; // scratch, grown as needed (a free would wait for the device)
 
     CudaOps(CUstream_st stream) {
         this.stream = stream;
@@ -98,6 +97,13 @@ final class CudaOps implements TensorOps, AutoCloseable {
     @Override
     public long peakDeviceBytes() {
         return memory.peak();
+    }
+
+    /** t, or a larger scratch tensor in its place (at least 1024 elements). */
+    private Tensor grown(Tensor t, DType dtype, long n) {
+        if (t != null && t.numel() >= n) return t;
+        if (t != null) t.close();
+        return memory.allocate(dtype, Math.max(n, 1024));
     }
 
     // ---- elementwise ----
@@ -254,11 +260,15 @@ final class CudaOps implements TensorOps, AutoCloseable {
 
     @Override
     public void rmsNormBackward(Tensor x, Tensor w, Tensor dy, float eps, Tensor dx, boolean accumulate, Tensor dw) {
-        if (dw != null)
-            throw new UnsupportedOperationException("the cuda backend trains LoRA adapters; full fine-tuning (norm weight gradients) runs on --device cpu");
-        device(x, w, dy, dx);
+        device(x, w, dy, dx, dw);
         int rows = OpChecks.rmsNorm(x, w, dx, "rmsnorm backward");
         OpChecks.need(dy, x.numel(), "rmsnorm backward: dy");
+        if (dw != null) { // full fine-tuning
+            OpChecks.need(dw, w.numel(), "rmsnorm backward: dw");
+            rmsInv = grown(rmsInv, DType.F64, rows);
+            ok(asft_cuda_rmsnorm_weight_grad(x.pointer(), dy.pointer(), rows, w.numel(), eps, rmsInv.pointer(), dw.pointer(), stream),
+                    "asft_cuda_rmsnorm_weight_grad");
+        }
         ok(asft_cuda_rmsnorm_backward(x.pointer(), w.pointer(), dy.pointer(), rows, w.numel(), eps, dx.pointer(), accumulate ? 1 : 0, stream),
                 "asft_cuda_rmsnorm_backward");
     }
@@ -287,11 +297,7 @@ final class CudaOps implements TensorOps, AutoCloseable {
                                   Tensor probs, Tensor dq, Tensor dk, Tensor dv) {
         device(q, k, v, dout, dq, dk, dv);
         int dim = OpChecks.attentionBackward(q, k, v, dout, mask, batch, len, heads, kvHeads, probs, dq, dk, dv);
-        long statsFloats = asft_cuda_attention_stats_floats(batch, len, heads);
-        if (attentionStats == null || attentionStats.numel() < statsFloats) {
-            if (attentionStats != null) attentionStats.close();
-            attentionStats = memory.allocate(DType.F32, statsFloats);
-        }
+        attentionStats = grown(attentionStats, DType.F32, asft_cuda_attention_stats_floats(batch, len, heads));
         ok(asft_cuda_attention_backward(q.pointer(), k.pointer(), v.pointer(), dout.pointer(), memory.indices(mask), batch, len, heads,
                 kvHeads, dim, attentionStats.pointer(), dq.pointer(), dk.pointer(), dv.pointer(), stream), "asft_cuda_attention_backward");
     }
@@ -328,10 +334,7 @@ final class CudaOps implements TensorOps, AutoCloseable {
     public double[] crossEntropy(Tensor logits, int[] targets, double denominator, Tensor dlogits) {
         device(logits, dlogits);
         int vocab = OpChecks.crossEntropy(logits, targets, denominator, dlogits);
-        if (rowLoss == null || rowLoss.numel() < targets.length) {
-            if (rowLoss != null) rowLoss.close();
-            rowLoss = memory.allocate(DType.F64, Math.max(targets.length, 1024));
-        }
+        rowLoss = grown(rowLoss, DType.F64, targets.length);
         ok(asft_cuda_cross_entropy(logits.pointer(), memory.indices(targets), targets.length, vocab, denominator, dlogits.pointer(),
                 rowLoss.pointer(), stream), "asft_cuda_cross_entropy");
         double[] rows = memory.doublesOut(rowLoss.pointer(), targets.length);
@@ -383,6 +386,7 @@ final class CudaOps implements TensorOps, AutoCloseable {
     public void close() {
         if (rowLoss != null) rowLoss.close();
         if (attentionStats != null) attentionStats.close();
+        if (rmsInv != null) rmsInv.close();
         sums.close();
         blas.close();
         memory.close();

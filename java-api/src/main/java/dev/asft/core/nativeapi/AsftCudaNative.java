@@ -82,6 +82,10 @@ public final class AsftCudaNative {
                                                         @Cast("const float*") Pointer dy, long rows, long dim, float eps,
                                                         @Cast("float*") Pointer dx, int accumulate, Pointer stream);
 
+    public static native int asft_cuda_rmsnorm_weight_grad(@Cast("const float*") Pointer x, @Cast("const float*") Pointer dy, long rows,
+                                                           long dim, float eps, @Cast("double*") Pointer invScratch,
+                                                           @Cast("float*") Pointer dw, Pointer stream);
+
     public static native int asft_cuda_swiglu_forward(@Cast("const float*") Pointer g, @Cast("const float*") Pointer u,
                                                       @Cast("float*") Pointer act, long n, Pointer stream);
 

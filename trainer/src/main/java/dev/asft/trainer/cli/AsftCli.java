@@ -83,6 +83,9 @@ public final class AsftCli implements Runnable {
         String cmd = args.length > 0 && !args[0].startsWith("-") ? "asft " + args[0] : "asft";
         String heap = maxHeapBytes >= 1L << 30 ? String.format("%.1f GiB", maxHeapBytes / (double) (1L << 30))
                 : (maxHeapBytes >> 20) + " MiB";
+        if (e.getMessage() != null && e.getMessage().startsWith("the GPU has no room")) // the cuda ops' cudaMalloc
+            return String.format("%s: error: out of memory on the GPU (%s): lower --batch-size or --max-len, or train fewer modules. "
+                    + "Files are written under temporary names, so no output was left half-written.", cmd, e.getMessage());
         if (e.getMessage() != null && e.getMessage().contains("native workspace")) // libasft's ASFT_ENOMEM
             return String.format("%s: error: out of memory (%s): a native kernel's workspace (outside the Java heap) did not fit; "
                     + "lower --rank, --batch-size or --max-len, or free memory. Files are written under temporary names, "

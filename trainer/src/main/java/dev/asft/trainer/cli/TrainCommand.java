@@ -122,7 +122,7 @@ final class TrainCommand implements Callable<Integer> {
     Path resume;
 
     @Option(names = "--full", description = "Full fine-tuning: train every weight and write a Hugging Face model folder "
-            + "(shards and dtype of --model) instead of an adapter; no AsFT term. Runs on the cpu or java device (auto picks cpu).")
+            + "(shards and dtype of --model) instead of an adapter; no AsFT term.")
     boolean full;
 
     @picocli.CommandLine.Mixin
@@ -176,9 +176,7 @@ final class TrainCommand implements Callable<Integer> {
         // An --init-adapter's target_modules are the training targets, so an anchor built on the fly covers them.
         dev.asft.core.io.PeftAdapter init = initAdapter == null ? null : dev.asft.core.io.PeftAdapter.read(initAdapter);
         if (init != null) o.targets = init.targetModules();
-        if (full && device.equalsIgnoreCase("cuda"))
-            throw new IllegalArgumentException("--full runs on --device cpu or java: the cuda backend trains LoRA adapters");
-        Backend backend = Backends.select(full && device.equalsIgnoreCase("auto") ? "cpu" : device, true);
+        Backend backend = Backends.select(device, true);
         try (HfCheckpoint ck = HfCheckpoint.open(model); LlamaModel m = new LlamaModel(ck, backend, full ? LlamaModel.Weights.COPY : weights.mode()); Anchor anchor = anchor(backend, ck, o)) {
             DatasetReader.Loaded loaded = DatasetReader.load(model, data, trainOnInputs, maxLen, "train");
             List<Example> examples = loaded.examples();

@@ -41,4 +41,13 @@ class OutOfMemoryBackstopTest {
         assertEquals(1, out.strip().lines().count(), "one line:\n" + out);
         assertTrue(out.startsWith("asft train: error: out of memory (in a worker thread)."), out);
     }
+
+    /** The cuda ops' allocation failure (CudaMemory) gets a line about the GPU, not the Java heap. */
+    @Test
+    void aGpuAllocationFailureSaysGpu() {
+        String line = AsftCli.outOfMemory(new String[] {"train"},
+                new OutOfMemoryError("the GPU has no room for 512 MiB more (70000 MiB held by asft)"), 1L << 32);
+        assertTrue(line.startsWith("asft train: error: out of memory on the GPU (the GPU has no room for 512 MiB more"), line);
+        assertTrue(!line.contains("Java heap") && line.contains("--batch-size"), line);
+    }
 }

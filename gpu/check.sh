@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The GPU check of the cuda backend, for a machine with an NVIDIA GPU, nvcc, CMake and Python with
+# torch, transformers and peft, and no Java (the workplace's H100 / H200). In one run (~8 minutes):
+#  1. builds libasft and libasft_cuda there and runs the ctests: every CUDA kernel against its
+#     CPU twin (cuda_kernels, cuda_step) and the CPU kernels themselves;
+#  2. the Java GPU path end to end, with the JRE and jar of gpu/kit (made by gpu/prepare.sh where
+#     Java is): a small random Llama trained a few LoRA + AsFT steps on cuda and on cpu, f32
+#     weights (cuBLAS FP32: tight tolerance) and bf16 weights (bf16 GEMMs: loose), losses compared
+#     step by step; `asft loss` on both; eval-safety and eval-task of a demo world's model on both;
+#  3. a Llama-2-7B-shaped LoRA + AsFT step (random bf16 weights, batch 8 x 512, r 8 on q_proj and
+#     v_proj, lambda 1, bf16 code-mode-shaped anchors; `bench train --synthetic --device cuda`)
+#     against transformers + peft plain LoRA on the same card (gpu/peft_step.py).
+# Logs and $OUT/summary.json under $OUT (or ./gpu-check-out); a short table is printed last.
+# Without a GPU it stops at once with one line. Usage: gpu/check.sh (from the repository root).
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="${OUT:-$root/gpu-check-out}"
+if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L 2>/dev/null | grep -q "^GPU"; then
+  echo "gpu/check.sh: no NVIDIA GPU on this machine (nvidia-smi lists none): nothing checked; run it on the GPU machine"
+  exit 2
+fi
+if [[ ! -f "$root/gpu/kit/asft.jar" || ! -f "$root/gpu/kit/jre.tar.xz" ]]; then
+  echo "gpu/check.sh: gpu/kit is missing: run gpu/prepare.sh where Java is, and carry gpu/kit along"
+  exit 2
+fi
+mkdir -p "$out"
+work="${WORK_DIR:-/tmp/asft-gpu-check}"
+rm -rf "$work" && mkdir -p "$work"
+start=$SECONDS
+stage() { echo "== $1 (t=$((SECONDS - start)) s)"; }
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv | tee "$out/gpu.txt"
+nvcc --version | tail -1 >> "$out/gpu.txt"
+
+stage "1. native build and ctest"
+build="$work/native"
+cmake -S "$root/native" -B "$build" -DCMAKE_BUILD_TYPE=Release -DASFT_CUDA=ON -DASFT_CUDA_ARCHITECTURES=90 > "$out/cmake.log" 2>&1
+if cmake --build "$build" --parallel > "$out/build.log" 2>&1; then
+  (cd "$build" && timeout 240 ctest --output-on-failure) > "$out/ctest.log" 2>&1
+  ctest_rc=$?
+else
+  ctest_rc=build-failed
+  tail -20 "$out/build.log"
+fi
+tail -4 "$out/ctest.log" 2>/dev/null
+
+stage "2. the Java GPU path"
+tar -C "$work" -xJf "$root/gpu/kit/jre.tar.xz"
+# The CUDA presets' JNI needs CUDA's own libcudart, libcublas and libcublasLt (13.x): the toolkit's,
+# else the ones PyTorch's wheels bring.
+libdirs=""
+for lib in libcudart.so.13 libcublas.so.13 libcublasLt.so.13; do
+  f="$(find /usr/local/cuda/lib64/ /usr/local/cuda/targets/x86_64-linux/lib/ /usr/lib/x86_64-linux-gnu/ /opt /usr/local/lib \
+        -name "$lib" 2>/dev/null | head -1)"
+  [[ -n "$f" ]] && libdirs="$libdirs:$(dirname "$f")"
+  echo "$lib: ${f:-not found}" >> "$out/gpu.txt"
+done
+export LD_LIBRARY_PATH="${libdirs#:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export OPENBLAS_THREAD_TIMEOUT=4 GOMP_SPINCOUNT=10000
+asft() { "$work/jre/bin/java" -Xmx32g -Dorg.bytedeco.javacpp.maxBytes=0 -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -jar "$root/gpu/kit/asft.jar" "$@"; }
+asft example --out "$work/ex" > "$out/example.log" 2>&1
+python3 - "$work/train.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    for s in range(32):
+        f.write(json.dumps({"input_ids": [4 + (s % 8) + t for t in range(12 + s % 5)]}) + "\n")
+PY
+train_common=(train --model "$work/ex/aligned" --base "$work/ex/base" --lambda 1 --data "$work/train.jsonl" --epochs 2
+              --batch-size 4 --lr 1e-2 --seed 3)
+for run in cpu-copy:cpu:copy cuda-copy:cuda:copy cuda-map:cuda:map; do
+  IFS=: read -r name dev weights <<< "$run"
+  timeout 120 asft "${train_common[@]}" --device "$dev" --weights "$weights" --out "$work/$name" --metrics "$out/train-$name.jsonl" \
+    > "$out/train-$name.log" 2>&1
+  echo "train $name: rc $?" | tee -a "$out/java.txt"
+done
+for dev in cpu cuda; do
+  timeout 60 asft loss --model "$work/ex/aligned" --adapter "$work/cpu-copy" --data "$work/train.jsonl" --device "$dev" --json \
+    > "$out/loss-$dev.log" 2>&1
+  echo "loss $dev: rc $?" | tee -a "$out/java.txt"
+done
+world="$root/gpu/kit/world" prompts="$root/gpu/kit/prompts"
+for dev in cpu cuda; do
+  timeout 90 asft eval-safety --model "$world/aligned" --prompts "$prompts/harmful_eval.jsonl" --max-new-tokens 24 --device "$dev" \
+    --out "$out/safety-$dev.jsonl" --json > "$out/eval-safety-$dev.log" 2>&1
+  echo "eval-safety $dev: rc $?" | tee -a "$out/java.txt"
+  timeout 90 asft eval-task --model "$world/aligned" --prompts "$prompts/task_eval.jsonl" --max-new-tokens 4 --device "$dev" \
+    --labels world,sports,business,science --json > "$out/eval-task-$dev.log" 2>&1
+  echo "eval-task $dev: rc $?" | tee -a "$out/java.txt"
+done
+
+stage "3. a 7B-shaped LoRA + AsFT step: asft on cuda, then transformers + peft"
+seven=(--hidden 4096 --layers 32 --heads 32 --kv-heads 32 --intermediate 11008 --vocab 32000 --batch 8 --seq 512 --rank 8 --lambda 1)
+TMPDIR="$work" timeout 300 asft bench train --device cuda --synthetic "${seven[@]}" --steps 3 --json > "$out/bench-asft.log" 2>&1
+echo "bench train (asft, cuda): rc $?" | tee -a "$out/java.txt"
+timeout 180 python3 "$root/gpu/peft_step.py" --steps 5 > "$out/bench-peft.log" 2>&1
+echo "peft step: rc $?" | tee -a "$out/java.txt"
+
+stage "summary"
+python3 "$root/gpu/summary.py" "$out" "$ctest_rc" | tee "$out/table.txt"
