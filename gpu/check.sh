@@ -4,7 +4,7 @@
 #  1. builds libasft and libasft_cuda there and runs the ctests: every CUDA kernel against its
 #     CPU twin (cuda_kernels, cuda_step) and the CPU kernels themselves;
 #  2. the Java GPU path end to end, with the JRE and jar of gpu/kit (made by gpu/prepare.sh where
-#     Java is): a small random Llama trained a few LoRA + AsFT steps on cuda and on cpu, f32
+#     Java is): every op of the cuda ops against the reference (TensorOpsTest); a small random Llama trained a few LoRA + AsFT steps on cuda and on cpu, f32
 #     weights (cuBLAS FP32: tight tolerance) and bf16 weights (bf16 GEMMs: loose), losses compared
 #     step by step; `asft loss` on both; eval-safety and eval-task of a demo world's model on both;
 #  3. a Llama-2-7B-shaped LoRA + AsFT step (random bf16 weights, batch 8 x 512, r 8 on q_proj and
@@ -57,6 +57,14 @@ done
 export LD_LIBRARY_PATH="${libdirs#:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export OPENBLAS_THREAD_TIMEOUT=4 GOMP_SPINCOUNT=10000
 asft() { "$work/jre/bin/java" -Xmx32g -Dorg.bytedeco.javacpp.maxBytes=0 -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -jar "$root/gpu/kit/asft.jar" "$@"; }
+# Every op of the cuda ops against the java reference (TensorOpsTest through its host bridge), and the
+# cuda backend's own tests, on this GPU.
+timeout 180 "$work/jre/bin/java" -Dasft.workspace.poison=true -Dorg.bytedeco.javacpp.maxBytes=0 \
+  -jar "$root/gpu/kit/junit-platform-console-standalone.jar" execute --disable-banner --details=tree \
+  --class-path "$root/gpu/kit/asft.jar:$root/gpu/kit/java-api-tests.jar" \
+  --select-class dev.asft.core.ops.TensorOpsTest --select-class dev.asft.core.backend.CudaBackendTest > "$out/junit.log" 2>&1
+echo "junit (TensorOpsTest, CudaBackendTest): rc $?" | tee -a "$out/java.txt"
+tail -15 "$out/junit.log" | grep -E "tests (successful|failed|skipped)" | tee -a "$out/java.txt"
 asft example --out "$work/ex" > "$out/example.log" 2>&1
 python3 - "$work/train.jsonl" <<'PY'
 import json, sys

@@ -40,7 +40,10 @@ def tail_error(path):
         return "no log"
 
 
-s = {"gpu": open(os.path.join(out, "gpu.txt")).read().strip() if os.path.exists(os.path.join(out, "gpu.txt")) else None}
+java_txt = open(os.path.join(out, "java.txt")).read() if os.path.exists(os.path.join(out, "java.txt")) else ""
+s = {"runs": java_txt.splitlines(),
+     "junit": [l.strip() for l in java_txt.splitlines() if "tests successful" in l or "tests failed" in l or "junit" in l],
+     "gpu": open(os.path.join(out, "gpu.txt")).read().strip() if os.path.exists(os.path.join(out, "gpu.txt")) else None}
 ctest = open(os.path.join(out, "ctest.log")).read() if os.path.exists(os.path.join(out, "ctest.log")) else ""
 m = re.search(r"(\d+)% tests passed, (\d+) tests failed out of (\d+)", ctest)
 s["ctest"] = {"rc": ctest_rc, "summary": m.group(0) if m else None,
@@ -81,6 +84,7 @@ def fmt(v, spec):
 
 print("check                          result")
 print(f"ctest (CUDA vs CPU kernels)    rc {ctest_rc}: {s['ctest']['summary']}; skipped {s['ctest']['skipped']}")
+print(f"TensorOpsTest on cuda (JUnit)  {'; '.join(s['junit']) or '-'}")
 for name, t in s["train"].items():
     if "max_rel_diff" in t:
         print(f"train {name:10s} vs cpu      max rel diff {t['max_rel_diff']:.2e} (tol {t['tolerance']:.0e}): {'ok' if t['ok'] else 'FAIL'}")

@@ -23,13 +23,14 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Every op of every backend against the java backend's {@link ReferenceOps} (the oracle), on fresh
  * random inputs with NaN-poisoned outputs, once per CPU code path of libasft this machine has. A
- * new backend is tested by adding it to {@link #backends()}.
+ * new backend is tested by adding it to {@link #backends()}; a device backend's ops (cuda, and
+ * sealed, which tests the bridge itself) are reached through {@link HostBridge}.
  */
 class TensorOpsTest {
     private static final TensorOps REF = new ReferenceOps();
 
     static List<Backend> backends() {
-        List<Backend> b = new ArrayList<>(List.of(new CpuBackend()));
+        List<Backend> b = new ArrayList<>(List.of(new CpuBackend(), dev.asft.core.backend.SealedBackend.create()));
         if (CudaBackend.available()) b.add(new CudaBackend());
         return b;
     }
@@ -46,7 +47,7 @@ class TensorOpsTest {
                     continue;
                 }
                 try {
-                    check.accept(be.ops());
+                    check.accept(hostSide(be.ops()));
                 } catch (AssertionError e) {
                     throw new AssertionError(be.name() + " [" + isa + "] " + e.getMessage() + TestData.seedInfo(), e);
                 }
@@ -56,6 +57,13 @@ class TensorOpsTest {
             NativeKernels.setCpuIsa(before);
         }
         assertTrue(ran > 0, "no ISA path ran");
+    }
+
+    /** The ops themselves where they take host tensors; a device backend's through {@link HostBridge}. */
+    private static TensorOps hostSide(TensorOps ops) {
+        try (Tensor probe = Tensor.allocate(DType.F32, 1)) {
+            return ops.holds(probe) ? ops : HostBridge.over(ops);
+        }
     }
 
     private static Tensor rand(long... shape) {
