@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch GPU timings for the CUDA issue's targets (run by native/tests/gpu-check.sh).
+"""PyTorch GPU timings for the CUDA issue's targets (run by gpu/check.sh).
 
 For Llama-2-7B shapes (64 modules of 4096 x 4096, r = 8), value + gradients of the AsFT penalty:
   1. the released code: C on the host, copied to the GPU every step, (I - C) @ (B @ A), autograd;
