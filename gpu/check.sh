@@ -42,6 +42,7 @@ else
   tail -20 "$out/build.log"
 fi
 tail -4 "$out/ctest.log" 2>/dev/null
+[[ -x "$build/bench_cuda" ]] && timeout 60 "$build/bench_cuda" 64 4096 8 > "$out/bench_cuda.log" 2>&1  # the regularizer of 64 modules
 
 stage "2. the Java GPU path"
 tar -C "$work" -xJf "$root/gpu/kit/jre.tar.xz"
@@ -56,15 +57,17 @@ for lib in libcudart.so.13 libcublas.so.13 libcublasLt.so.13; do
 done
 export LD_LIBRARY_PATH="${libdirs#:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export OPENBLAS_THREAD_TIMEOUT=4 GOMP_SPINCOUNT=10000
-asft() { "$work/jre/bin/java" -Xmx32g -Dorg.bytedeco.javacpp.maxBytes=0 -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -jar "$root/gpu/kit/asft.jar" "$@"; }
+asft() { "$work/jre/bin/java" -Xmx32g ${JOPTS:-} -Dorg.bytedeco.javacpp.maxBytes=0 -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -jar "$root/gpu/kit/asft.jar" "$@"; }
 # Every op of the cuda ops against the java reference (TensorOpsTest through its host bridge), and the
-# cuda backend's own tests, on this GPU.
-timeout 180 "$work/jre/bin/java" -Dasft.workspace.poison=true -Dorg.bytedeco.javacpp.maxBytes=0 \
-  -jar "$root/gpu/kit/junit-platform-console-standalone.jar" execute --disable-banner --details=tree \
-  --class-path "$root/gpu/kit/asft.jar:$root/gpu/kit/java-api-tests.jar" \
-  --select-class dev.asft.core.ops.TensorOpsTest --select-class dev.asft.core.backend.CudaBackendTest > "$out/junit.log" 2>&1
-echo "junit (TensorOpsTest, CudaBackendTest): rc $?" | tee -a "$out/java.txt"
-tail -15 "$out/junit.log" | grep -E "tests (successful|failed|skipped)" | tee -a "$out/java.txt"
+# cuda backend's own tests, on this GPU: with each shape of the attention.
+for shape in fused gemm; do
+  timeout 120 "$work/jre/bin/java" -Dasft.workspace.poison=true -Dasft.cuda.attention=$shape -Dorg.bytedeco.javacpp.maxBytes=0 \
+    -jar "$root/gpu/kit/junit-platform-console-standalone.jar" execute --disable-banner --details=tree \
+    --class-path "$root/gpu/kit/asft.jar:$root/gpu/kit/java-api-tests.jar" \
+    --select-class dev.asft.core.ops.TensorOpsTest --select-class dev.asft.core.backend.CudaBackendTest > "$out/junit-$shape.log" 2>&1
+  echo "junit $shape attention (TensorOpsTest, CudaBackendTest): rc $?" | tee -a "$out/java.txt"
+  tail -15 "$out/junit-$shape.log" | grep -E "tests (successful|failed|aborted)" | sed "s/^/  $shape: /" | tee -a "$out/java.txt"
+done
 asft example --out "$work/ex" > "$out/example.log" 2>&1
 python3 - "$work/train.jsonl" <<'PY'
 import json, sys
@@ -74,9 +77,9 @@ with open(sys.argv[1], "w") as f:
 PY
 train_common=(train --model "$work/ex/aligned" --base "$work/ex/base" --lambda 1 --data "$work/train.jsonl" --epochs 2
               --batch-size 4 --lr 1e-2 --seed 3)
-for run in cpu-copy:cpu:copy cuda-copy:cuda:copy cuda-map:cuda:map; do
-  IFS=: read -r name dev weights <<< "$run"
-  timeout 120 asft "${train_common[@]}" --device "$dev" --weights "$weights" --out "$work/$name" --metrics "$out/train-$name.jsonl" \
+for run in cpu-copy:cpu:copy:fused cuda-copy:cuda:copy:fused cuda-map:cuda:map:fused cuda-copy-gemm:cuda:copy:gemm; do
+  IFS=: read -r name dev weights shape <<< "$run"
+  JOPTS="-Dasft.cuda.attention=$shape" timeout 120 asft "${train_common[@]}" --device "$dev" --weights "$weights" --out "$work/$name" --metrics "$out/train-$name.jsonl" \
     > "$out/train-$name.log" 2>&1
   echo "train $name: rc $?" | tee -a "$out/java.txt"
 done
@@ -97,8 +100,11 @@ done
 
 stage "3. a 7B-shaped LoRA + AsFT step: asft on cuda, then transformers + peft"
 seven=(--hidden 4096 --layers 32 --heads 32 --kv-heads 32 --intermediate 11008 --vocab 32000 --batch 8 --seq 512 --rank 8 --lambda 1)
-TMPDIR="$work" timeout 300 asft bench train --device cuda --synthetic "${seven[@]}" --steps 3 --json > "$out/bench-asft.log" 2>&1
-echo "bench train (asft, cuda): rc $?" | tee -a "$out/java.txt"
+for shape in fused gemm; do # the attention's two shapes; the model is written once
+  JOPTS="-Dasft.cuda.attention=$shape" timeout 240 asft bench train --device cuda --synthetic --synthetic-dir "$work/seven" "${seven[@]}" \
+    --steps 3 --json > "$out/bench-asft-$shape.log" 2>&1
+  echo "bench train (asft, cuda, $shape attention): rc $?" | tee -a "$out/java.txt"
+done
 timeout 180 python3 "$root/gpu/peft_step.py" --steps 5 > "$out/bench-peft.log" 2>&1
 echo "peft step: rc $?" | tee -a "$out/java.txt"
 

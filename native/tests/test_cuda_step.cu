@@ -3,6 +3,7 @@
 // sizes, every dtype they read, outputs poisoned with NaN. Exits 77 (skipped) without a GPU.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <vector>
@@ -165,6 +166,39 @@ void test_rmsnorm_weight_grad() {
   }
 }
 
+// The GEMM-shaped attention's softmax and its backward against plain loops (double).
+void test_masked_softmax() {
+  for (int64_t len : {1, 13, 300}) {
+    const int64_t batch = 2, heads = 3, n = batch * heads * len * len;
+    auto s = randn(size_t(n), 3.f), dp = randn(size_t(n));
+    std::vector<int32_t> mask(size_t(batch * len), 1);
+    if (len > 4) mask[len - 1] = mask[2] = 0;
+    mask[len] = 0; // sequence 1, key 0: its query 0 sees nothing
+    std::vector<float> p(n), d(n);
+    for (int64_t row = 0; row < batch * heads * len; row++) {
+      const int64_t i = row % len, b = row / (heads * len);
+      double m = -INFINITY, z = 0;
+      for (int64_t j = 0; j <= i; j++) if (mask[b * len + j]) m = std::max(m, double(s[row * len + j]));
+      for (int64_t j = 0; j <= i; j++) if (mask[b * len + j]) z += std::exp(double(s[row * len + j]) - m);
+      double dot = 0;
+      for (int64_t j = 0; j < len; j++) {
+        p[row * len + j] = (j <= i && mask[b * len + j] && z > 0) ? float(std::exp(double(s[row * len + j]) - m) / z) : 0.f;
+        dot += double(p[row * len + j]) * dp[row * len + j];
+      }
+      for (int64_t j = 0; j < len; j++) d[row * len + j] = float(p[row * len + j] * (dp[row * len + j] - dot));
+    }
+    float *dS = to_device(s), *dDP = to_device(dp);
+    int32_t *dM = to_device(mask);
+    CHECK(asft_cuda_masked_softmax(dS, dM, batch, heads, len, nullptr) == 0, "masked softmax: %s", asft_cuda_last_error());
+    CHECK(asft_cuda_softmax_backward(dS, dDP, batch * heads * len, len, nullptr) == 0, "softmax backward: %s", asft_cuda_last_error());
+    CUDA(cudaDeviceSynchronize());
+    CHECK(rel_err(to_host(dS, size_t(n)), p) < 1e-6, "masked softmax len %lld", (long long)len);
+    CHECK(rel_err(to_host(dDP, size_t(n)), d) < 1e-5, "softmax backward len %lld", (long long)len);
+    free_all({dS, dDP});
+    CUDA(cudaFree(dM));
+  }
+}
+
 struct AttnShape {
   int64_t batch, len, heads, kv, dim;
 };
@@ -234,6 +268,7 @@ int main() {
   test_elementwise();
   test_conversions_and_rows();
   test_rmsnorm_weight_grad();
+  test_masked_softmax();
   test_attention();
   std::printf("%d failures\n", check::failures);
   return check::failures == 0 ? 0 : 1;

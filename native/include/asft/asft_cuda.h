@@ -135,6 +135,14 @@ int asft_cuda_cached_attention(const float *q, const float *k_cache, const float
                                int64_t capacity, int64_t heads, int64_t kv_heads, int64_t dim, float *out, void *stream);
 
 /*
+ * The attention's other shape: scores from batched GEMMs (cuBLAS, on the Java side), then these.
+ * Masked softmax in place over scores [batch, heads, len, len] (keys j <= i with mask 1; others
+ * 0); its backward in place on dprobs: dp_j <- p_j (dp_j - sum_k p_k dp_k), per row of len.
+ */
+int asft_cuda_masked_softmax(float *scores, const int32_t *mask, int64_t batch, int64_t heads, int64_t len, void *stream);
+int asft_cuda_softmax_backward(const float *probs, float *dprobs, int64_t rows, int64_t len, void *stream);
+
+/*
  * Flat-table forms of the grouped calls, for bindings that pass arrays rather than structs
  * (Java). Each row holds int64 values; pointers are device addresses.
  *   skinny:      {m, x, out, d_out, d_in, r, dtype}                          (7 per item)

@@ -178,6 +178,50 @@ __global__ void backward_key_kernel(const float *q, const float *k, const float 
   store_row(dv + krow, dim, dvr, 1.f);
 }
 
+// The softmax of the GEMM-shaped attention: one block per row (sequence b, head h, query i) of
+// scores [batch, heads, len, len], in place: keys j <= i with mask 1 get exp(s - max) / sum, the
+// others 0 (a row with no key: all 0).
+__global__ void masked_softmax_kernel(float *s, const int32_t *mask, int64_t heads, int64_t len) {
+  __shared__ float part[8];
+  const int64_t row = blockIdx.x, i = row % len, b = row / (heads * len);
+  float *r = s + row * len;
+  const int32_t *mb = mask + b * len;
+  float m = -INFINITY;
+  for (int64_t j = threadIdx.x; j <= i; j += blockDim.x)
+    if (mb[j] != 0) m = fmaxf(m, r[j]);
+  for (int off = 16; off > 0; off >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, off));
+  if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = m;
+  __syncthreads();
+  m = -INFINITY;
+  for (int w = 0; w < int(blockDim.x >> 5); w++) m = fmaxf(m, part[w]);
+  __syncthreads();
+  float z = 0;
+  for (int64_t j = threadIdx.x; j <= i; j += blockDim.x)
+    if (mb[j] != 0) z += expf(r[j] - m);
+  z = warp_sum(z);
+  if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = z;
+  __syncthreads();
+  z = 0;
+  for (int w = 0; w < int(blockDim.x >> 5); w++) z += part[w];
+  const float inv = z > 0 ? 1.f / z : 0.f;
+  for (int64_t j = threadIdx.x; j < len; j += blockDim.x) r[j] = (j <= i && mb[j] != 0 && z > 0) ? expf(r[j] - m) * inv : 0.f;
+}
+
+// Its backward, in place on dp: dp_j <- p_j (dp_j - sum_k p_k dp_k), one block per row.
+__global__ void softmax_backward_kernel(const float *p, float *dp, int64_t len) {
+  __shared__ float part[8];
+  const float *pr = p + int64_t(blockIdx.x) * len;
+  float *dr = dp + int64_t(blockIdx.x) * len;
+  float d = 0;
+  for (int64_t j = threadIdx.x; j < len; j += blockDim.x) d += pr[j] * dr[j];
+  d = warp_sum(d);
+  if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = d;
+  __syncthreads();
+  d = 0;
+  for (int w = 0; w < int(blockDim.x >> 5); w++) d += part[w];
+  for (int64_t j = threadIdx.x; j < len; j += blockDim.x) dr[j] = pr[j] * (dr[j] - d);
+}
+
 bool shapes_ok(int64_t batch, int64_t len, int64_t heads, int64_t kv_heads, int64_t dim) {
   return batch >= 0 && len >= 0 && heads > 0 && kv_heads > 0 && heads % kv_heads == 0 && dim > 0 && dim <= 32 * kPer &&
          batch <= 65535 && heads <= 65535;
@@ -230,5 +274,21 @@ extern "C" int asft_cuda_cached_attention(const float *q, const float *k_cache, 
       q, k_cache, v_cache, nullptr, n, capacity, start, int(heads), int(kv_heads), int(dim), float(1.0 / std::sqrt(double(dim))),
       out, nullptr);
   ASFT_CUDA_CHECK_LAUNCH("asft_cuda_cached_attention");
+  return 0;
+}
+
+extern "C" int asft_cuda_masked_softmax(float *scores, const int32_t *mask, int64_t batch, int64_t heads, int64_t len, void *stream) {
+  if (!scores || !mask || batch < 0 || heads <= 0 || len < 0) return fail("asft_cuda_masked_softmax", "bad arguments", ASFT_EINVAL);
+  if (batch == 0 || len == 0) return 0;
+  masked_softmax_kernel<<<unsigned(batch * heads * len), 256, 0, static_cast<cudaStream_t>(stream)>>>(scores, mask, heads, len);
+  ASFT_CUDA_CHECK_LAUNCH("asft_cuda_masked_softmax");
+  return 0;
+}
+
+extern "C" int asft_cuda_softmax_backward(const float *probs, float *dprobs, int64_t rows, int64_t len, void *stream) {
+  if (!probs || !dprobs || rows < 0 || len < 0) return fail("asft_cuda_softmax_backward", "bad arguments", ASFT_EINVAL);
+  if (rows == 0 || len == 0) return 0;
+  softmax_backward_kernel<<<unsigned(rows), 256, 0, static_cast<cudaStream_t>(stream)>>>(probs, dprobs, len);
+  ASFT_CUDA_CHECK_LAUNCH("asft_cuda_softmax_backward");
   return 0;
 }

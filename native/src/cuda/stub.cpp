@@ -63,4 +63,6 @@ int asft_cuda_cached_attention(const float *, const float *, const float *, int6
                                float *, void *) {
   return ASFT_EUNSUPPORTED;
 }
+int asft_cuda_masked_softmax(float *, const int32_t *, int64_t, int64_t, int64_t, void *) { return ASFT_EUNSUPPORTED; }
+int asft_cuda_softmax_backward(const float *, float *, int64_t, int64_t, void *) { return ASFT_EUNSUPPORTED; }
 }

@@ -41,18 +41,54 @@ final class CublasGemm implements AutoCloseable {
         int m = d[0], n = d[1], k = d[2];
         if (m == 0 || n == 0) return;
         alpha.put(alphaValue);
-        beta.put(k == 0 ? 0f : betaValue);
-        int opA = transA ? cublas.CUBLAS_OP_T : cublas.CUBLAS_OP_N, opB = transB ? cublas.CUBLAS_OP_T : cublas.CUBLAS_OP_N;
-        int lda = (int) a.dim(1), ldb = (int) b.dim(1), ldc = n;
+        beta.put(betaValue);
+        ColumnMajor cm = ColumnMajor.of(transA, transB, m, n, k, (int) a.dim(1), (int) b.dim(1), n);
         if (b.dtype() == DType.F32) {
-            check(cublas.cublasSgemm_v2(handle, opB, opA, n, m, k, alpha, new FloatPointer(b.pointer()), ldb, new FloatPointer(a.pointer()),
-                    lda, beta, new FloatPointer(c.pointer()), ldc), "cublasSgemm");
+            check(cublas.cublasSgemm_v2(handle, op(cm.transFirst()), op(cm.transSecond()), cm.m(), cm.n(), cm.k(), alpha,
+                    new FloatPointer(b.pointer()), cm.ldFirst(), new FloatPointer(a.pointer()), cm.ldSecond(), beta,
+                    new FloatPointer(c.pointer()), cm.ldc()), "cublasSgemm");
             return;
         }
         Tensor a16 = narrowed(a, stream);
-        check(cublas.cublasGemmEx(handle, opB, opA, n, m, k, alpha, b.pointer(), cudart.CUDA_R_16BF, ldb, a16.pointer(),
-                cudart.CUDA_R_16BF, lda, beta, c.pointer(), cudart.CUDA_R_32F, ldc, cublas.CUBLAS_COMPUTE_32F,
-                cublas.CUBLAS_GEMM_DEFAULT), "cublasGemmEx(bf16)");
+        check(cublas.cublasGemmEx(handle, op(cm.transFirst()), op(cm.transSecond()), cm.m(), cm.n(), cm.k(), alpha, b.pointer(),
+                cudart.CUDA_R_16BF, cm.ldFirst(), a16.pointer(), cudart.CUDA_R_16BF, cm.ldSecond(), beta, c.pointer(), cudart.CUDA_R_32F,
+                cm.ldc(), cublas.CUBLAS_COMPUTE_32F, cublas.CUBLAS_GEMM_DEFAULT), "cublasGemmEx(bf16)");
+    }
+
+    /**
+     * Row-major f32 products of a batch of equally shaped, equally strided matrices (the
+     * attention's per-head products): for i < batch, C_i = alpha op(A_i) op(B_i) + beta C_i with
+     * A_i at device address a + 4 i strideA (strides and leading dimensions in floats).
+     */
+    void batched(boolean transA, boolean transB, int m, int n, int k, float alphaValue, long a, int lda, long strideA, long b, int ldb,
+                 long strideB, float betaValue, long c, int ldc, long strideC, int batch) {
+        if (batch == 0 || m == 0 || n == 0) return;
+        alpha.put(alphaValue);
+        beta.put(betaValue);
+        ColumnMajor cm = ColumnMajor.of(transA, transB, m, n, k, lda, ldb, ldc);
+        check(cublas.cublasSgemmStridedBatched(handle, op(cm.transFirst()), op(cm.transSecond()), cm.m(), cm.n(), cm.k(), alpha, at(b),
+                cm.ldFirst(), strideB, at(a), cm.ldSecond(), strideA, beta, at(c), cm.ldc(), strideC, batch), "cublasSgemmStridedBatched");
+    }
+
+    private static int op(boolean trans) {
+        return trans ? cublas.CUBLAS_OP_T : cublas.CUBLAS_OP_N;
+    }
+
+    /**
+     * A row-major product C [m x n] = op(A) op(B) as the column-major call cuBLAS takes: C^T =
+     * op(B)^T op(A)^T, so B comes first; each operand keeps the leading dimension of its row-major
+     * storage (a row-major matrix is its transpose in column-major order). CublasGemmMappingTest
+     * runs these arguments through OpenBLAS's column-major sgemm against the reference.
+     */
+    record ColumnMajor(boolean transFirst, boolean transSecond, int m, int n, int k, int ldFirst, int ldSecond, int ldc) {
+        static ColumnMajor of(boolean transA, boolean transB, int m, int n, int k, int lda, int ldb, int ldc) {
+            return new ColumnMajor(transB, transA, n, m, k, ldb, lda, ldc);
+        }
+    }
+
+    /** A float pointer at a device address. */
+    private static FloatPointer at(long address) {
+        return new FloatPointer(CudaRuntime.at(address));
     }
 
     /**

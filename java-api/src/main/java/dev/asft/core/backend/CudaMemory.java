@@ -57,10 +57,6 @@ final class CudaMemory implements AutoCloseable {
         return peak;
     }
 
-    synchronized void resetPeak() {
-        peak = held;
-    }
-
     /** A device copy of a host tensor's bytes, same dtype and shape. */
     Tensor upload(Tensor host) {
         Tensor d = allocate(host.dtype(), host.shape());

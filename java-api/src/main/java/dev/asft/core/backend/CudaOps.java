@@ -22,13 +22,16 @@ import org.bytedeco.javacpp.Pointer;
  *
  * <p>What differs from the cpu ops, by design: GEMMs with a bf16 weight round the other operand
  * to bf16 (tensor cores, f32 accumulation); the attention backward recomputes the probabilities
- * (the forward keeps none: {@link #keepsAttentionProbs}).
+ * (the forward keeps none: {@link #keepsAttentionProbs}), in fused kernels or, with
+ * -Dasft.cuda.attention=gemm, as batched cuBLAS products around a masked softmax
+ * ({@link BatchedGemmAttention}).
  */
 final class CudaOps implements TensorOps, AutoCloseable {
     private final CUstream_st stream;
     private final CudaMemory memory;
     private final CublasGemm blas;
     private final Tensor sums; // doubles: the sum-of-squares scratch, then one result
+    private final BatchedGemmAttention gemmAttention; // null: the fused attention kernels
     private Tensor rowLoss, attentionStats, rmsInv; // scratch, grown as needed (a free would wait for the device)
 
     CudaOps(CUstream_st stream) {
@@ -36,6 +39,10 @@ final class CudaOps implements TensorOps, AutoCloseable {
         this.memory = new CudaMemory(stream);
         this.blas = new CublasGemm(stream, memory);
         this.sums = memory.allocate(DType.F64, asft_cuda_sum_squares_scratch() + 1);
+        String shape = System.getProperty("asft.cuda.attention", "fused");
+        if (!shape.equals("fused") && !shape.equals("gemm"))
+            throw new IllegalArgumentException("-Dasft.cuda.attention must be fused or gemm, got '" + shape + "'");
+        this.gemmAttention = shape.equals("gemm") ? BatchedGemmAttention.onDevice(blas, memory, stream) : null;
     }
 
     private void ok(int status, String call) {
@@ -46,15 +53,6 @@ final class CudaOps implements TensorOps, AutoCloseable {
         for (Tensor t : ts)
             if (t != null && !t.isDevice())
                 throw new IllegalArgumentException("the cuda ops take device tensors (made by them, or resident); got host " + t.describe());
-    }
-
-    /** Peak bytes of device memory held through these ops (tensors, workspace, scratch). */
-    long peakBytes() {
-        return memory.peak();
-    }
-
-    void resetPeak() {
-        memory.resetPeak();
     }
 
     @Override
@@ -287,6 +285,10 @@ final class CudaOps implements TensorOps, AutoCloseable {
     public void attention(Tensor q, Tensor k, Tensor v, int[] mask, int batch, int len, int heads, int kvHeads, Tensor out, Tensor probs) {
         device(q, k, v, out, probs);
         int dim = OpChecks.attention(q, k, v, mask, batch, len, heads, kvHeads, out, probs);
+        if (gemmAttention != null) {
+            gemmAttention.forward(q, k, v, memory.indices(mask), batch, len, heads, kvHeads, dim, out, probs);
+            return;
+        }
         ok(asft_cuda_attention_forward(q.pointer(), k.pointer(), v.pointer(), memory.indices(mask), batch, len, heads, kvHeads, dim,
                 out.pointer(), probs == null ? null : probs.pointer(), stream), "asft_cuda_attention_forward");
     }
@@ -297,6 +299,10 @@ final class CudaOps implements TensorOps, AutoCloseable {
                                   Tensor probs, Tensor dq, Tensor dk, Tensor dv) {
         device(q, k, v, dout, dq, dk, dv);
         int dim = OpChecks.attentionBackward(q, k, v, dout, mask, batch, len, heads, kvHeads, probs, dq, dk, dv);
+        if (gemmAttention != null) {
+            gemmAttention.backward(q, k, v, dout, memory.indices(mask), batch, len, heads, kvHeads, dim, dq, dk, dv);
+            return;
+        }
         attentionStats = grown(attentionStats, DType.F32, asft_cuda_attention_stats_floats(batch, len, heads));
         ok(asft_cuda_attention_backward(q.pointer(), k.pointer(), v.pointer(), dout.pointer(), memory.indices(mask), batch, len, heads,
                 kvHeads, dim, attentionStats.pointer(), dq.pointer(), dk.pointer(), dv.pointer(), stream), "asft_cuda_attention_backward");
@@ -377,16 +383,12 @@ final class CudaOps implements TensorOps, AutoCloseable {
         return blas.bf16Gflops(8192, 20, stream);
     }
 
-    /** Waits for the stream (a bench's timing edge). */
-    void synchronize() {
-        memory.sync("(synchronize)");
-    }
-
     @Override
     public void close() {
         if (rowLoss != null) rowLoss.close();
         if (attentionStats != null) attentionStats.close();
         if (rmsInv != null) rmsInv.close();
+        if (gemmAttention != null) gemmAttention.close();
         sums.close();
         blas.close();
         memory.close();

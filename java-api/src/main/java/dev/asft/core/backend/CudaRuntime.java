@@ -43,6 +43,19 @@ public final class CudaRuntime {
         return unavailableReason() == null;
     }
 
+    /** A pointer at a raw address (a device tensor's, with an offset): what the bindings take. */
+    static org.bytedeco.javacpp.Pointer at(long address) {
+        return new At(address);
+    }
+
+    // A named class with a constructor: in an anonymous subclass's initializer, `address` would
+    // name the inherited field, not the captured argument (it did: every pointer came out NULL).
+    private static final class At extends org.bytedeco.javacpp.Pointer {
+        At(long a) {
+            this.address = a;
+        }
+    }
+
     /** Throws an IllegalStateException naming the call when status is not cudaSuccess. */
     static void check(int status, String call) {
         if (status != 0) throw new IllegalStateException(call + ": " + cudart.cudaGetErrorString(status).getString() + " (" + status + ")");

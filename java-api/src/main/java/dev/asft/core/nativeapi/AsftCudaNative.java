@@ -117,4 +117,10 @@ public final class AsftCudaNative {
     public static native int asft_cuda_cached_attention(@Cast("const float*") Pointer q, @Cast("const float*") Pointer kCache,
                                                         @Cast("const float*") Pointer vCache, long n, long start, long capacity, long heads,
                                                         long kvHeads, long dim, @Cast("float*") Pointer out, Pointer stream);
+
+    public static native int asft_cuda_masked_softmax(@Cast("float*") Pointer scores, @Cast("const int32_t*") Pointer mask, long batch,
+                                                      long heads, long len, Pointer stream);
+
+    public static native int asft_cuda_softmax_backward(@Cast("const float*") Pointer probs, @Cast("float*") Pointer dprobs, long rows,
+                                                        long len, Pointer stream);
 }

@@ -126,6 +126,8 @@ final class BenchCommand implements Runnable {
         @Option(names = "--synthetic", description = "Write the model tensor by tensor with random bf16 values and use random bf16 anchors of the "
                 + "code-mode shape instead of building them from a base: for large shapes (a 7B model writes 13 GB in seconds); "
                 + "measures speed only.") boolean synthetic;
+        @Option(names = "--synthetic-dir", description = "With --synthetic: keep the written model in this folder and reuse it when "
+                + "it is there already (a second run at the same shape skips the writing).") java.nio.file.Path syntheticDir;
         @Option(names = "--json", description = "Print a JSON summary as the last line of stdout.") boolean json;
 
         @Override
@@ -142,9 +144,10 @@ final class BenchCommand implements Runnable {
             try {
                 java.nio.file.Path alignedDir, baseDir;
                 if (synthetic) {
-                    alignedDir = tmp.resolve("model");
+                    alignedDir = syntheticDir != null ? syntheticDir : tmp.resolve("model");
                     baseDir = null;
-                    dev.asft.trainer.bench.SyntheticLlama.write(alignedDir, hidden, layers, heads, kvHeads, intermediate, vocab, Math.max(seq, 256));
+                    if (!java.nio.file.Files.isRegularFile(alignedDir.resolve("model.safetensors")))
+                        dev.asft.trainer.bench.SyntheticLlama.write(alignedDir, hidden, layers, heads, kvHeads, intermediate, vocab, Math.max(seq, 256));
                 } else {
                     dev.asft.trainer.example.ExampleModels em = new dev.asft.trainer.example.ExampleModels();
                     em.layers = layers;
