@@ -83,6 +83,11 @@ for run in cpu-copy:cpu:copy:fused cuda-copy:cuda:copy:fused cuda-map:cuda:map:f
     > "$out/train-$name.log" 2>&1
   echo "train $name: rc $?" | tee -a "$out/java.txt"
 done
+for dev in cpu cuda; do # full fine-tuning (every weight's gradient: embedding, norms, biases' paths) on both
+  timeout 120 asft train --model "$work/ex/aligned" --data "$work/train.jsonl" --full --epochs 1 --batch-size 4 --lr 1e-3 --seed 3 \
+    --device "$dev" --out "$work/full-$dev" --metrics "$out/train-full-$dev.jsonl" > "$out/train-full-$dev.log" 2>&1
+  echo "train --full $dev: rc $?" | tee -a "$out/java.txt"
+done
 for dev in cpu cuda; do
   timeout 60 asft loss --model "$work/ex/aligned" --adapter "$work/cpu-copy" --data "$work/train.jsonl" --device "$dev" --json \
     > "$out/loss-$dev.log" 2>&1

@@ -12,7 +12,8 @@ import re
 import sys
 
 out, ctest_rc = sys.argv[1], sys.argv[2]
-TOL = {"cuda-copy": 1e-3, "cuda-map": 3e-2, "cuda-copy-gemm": 1e-3}
+TOL = {"cuda-copy": 1e-3, "cuda-map": 3e-2, "cuda-copy-gemm": 1e-3, "full-cuda": 1e-3}
+BASE = {"full-cuda": "full-cpu"}  # what each run is compared with (default: cpu-copy)
 
 
 def last_json(path):
@@ -48,13 +49,13 @@ ctest = open(os.path.join(out, "ctest.log")).read() if os.path.exists(os.path.jo
 m = re.search(r"(\d+)% tests passed, (\d+) tests failed out of (\d+)", ctest)
 s["ctest"] = {"rc": ctest_rc, "summary": m.group(0) if m else None,
               "skipped": re.findall(r"\d+ - (\S+) \(Skipped\)", ctest)}
-cpu = losses("cpu-copy")
 s["train"] = {}
 for name in TOL:
+    cpu = losses(BASE.get(name, "cpu-copy"))
     got = losses(name)
     if cpu is None or got is None or len(got) != len(cpu):
         s["train"][name] = {"ok": False, "error": tail_error(os.path.join(out, f"train-{name}.log")) if got is None
-                            else tail_error(os.path.join(out, "train-cpu-copy.log"))}
+                            else tail_error(os.path.join(out, f"train-{BASE.get(name, 'cpu-copy')}.log"))}
         continue
     rel = max(abs(a - b) / abs(b) for a, b in zip(got, cpu))
     s["train"][name] = {"ok": rel <= TOL[name], "max_rel_diff": rel, "tolerance": TOL[name], "cpu": cpu, "cuda": got}

@@ -93,6 +93,11 @@ final class CudaOps implements TensorOps, AutoCloseable {
     }
 
     @Override
+    public boolean wholeSteps() {
+        return true;
+    }
+
+    @Override
     public long peakDeviceBytes() {
         return memory.peak();
     }

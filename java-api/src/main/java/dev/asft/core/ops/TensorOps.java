@@ -67,6 +67,14 @@ public interface TensorOps {
         return true;
     }
 
+    /**
+     * Whether a step should run whole rather than in shards of sequences: a device runs one kernel
+     * at a time, and its products are faster (and read each weight once) over the whole batch.
+     */
+    default boolean wholeSteps() {
+        return false;
+    }
+
     /** The most bytes of device memory these ops have held at once (0: host memory). */
     default long peakDeviceBytes() {
         return 0;

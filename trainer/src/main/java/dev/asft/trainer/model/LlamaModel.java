@@ -309,7 +309,7 @@ public final class LlamaModel implements AutoCloseable {
      * 4 x 256 tokens, 84 s against 80 s for two steps and 7.4 against 6.7 GB peak RSS).
      */
     private int shardCount(int batch, int len, boolean fullFineTuning) {
-        return fullFineTuning || w.mapped ? 1 : Shards.count(batch, len, shardTokens);
+        return fullFineTuning || w.mapped || ops.wholeSteps() ? 1 : Shards.count(batch, len, shardTokens);
     }
 
     /** Turns packed weights on or off (tests; the default follows -Dasft.packedWeights). */
