@@ -28,6 +28,19 @@ public interface Backend {
     double regularizer(Tensor anchor, AnchorForm form, Tensor a, Tensor b, Tensor gradA, Tensor gradB,
                        float gradScale);
 
+    /** One module's dense anchor (Q or C) and LoRA factors, for {@link #regularizerBatch}. */
+    record RegularizerModule(Tensor anchor, AnchorForm form, Tensor a, Tensor b, Tensor gradA, Tensor gradB) {}
+
+    /**
+     * The sum of {@link #regularizer} over modules, in their order (the same value as one call
+     * each, which this default makes); a device backend runs them in one launch and waits once.
+     */
+    default double regularizerBatch(java.util.List<RegularizerModule> modules, float gradScale) {
+        double sum = 0;
+        for (RegularizerModule m : modules) sum += regularizer(m.anchor(), m.form(), m.a(), m.b(), m.gradA(), m.gradB(), gradScale);
+        return sum;
+    }
+
     /**
      * The r x r tail of the regularizer given G = Q B [d_out x r] (formed by the caller, e.g.
      * from a low-rank anchor): returns R = <B^T G, A A^T>, adds 2 s G A A^T to gradB and

@@ -121,6 +121,38 @@ public final class CudaBackend implements Backend, AutoCloseable {
     }
 
     /**
+     * Every module's fused regularizer in one launch (libasft_cuda's grouped kernels), gradients
+     * added in place on the ops' stream, one wait for the total: what a step on the GPU runs. Host
+     * tensors or C-form anchors take the per-module path.
+     */
+    @Override
+    public double regularizerBatch(java.util.List<RegularizerModule> modules, float gradScale) {
+        boolean fused = !modules.isEmpty();
+        for (RegularizerModule m : modules) fused &= m.form() == AnchorForm.Q && m.a().isDevice() && m.b().isDevice();
+        if (!fused) return Backend.super.regularizerBatch(modules, gradScale);
+        long[] rows = new long[9 * modules.size()];
+        for (int i = 0; i < modules.size(); i++) {
+            RegularizerModule m = modules.get(i);
+            Shapes.checkRegularizer(m.anchor(), m.a(), m.b(), m.gradA(), m.gradB());
+            if (m.anchor().dtype() != DType.F32 && m.anchor().dtype() != DType.BF16)
+                throw new IllegalArgumentException("anchors are stored as f32 or bf16, got " + m.anchor());
+            onDevice(m.gradA(), m.gradB());
+            long[] row = {resident(m.anchor()).address(), m.a().pointer().address(), m.b().pointer().address(),
+                    m.gradA() == null ? 0 : m.gradA().pointer().address(), m.gradB() == null ? 0 : m.gradB().pointer().address(),
+                    m.b().dim(0), m.a().dim(1), m.a().dim(0), m.anchor().dtype().nativeCode()};
+            System.arraycopy(row, 0, rows, 9 * i, 9);
+        }
+        if (regValue == null) regValue = ops.allocate(2); // 8 bytes: one double
+        try (LongPointer table = new LongPointer(rows); DoublePointer host = new DoublePointer(1)) {
+            CudaRuntime.checkAsft(AsftCudaNative.asft_cuda_regularizer_table(table, modules.size(), gradScale, null,
+                    new DoublePointer(regValue.pointer()), stream), "asft_cuda_regularizer_table");
+            CudaRuntime.check(cudart.cudaMemcpyAsync(host, regValue.pointer(), 8, cudart.cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync(total)");
+            CudaRuntime.check(cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize after asft_cuda_regularizer_table");
+            return host.get();
+        }
+    }
+
+    /**
      * The fused regularizer on the step's device tensors: gradients added in place on the ops'
      * stream; the value comes back with one wait (one per module and step).
      */

@@ -15,8 +15,20 @@ import org.bytedeco.javacpp.Pointer;
  * Index arrays (token ids, masks, targets, rows) go up once per content (see {@link #indices}).
  */
 final class CudaMemory implements AutoCloseable {
+    static final int SLOTS = 6; // index arrays kept on the device
+
     private final CUstream_st stream;
+    private final java.util.List<Slot> slots = new java.util.ArrayList<>(); // most recently used first
     private long held, peak;
+
+    private static final class Slot {
+        final Tensor device;
+        int[] values;
+
+        Slot(Tensor device) {
+            this.device = device;
+        }
+    }
 
     CudaMemory(CUstream_st stream) {
         this.stream = stream;
@@ -26,9 +38,9 @@ final class CudaMemory implements AutoCloseable {
     synchronized Tensor allocate(DType dtype, long... shape) {
         long bytes = Tensor.byteSize(dtype, shape);
         Pointer p = new Pointer();
-        int rc = cudaMallocChecked(p, bytes);
+        int rc = cudart.cudaMalloc(p, Math.max(bytes, 1)); // never 0 bytes: every tensor gets an address
         if (rc == cudart.cudaErrorMemoryAllocation) {
-            cudart.cudaGetLastError(); // clear the sticky-free allocation error
+            cudart.cudaGetLastError(); // an allocation failure is not sticky: clear it so later calls do not report it
             throw new OutOfMemoryError("the GPU has no room for " + Tensor.byteSize(dtype, shape) / (1 << 20) + " MiB more ("
                     + held / (1 << 20) + " MiB held by asft)");
         }
@@ -38,21 +50,12 @@ final class CudaMemory implements AutoCloseable {
         return Tensor.onDevice(dtype, p.address(), () -> free(p, bytes), shape);
     }
 
-    private static int cudaMallocChecked(Pointer p, long bytes) {
-        return cudart.cudaMalloc(p, Math.max(bytes, 1));
-    }
-
     private synchronized void free(Pointer p, long bytes) {
         CudaRuntime.check(cudart.cudaFree(p), "cudaFree");
         held -= bytes;
     }
 
-    /** Bytes held in device tensors now. */
-    synchronized long held() {
-        return held;
-    }
-
-    /** The most bytes held at once since this memory was made (or last reset). */
+    /** The most bytes held at once since this memory was made. */
     synchronized long peak() {
         return peak;
     }
@@ -76,7 +79,7 @@ final class CudaMemory implements AutoCloseable {
         }
     }
 
-    /** src's values on the host: waits for the stream (the one place the host waits for the device). */
+    /** src's values on the host: waits for the stream. */
     float[] copyOut(Tensor src) {
         src.requireDType(DType.F32);
         float[] out = new float[Math.toIntExact(src.numel())];
@@ -126,19 +129,6 @@ final class CudaMemory implements AutoCloseable {
         slots.add(0, s);
         return s.device.pointer();
     }
-
-    static final int SLOTS = 6;
-
-    private static final class Slot {
-        final Tensor device;
-        int[] values;
-
-        Slot(Tensor device) {
-            this.device = device;
-        }
-    }
-
-    private final java.util.List<Slot> slots = new java.util.ArrayList<>();
 
     /** Waits for the stream; a kernel's failure surfaces here with the call it followed. */
     void sync(String where) {

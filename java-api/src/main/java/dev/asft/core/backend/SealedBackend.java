@@ -30,7 +30,16 @@ public final class SealedBackend {
             }
             Object[] host = args == null ? null : args.clone();
             if (host != null)
-                for (int i = 0; i < host.length; i++) if (host[i] instanceof Tensor t) host[i] = SealedOps.unseal(t);
+                for (int i = 0; i < host.length; i++) {
+                    if (host[i] instanceof Tensor t) host[i] = SealedOps.unseal(t);
+                    if (host[i] instanceof java.util.List<?> list) { // regularizerBatch's modules
+                        java.util.List<Object> l = new java.util.ArrayList<>(list);
+                        l.replaceAll(o -> o instanceof Backend.RegularizerModule r ? new Backend.RegularizerModule(SealedOps.unseal(r.anchor()),
+                                r.form(), SealedOps.unseal(r.a()), SealedOps.unseal(r.b()), SealedOps.unseal(r.gradA()),
+                                SealedOps.unseal(r.gradB())) : o);
+                        host[i] = l;
+                    }
+                }
             try {
                 return m.invoke(inner, host);
             } catch (InvocationTargetException e) {

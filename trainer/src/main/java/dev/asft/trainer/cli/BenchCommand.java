@@ -205,12 +205,12 @@ final class BenchCommand implements Runnable {
                     double headPerToken = (double) vocab * hidden * (seq - Math.max(prompt, 1)) / seq; // rows with a next-token target
                     double attn = (double) layers * 2 * 2 * seq * hidden; // QK^T and PV, forward; doubled for backward below
                     double flopsPerToken = 4 * (n + headPerToken) - 2 * qkv + 3 * attn;
+                    double deviceMib = backend.ops().peakDeviceBytes() / 1048576.0; // before the GEMM rate's own buffers
                     boolean gpu = backend instanceof dev.asft.core.backend.CudaBackend;
                     double peak = gpu ? ((dev.asft.core.backend.CudaBackend) backend).bf16GemmGflops()
                             : dev.asft.trainer.bench.RegularizerBench.sgemmGflops(rnd);
                     String peakName = gpu ? "cuBLAS bf16 GEMM" : "sgemm";
                     double mfu = tps * flopsPerToken / 1e9 / peak;
-                    double deviceMib = backend.ops().peakDeviceBytes() / 1048576.0;
                     System.out.printf("%s  random Llama %dx%d (vocab %d), batch %d x %d%s, LoRA r=%d on q,v, lambda %.1f%n", backend.describe(),
                             layers, hidden, vocab, batch, seq, prompt > 0 ? " (" + prompt + " prompt tokens each)" : "", rank, lambda);
                     double rss = dev.asft.trainer.train.MemoryUse.peakRssMib();

@@ -72,6 +72,21 @@ public final class Checkpoints {
         return st;
     }
 
+    /** dst (the backend's) = an optimizer moment of the checkpoint, refused when it is not f32 of dst's shape or holds NaN or infinities. */
+    static void restore(dev.asft.core.ops.TensorOps ops, dev.asft.core.io.SafetensorsFile opt, String name, Tensor dst) {
+        Tensor saved = opt.tensor(name);
+        if (saved.dtype() != dev.asft.core.tensor.DType.F32 || !java.util.Arrays.equals(saved.shape(), dst.shape()))
+            throw new IllegalArgumentException(opt.path() + ": " + name + " is not an f32 " + dst.describe());
+        requireFinite(opt.path(), name, saved);
+        restore(ops, saved, dst);
+    }
+
+    /** dst (the backend's) = the saved host tensor's values (bytes straight across on the host: no heap array per weight). */
+    static void restore(dev.asft.core.ops.TensorOps ops, Tensor saved, Tensor dst) {
+        if (!dst.isDevice() && saved.dtype() == dev.asft.core.tensor.DType.F32) dst.buffer().put(saved.buffer());
+        else ops.copyIn(saved.toFloatArray(), dst);
+    }
+
     /** Refuses moments holding NaN or infinities (an optimizer restored from them would write NaN weights). */
     static void requireFinite(Path file, String name, Tensor t) {
         java.nio.FloatBuffer b = t.buffer().asFloatBuffer();

@@ -224,12 +224,7 @@ public final class FineTuner {
                                 + "; stopped without updating (lower the learning rate?)"
                                 + (o.saveEvery > 0 ? "; the last good checkpoint is in " + o.checkpointDir : ""));
                 }
-                double r = 0;
-                if (reg != null && o.lambda != 0)
-                    for (Map.Entry<String, PeftAdapter.Lora> e : lora.entrySet()) {
-                        Tensor[] g = grads.get(e.getKey());
-                        r += reg.accumulate(e.getKey(), e.getValue().a(), e.getValue().b(), g[0], g[1], o.lambda);
-                    }
+                double r = reg != null && o.lambda != 0 ? reg.accumulateAll(lora, grads, o.lambda) : 0; // one wait on a device
                 double norm = Math.sqrt(backend.ops().sumSquares(gradList)); // one wait on a device
                 if (o.clipNorm > 0 && norm > o.clipNorm) {
                     float c = (float) (o.clipNorm / (norm + 1e-6));
@@ -344,9 +339,9 @@ public final class FineTuner {
                 Tensor saved = w.tensor(e.getKey());
                 if (saved.dtype() != DType.F32 || !java.util.Arrays.equals(saved.shape(), e.getValue().shape()))
                     throw new IllegalArgumentException(dir + ": checkpoint does not hold weight " + e.getKey() + " as f32 " + e.getValue().describe());
-                restore(saved, e.getValue());
-                restore(opt, e.getKey() + ".exp_avg", m.get(i));
-                restore(opt, e.getKey() + ".exp_avg_sq", v.get(i));
+                Checkpoints.restore(backend.ops(), saved, e.getValue());
+                Checkpoints.restore(backend.ops(), opt, e.getKey() + ".exp_avg", m.get(i));
+                Checkpoints.restore(backend.ops(), opt, e.getKey() + ".exp_avg_sq", v.get(i));
                 i++;
             }
         }
@@ -361,29 +356,15 @@ public final class FineTuner {
                 if (s == null || !java.util.Arrays.equals(s.a().shape(), e.getValue().a().shape())
                         || !java.util.Arrays.equals(s.b().shape(), e.getValue().b().shape()))
                     throw new IllegalArgumentException(dir + ": checkpoint does not hold module " + e.getKey() + " with the same shapes");
-                restore(s.a(), e.getValue().a());
-                restore(s.b(), e.getValue().b());
-                restore(opt, e.getKey() + ".lora_A.exp_avg", m.get(i));
-                restore(opt, e.getKey() + ".lora_A.exp_avg_sq", v.get(i));
-                restore(opt, e.getKey() + ".lora_B.exp_avg", m.get(i + 1));
-                restore(opt, e.getKey() + ".lora_B.exp_avg_sq", v.get(i + 1));
+                Checkpoints.restore(backend.ops(), s.a(), e.getValue().a());
+                Checkpoints.restore(backend.ops(), s.b(), e.getValue().b());
+                Checkpoints.restore(backend.ops(), opt, e.getKey() + ".lora_A.exp_avg", m.get(i));
+                Checkpoints.restore(backend.ops(), opt, e.getKey() + ".lora_A.exp_avg_sq", v.get(i));
+                Checkpoints.restore(backend.ops(), opt, e.getKey() + ".lora_B.exp_avg", m.get(i + 1));
+                Checkpoints.restore(backend.ops(), opt, e.getKey() + ".lora_B.exp_avg_sq", v.get(i + 1));
                 i += 2;
             }
         }
-    }
-
-    /** dst (the backend's) = an optimizer moment of the checkpoint, refused when it holds NaN or infinities. */
-    private void restore(dev.asft.core.io.SafetensorsFile opt, String name, Tensor dst) {
-        Tensor saved = opt.tensor(name);
-        if (saved.dtype() != DType.F32 || !java.util.Arrays.equals(saved.shape(), dst.shape()))
-            throw new IllegalArgumentException(opt.path() + ": " + name + " is not an f32 " + dst.describe());
-        Checkpoints.requireFinite(opt.path(), name, saved);
-        restore(saved, dst);
-    }
-
-    /** dst (the backend's) = the saved host tensor's values. */
-    private void restore(Tensor saved, Tensor dst) {
-        backend.ops().copyIn(saved.toFloatArray(), dst);
     }
 
     /** Writes the trained adapter's files into a folder (callers rename it into place: AtomicFiles.writeFolder). */

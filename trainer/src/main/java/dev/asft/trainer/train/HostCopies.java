@@ -10,9 +10,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Host f32 copies of a backend's tensors, made through its ops (copyOut) for what the host
- * writes or reads: adapters, checkpoints, trained models, the anchor's outside share. A device
- * backend's tensors have no other way out. Closing frees every copy made.
+ * Host f32 copies of a device backend's tensors, made through its ops (copyOut) for what the host
+ * writes or reads: adapters, checkpoints, trained models, the anchor's outside share (a device
+ * tensor has no other way out; host tensors pass through as they are). Closing frees every copy made.
  */
 public final class HostCopies implements AutoCloseable {
     private final TensorOps ops;
@@ -22,8 +22,9 @@ public final class HostCopies implements AutoCloseable {
         this.ops = ops;
     }
 
-    /** A host copy of t's values (f32, same shape). */
+    /** t's values on the host (f32, same shape): t itself when it is host memory already (not copied, not closed here). */
     public Tensor of(Tensor t) {
+        if (!t.isDevice()) return t; // a full fine-tune's checkpoint would otherwise copy every weight
         Tensor h = Tensor.of(DType.F32, ops.copyOut(t), t.shape());
         made.add(h);
         return h;
