@@ -4,12 +4,14 @@
 #  1. builds libasft and libasft_cuda there and runs the ctests: every CUDA kernel against its
 #     CPU twin (cuda_kernels, cuda_step) and the CPU kernels themselves;
 #  2. the Java GPU path end to end, with the JRE and jar of gpu/kit (made by gpu/prepare.sh where
-#     Java is): every op of the cuda ops against the reference (TensorOpsTest); a small random Llama trained a few LoRA + AsFT steps on cuda and on cpu, f32
+#     Java is): every op of the cuda ops against the reference (TensorOpsTest, each attention
+#     shape) and the cuda backend's tests; a small random Llama trained a few LoRA + AsFT steps on cuda and on cpu, f32
 #     weights (cuBLAS FP32: tight tolerance) and bf16 weights (bf16 GEMMs: loose), losses compared
 #     step by step; `asft loss` on both; eval-safety and eval-task of a demo world's model on both;
 #  3. a Llama-2-7B-shaped LoRA + AsFT step (random bf16 weights, batch 8 x 512, r 8 on q_proj and
-#     v_proj, lambda 1, bf16 code-mode-shaped anchors; `bench train --synthetic --device cuda`)
-#     against transformers + peft plain LoRA on the same card (gpu/peft_step.py).
+#     v_proj, lambda 1, bf16 code-mode-shaped anchors; `bench train --synthetic --device cuda`) with
+#     each shape of the attention (fused, gemm, gemm-tf32) against transformers + peft plain LoRA
+#     on the same card (gpu/peft_step.py).
 # Logs and $OUT/summary.json under $OUT (or ./gpu-check-out); a short table is printed last.
 # Without a GPU it stops at once with one line. Usage: gpu/check.sh (from the repository root).
 set -uo pipefail
@@ -60,7 +62,7 @@ export OPENBLAS_THREAD_TIMEOUT=4 GOMP_SPINCOUNT=10000
 asft() { "$work/jre/bin/java" -Xmx32g ${JOPTS:-} -Dorg.bytedeco.javacpp.maxBytes=0 -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -jar "$root/gpu/kit/asft.jar" "$@"; }
 # Every op of the cuda ops against the java reference (TensorOpsTest through its host bridge), and the
 # cuda backend's own tests, on this GPU: with each shape of the attention.
-for shape in fused gemm; do
+for shape in fused gemm gemm-tf32; do
   timeout 120 "$work/jre/bin/java" -Dasft.workspace.poison=true -Dasft.cuda.attention=$shape -Dorg.bytedeco.javacpp.maxBytes=0 \
     -jar "$root/gpu/kit/junit-platform-console-standalone.jar" execute --disable-banner --details=tree \
     --class-path "$root/gpu/kit/asft.jar:$root/gpu/kit/java-api-tests.jar" \
@@ -105,12 +107,12 @@ done
 
 stage "3. a 7B-shaped LoRA + AsFT step: asft on cuda, then transformers + peft"
 seven=(--hidden 4096 --layers 32 --heads 32 --kv-heads 32 --intermediate 11008 --vocab 32000 --batch 8 --seq 512 --rank 8 --lambda 1)
-for shape in fused gemm; do # the attention's two shapes; the model is written once
+for shape in fused gemm gemm-tf32; do # the attention's shapes; the model is written once
   JOPTS="-Dasft.cuda.attention=$shape" timeout 240 asft bench train --device cuda --synthetic --synthetic-dir "$work/seven" "${seven[@]}" \
-    --steps 3 --json > "$out/bench-asft-$shape.log" 2>&1
+    --steps 2 --json > "$out/bench-asft-$shape.log" 2>&1
   echo "bench train (asft, cuda, $shape attention): rc $?" | tee -a "$out/java.txt"
 done
-timeout 180 python3 "$root/gpu/peft_step.py" --steps 5 > "$out/bench-peft.log" 2>&1
+timeout 180 python3 "$root/gpu/peft_step.py" --steps 4 > "$out/bench-peft.log" 2>&1
 echo "peft step: rc $?" | tee -a "$out/java.txt"
 
 stage "summary"

@@ -71,7 +71,7 @@ try:
     s["eval-safety"]["responses"] = len(rc)
 except (OSError, ValueError):
     pass
-shapes = {sh: last_json(os.path.join(out, f"bench-asft-{sh}.log")) for sh in ("fused", "gemm")}
+shapes = {sh: last_json(os.path.join(out, f"bench-asft-{sh}.log")) for sh in ("fused", "gemm", "gemm-tf32")}
 p = last_json(os.path.join(out, "bench-peft.log"))
 s["step_7b"] = {"asft_" + sh: r or {"error": tail_error(os.path.join(out, f"bench-asft-{sh}.log"))} for sh, r in shapes.items()}
 s["step_7b"]["peft"] = p or {"error": tail_error(os.path.join(out, "bench-peft.log"))}
@@ -102,11 +102,11 @@ et = s["eval-task"]
 print(f"eval-task cpu / cuda           {json.dumps((et['cpu'] or {}).get('accuracy'))} / {json.dumps((et['cuda'] or {}).get('accuracy'))}")
 for sh, r in shapes.items():
     if r:
-        print(f"7B step, asft ({sh:5s})          {r['tokens_per_s']:.0f} tok/s, {r['s_per_step_median']:.3f} s/step, MFU {100 * r['mfu']:.1f}% of "
+        print(f"7B step, asft ({sh:9s})      {r['tokens_per_s']:.0f} tok/s, {r['s_per_step_median']:.3f} s/step, MFU {100 * r['mfu']:.1f}% of "
               f"{r.get('bf16_gemm_gflop_per_s', 0) / 1000:.0f} TFLOP/s, AsFT term {100 * r.get('asft_term_share', float('nan')):.2f}%, "
               f"peak {r.get('peak_device_mib', 0):.0f} MiB")
     else:
-        print(f"7B step, asft ({sh:5s})          FAIL: {s['step_7b']['asft_' + sh]['error']}")
+        print(f"7B step, asft ({sh:9s})      FAIL: {s['step_7b']['asft_' + sh]['error']}")
 if p:
     print(f"7B step, transformers + peft   {p['tokens_per_s']:.0f} tok/s, {p['s_per_step_median']:.3f} s/step, peak {p['peak_device_mib']:.0f} MiB "
           f"({p.get('attn_implementation')})")

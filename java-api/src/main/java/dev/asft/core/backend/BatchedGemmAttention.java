@@ -6,12 +6,13 @@ import org.bytedeco.javacpp.Pointer;
 
 /**
  * The attention's second shape: per-head scores S = Q K^T / sqrt(D) and outputs
- * O = P V as strided-batched cuBLAS products (FP32), around the masked softmax kernel; the
+ * O = P V as strided-batched cuBLAS products, around the masked softmax kernel; the
  * backward recomputes P, then dP = dO V^T, dS = P (dP - rowsum(P dP)) (a kernel), dQ = dS K / sqrt(D),
  * dK = dS^T Q / sqrt(D), dV = P^T dO (the heads of a group add into their kv head's rows). Scores
  * live in one scratch [batch, heads, len, len] (or the caller's probs). Batches run over the kv
  * heads of one sequence and one position within the group, whose strides are uniform.
- * Chosen with -Dasft.cuda.attention=gemm; the fused kernels (attention.cu) are the default.
+ * Chosen with -Dasft.cuda.attention=gemm (FP32 products) or gemm-tf32 (the tensor cores, TF32
+ * inputs); the fused kernels (attention.cu) are the default.
  * The products, the softmax kernels and the scratch memory are given: cuBLAS, libasft_cuda and
  * device memory on a GPU; plain loops on host memory in BatchedGemmAttentionTest, which checks
  * every stride here against the reference attention.

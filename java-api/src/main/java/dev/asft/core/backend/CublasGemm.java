@@ -23,6 +23,7 @@ final class CublasGemm implements AutoCloseable {
     private final CudaMemory memory;
     private final FloatPointer alpha = new FloatPointer(1), beta = new FloatPointer(1);
     private Tensor narrow; // bf16 copy of a left operand, grown as needed
+    private boolean tf32Batched;
 
     CublasGemm(CUstream_st stream, CudaMemory memory) {
         this.memory = memory;
@@ -66,8 +67,19 @@ final class CublasGemm implements AutoCloseable {
         alpha.put(alphaValue);
         beta.put(betaValue);
         ColumnMajor cm = ColumnMajor.of(transA, transB, m, n, k, lda, ldb, ldc);
+        if (tf32Batched) { // f32 operands and result, products on the tensor cores with TF32 inputs (10-bit mantissas)
+            check(cublas.cublasGemmStridedBatchedEx(handle, op(cm.transFirst()), op(cm.transSecond()), cm.m(), cm.n(), cm.k(), alpha, at(b),
+                    cudart.CUDA_R_32F, cm.ldFirst(), strideB, at(a), cudart.CUDA_R_32F, cm.ldSecond(), strideA, beta, at(c), cudart.CUDA_R_32F,
+                    cm.ldc(), strideC, batch, cublas.CUBLAS_COMPUTE_32F_FAST_TF32, cublas.CUBLAS_GEMM_DEFAULT), "cublasGemmStridedBatchedEx(tf32)");
+            return;
+        }
         check(cublas.cublasSgemmStridedBatched(handle, op(cm.transFirst()), op(cm.transSecond()), cm.m(), cm.n(), cm.k(), alpha, at(b),
                 cm.ldFirst(), strideB, at(a), cm.ldSecond(), strideA, beta, at(c), cm.ldc(), strideC, batch), "cublasSgemmStridedBatched");
+    }
+
+    /** Whether {@link #batched} runs on the tensor cores in TF32 (the attention's gemm-tf32 shape) rather than in FP32. */
+    void tf32Batched(boolean on) {
+        this.tf32Batched = on;
     }
 
     private static int op(boolean trans) {

@@ -23,8 +23,8 @@ import org.bytedeco.javacpp.Pointer;
  * <p>What differs from the cpu ops, by design: GEMMs with a bf16 weight round the other operand
  * to bf16 (tensor cores, f32 accumulation); the attention backward recomputes the probabilities
  * (the forward keeps none: {@link #keepsAttentionProbs}), in fused kernels or, with
- * -Dasft.cuda.attention=gemm, as batched cuBLAS products around a masked softmax
- * ({@link BatchedGemmAttention}).
+ * -Dasft.cuda.attention=gemm (gemm-tf32: on the tensor cores), as batched cuBLAS products around
+ * a masked softmax ({@link BatchedGemmAttention}).
  */
 final class CudaOps implements TensorOps, AutoCloseable {
     private final CUstream_st stream;
@@ -40,9 +40,10 @@ final class CudaOps implements TensorOps, AutoCloseable {
         this.blas = new CublasGemm(stream, memory);
         this.sums = memory.allocate(DType.F64, asft_cuda_sum_squares_scratch() + 1);
         String shape = System.getProperty("asft.cuda.attention", "fused");
-        if (!shape.equals("fused") && !shape.equals("gemm"))
-            throw new IllegalArgumentException("-Dasft.cuda.attention must be fused or gemm, got '" + shape + "'");
-        this.gemmAttention = shape.equals("gemm") ? BatchedGemmAttention.onDevice(blas, memory, stream) : null;
+        if (!java.util.List.of("fused", "gemm", "gemm-tf32").contains(shape))
+            throw new IllegalArgumentException("-Dasft.cuda.attention must be fused, gemm or gemm-tf32, got '" + shape + "'");
+        blas.tf32Batched(shape.equals("gemm-tf32"));
+        this.gemmAttention = shape.startsWith("gemm") ? BatchedGemmAttention.onDevice(blas, memory, stream) : null;
     }
 
     private void ok(int status, String call) {

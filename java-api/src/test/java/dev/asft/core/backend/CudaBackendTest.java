@@ -92,4 +92,45 @@ class CudaBackendTest {
             }
         }
     }
+
+    /**
+     * A step's AsFT term on device tensors (the training path): every module in one launch and one
+     * wait (regularizerBatch), value and gradients against the cpu backend module by module.
+     */
+    @Test
+    void regularizerBatchOnDeviceTensorsMatchesCpu() {
+        requireCuda();
+        int[][] shapes = {{96, 80, 8}, {64, 80, 8}, {128, 48, 16}};
+        try (CudaBackend cuda = new CudaBackend()) {
+            dev.asft.core.ops.TensorOps ops = cuda.ops();
+            java.util.List<Backend.RegularizerModule> device = new java.util.ArrayList<>();
+            java.util.List<Tensor> owned = new java.util.ArrayList<>();
+            double want = 0;
+            java.util.List<Tensor[]> wantGrads = new java.util.ArrayList<>();
+            for (int[] sh : shapes) {
+                Tensor q = TestData.randAnchorLike(DType.BF16, sh[0]), a = TestData.randn(DType.F32, 0.1, sh[2], sh[1]),
+                        b = TestData.randn(DType.F32, 0.3, sh[0], sh[2]), ga = TestData.randn(DType.F32, 1, sh[2], sh[1]),
+                        gb = TestData.randn(DType.F32, 1, sh[0], sh[2]);
+                Tensor[] dev = new Tensor[4];
+                Tensor[] host = {a, b, ga, gb};
+                for (int i = 0; i < 4; i++) {
+                    dev[i] = ops.allocate(host[i].shape());
+                    ops.copyIn(host[i].toFloatArray(), dev[i]);
+                    owned.add(dev[i]);
+                }
+                device.add(new Backend.RegularizerModule(q, AnchorForm.Q, dev[0], dev[1], dev[2], dev[3]));
+                want += new CpuBackend().regularizer(q, AnchorForm.Q, a, b, ga, gb, 0.7f);
+                wantGrads.add(new Tensor[] {ga, gb});
+                owned.addAll(java.util.List.of(q, a, b, ga, gb));
+            }
+            double got = cuda.regularizerBatch(device, 0.7f);
+            assertEquals(want, got, 1e-4 * Math.abs(want), "value" + TestData.seedInfo());
+            for (int i = 0; i < shapes.length; i++)
+                for (int k = 0; k < 2; k++) {
+                    float[] g = ops.copyOut(k == 0 ? device.get(i).gradA() : device.get(i).gradB());
+                    assertTrue(TestData.relErr(g, wantGrads.get(i)[k].toFloatArray()) < 1e-4, "module " + i + " grad " + k + TestData.seedInfo());
+                }
+            owned.forEach(Tensor::close);
+        }
+    }
 }
