@@ -6,8 +6,8 @@ import org.bytedeco.javacpp.Loader;
 
 /**
  * Whether the cuda backend can run here, and why not: libasft_cuda must hold the kernels
- * (nvcc at build time), the CUDA runtime must load (org.bytedeco:cuda needs libcudart), and
- * a device must be present. Checked once.
+ * (nvcc at build time), the CUDA runtime and cuBLAS must load (org.bytedeco:cuda needs libcudart,
+ * libcublas and libcublasLt), and a device must be present. Checked once.
  */
 public final class CudaRuntime {
     private static volatile String reason;
@@ -35,6 +35,12 @@ public final class CudaRuntime {
             Loader.load(cudart.class);
         } catch (Throwable t) {
             return reason = "the CUDA runtime (libcudart, through org.bytedeco:cuda) did not load: " + t;
+        }
+        try { // the step's GEMMs: libcublas and libcublasLt of the CUDA installation
+            Loader.load(org.bytedeco.cuda.global.cublas.class);
+        } catch (Throwable t) {
+            return reason = "cuBLAS (libcublas, through org.bytedeco:cuda) did not load: " + t
+                    + " (put the CUDA 13 libraries' folder on LD_LIBRARY_PATH)";
         }
         return reason = null;
     }
