@@ -109,10 +109,9 @@ final class CublasGemm implements AutoCloseable {
      * timed over repeats after a warm-up, with a wait at both ends.
      */
     double bf16Gflops(int size, int repeats, CUstream_st stream) {
-        try (Tensor a = memory.allocate(DType.BF16, size, size); Tensor b = memory.allocate(DType.BF16, size, size);
+        // Random operands: a product of zeros or of one repeated value runs faster than real data does.
+        try (Tensor host = randomBf16(size); Tensor a = memory.upload(host); Tensor b = memory.upload(host);
              Tensor c = memory.allocate(DType.F32, size, size)) {
-            CudaRuntime.check(cudart.cudaMemsetAsync(a.pointer(), 0x3c, a.byteSize(), stream), "cudaMemsetAsync");
-            CudaRuntime.check(cudart.cudaMemsetAsync(b.pointer(), 0x3c, b.byteSize(), stream), "cudaMemsetAsync");
             alpha.put(1f);
             beta.put(0f);
             long t0 = 0;
@@ -129,6 +128,15 @@ final class CublasGemm implements AutoCloseable {
             double s = (System.nanoTime() - t0) / 1e9;
             return 2.0 * size * size * (double) size * repeats / s / 1e9;
         }
+    }
+
+    /** A size x size bf16 host matrix of uniform values in (-1, 1). */
+    private static Tensor randomBf16(int size) {
+        Tensor t = Tensor.allocate(DType.BF16, size, size);
+        java.nio.ShortBuffer s = t.buffer().asShortBuffer();
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);
+        for (int i = 0, n = s.capacity(); i < n; i++) s.put(i, dev.asft.core.tensor.Half.floatToBf16((float) (rnd.nextDouble() * 2 - 1)));
+        return t;
     }
 
     /** a rounded to bf16 (nearest even) in the scratch buffer, on the stream. */
