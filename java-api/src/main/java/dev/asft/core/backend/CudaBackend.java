@@ -24,7 +24,7 @@ import org.bytedeco.javacpp.LongPointer;
  */
 public final class CudaBackend implements Backend, AutoCloseable {
     private final CpuBackend cpu = new CpuBackend();
-    private final Map<Tensor, DeviceBuffer> resident = new IdentityHashMap<>();
+    private final Map<Tensor, Tensor> resident = new IdentityHashMap<>(); // host anchor -> its device copy (the ops' memory)
     private final CUstream_st stream = new CUstream_st();
     private final CudaOps ops;
     private Tensor regValue; // the fused regularizer's value on the device
@@ -54,10 +54,10 @@ public final class CudaBackend implements Backend, AutoCloseable {
     }
 
     /** The device copy of an anchor, uploaded on first use. */
-    private synchronized DeviceBuffer resident(Tensor t) {
-        DeviceBuffer d = resident.get(t);
+    private synchronized Tensor resident(Tensor t) {
+        Tensor d = resident.get(t);
         if (d == null) {
-            d = DeviceBuffer.of(t);
+            d = ops.resident(t); // counted in the ops' peak device memory
             resident.put(t, d);
         }
         return d;
@@ -68,17 +68,17 @@ public final class CudaBackend implements Backend, AutoCloseable {
         Shapes.checkSkinny(m, x, out);
         if (m.dtype() != DType.F32 && m.dtype() != DType.BF16)
             throw new IllegalArgumentException("the CUDA skinny product reads f32 or bf16 matrices, got " + m);
-        DeviceBuffer dm = resident(m);
+        Tensor dm = resident(m);
         if (x.isDevice() || out.isDevice()) { // the step's tensors: already here, same stream, no wait
             onDevice(x, out);
-            try (LongPointer table = new LongPointer(dm.address(), x.pointer().address(), out.pointer().address(), m.dim(0), m.dim(1),
+            try (LongPointer table = new LongPointer(dm.pointer().address(), x.pointer().address(), out.pointer().address(), m.dim(0), m.dim(1),
                     x.dim(1), m.dtype().nativeCode())) {
                 CudaRuntime.checkAsft(AsftCudaNative.asft_cuda_skinny_table(table, 1, stream), "asft_cuda_skinny_table");
             }
             return;
         }
         try (DeviceBuffer dx = new DeviceBuffer(x.byteSize()); DeviceBuffer dout = new DeviceBuffer(out.byteSize());
-             LongPointer table = new LongPointer(dm.address(), dx.address(), dout.address(), m.dim(0), m.dim(1), x.dim(1),
+             LongPointer table = new LongPointer(dm.pointer().address(), dx.address(), dout.address(), m.dim(0), m.dim(1), x.dim(1),
                      m.dtype().nativeCode())) {
             dx.uploadAsync(x, stream);
             CudaRuntime.checkAsft(AsftCudaNative.asft_cuda_skinny_table(table, 1, stream), "asft_cuda_skinny_table");
@@ -95,13 +95,13 @@ public final class CudaBackend implements Backend, AutoCloseable {
             throw new IllegalArgumentException("anchors are stored as f32 or bf16, got " + anchor);
         if (form == AnchorForm.C)
             return onHost(new Tensor[] {a, b, gradA, gradB}, h -> regularizerTwoPass(anchor, h[0], h[1], h[2], h[3], gradScale));
-        DeviceBuffer dq = resident(anchor);
+        Tensor dq = resident(anchor);
         if (a.isDevice() || b.isDevice()) return regularizerOnDevice(dq, anchor.dtype(), a, b, gradA, gradB, gradScale);
         try (DeviceBuffer da = new DeviceBuffer(a.byteSize()); DeviceBuffer db = new DeviceBuffer(b.byteSize());
              DeviceBuffer dga = gradA == null ? null : new DeviceBuffer(gradA.byteSize());
              DeviceBuffer dgb = gradB == null ? null : new DeviceBuffer(gradB.byteSize());
              DeviceBuffer total = new DeviceBuffer(8);
-             LongPointer table = new LongPointer(dq.address(), da.address(), db.address(), dga == null ? 0 : dga.address(),
+             LongPointer table = new LongPointer(dq.pointer().address(), da.address(), db.address(), dga == null ? 0 : dga.address(),
                      dgb == null ? 0 : dgb.address(), b.dim(0), a.dim(1), a.dim(0), anchor.dtype().nativeCode());
              DoublePointer value = new DoublePointer(1)) {
             // Everything on one stream: copies in, the fused kernels, copies out; one synchronization.
@@ -137,7 +137,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
             if (m.anchor().dtype() != DType.F32 && m.anchor().dtype() != DType.BF16)
                 throw new IllegalArgumentException("anchors are stored as f32 or bf16, got " + m.anchor());
             onDevice(m.gradA(), m.gradB());
-            long[] row = {resident(m.anchor()).address(), m.a().pointer().address(), m.b().pointer().address(),
+            long[] row = {resident(m.anchor()).pointer().address(), m.a().pointer().address(), m.b().pointer().address(),
                     m.gradA() == null ? 0 : m.gradA().pointer().address(), m.gradB() == null ? 0 : m.gradB().pointer().address(),
                     m.b().dim(0), m.a().dim(1), m.a().dim(0), m.anchor().dtype().nativeCode()};
             System.arraycopy(row, 0, rows, 9 * i, 9);
@@ -156,11 +156,11 @@ public final class CudaBackend implements Backend, AutoCloseable {
      * The fused regularizer on the step's device tensors: gradients added in place on the ops'
      * stream; the value comes back with one wait (one per module and step).
      */
-    private double regularizerOnDevice(DeviceBuffer dq, DType dtype, Tensor a, Tensor b, Tensor gradA, Tensor gradB, float gradScale) {
+    private double regularizerOnDevice(Tensor dq, DType dtype, Tensor a, Tensor b, Tensor gradA, Tensor gradB, float gradScale) {
         onDevice(a, b, gradA, gradB);
         if (regValue == null) regValue = ops.allocate(2); // 8 bytes: one double
         Tensor value = regValue;
-        try (LongPointer table = new LongPointer(dq.address(), a.pointer().address(), b.pointer().address(),
+        try (LongPointer table = new LongPointer(dq.pointer().address(), a.pointer().address(), b.pointer().address(),
                      gradA == null ? 0 : gradA.pointer().address(), gradB == null ? 0 : gradB.pointer().address(), b.dim(0), a.dim(1),
                      a.dim(0), dtype.nativeCode());
              DoublePointer host = new DoublePointer(1)) {
@@ -280,24 +280,24 @@ public final class CudaBackend implements Backend, AutoCloseable {
     /** A device-to-device copy of the tensor's resident copy: the device's streaming rate. */
     @Override
     public double streamRead(Tensor t) {
-        DeviceBuffer src = resident(t);
-        try (DeviceBuffer dst = new DeviceBuffer(src.bytes())) {
-            CudaRuntime.check(cudart.cudaMemcpy(dst.pointer(), src.pointer(), src.bytes(), cudart.cudaMemcpyDeviceToDevice),
+        Tensor src = resident(t);
+        try (DeviceBuffer dst = new DeviceBuffer(src.byteSize())) {
+            CudaRuntime.check(cudart.cudaMemcpy(dst.pointer(), src.pointer(), src.byteSize(), cudart.cudaMemcpyDeviceToDevice),
                     "cudaMemcpy(device to device)");
-            return src.bytes();
+            return src.byteSize();
         }
     }
 
     /** Drops (and frees) the device copy of t, if any: call after changing t's contents. */
     public synchronized void evict(Tensor t) {
-        DeviceBuffer d = resident.remove(t);
+        Tensor d = resident.remove(t);
         if (d != null) d.close();
     }
 
     /** Frees every resident anchor and the stream. */
     @Override
     public synchronized void close() {
-        resident.values().forEach(DeviceBuffer::close);
+        resident.values().forEach(Tensor::close);
         resident.clear();
         if (regValue != null) regValue.close();
         ops.close();
