@@ -14,7 +14,9 @@ import org.bytedeco.javacpp.Pointer;
  * memory is freed by {@link #close()}; views (of a mapped file, of another tensor) free nothing.
  *
  * <p>Element access ({@link #getFloat}, {@link #setFloat}) decodes f32/bf16/f16 and is meant
- * for references, tests and small tensors; hot paths go through a {@code Backend}.
+ * for references, tests and small tensors; hot paths go through a {@code Backend}. A device
+ * tensor ({@link #onDevice}: a GPU backend's memory) has an address and no host view: its values
+ * come and go through its backend's ops.
  */
 public final class Tensor implements AutoCloseable {
     private final DType dtype;
