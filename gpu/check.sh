@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU check of the cuda backend, for a machine with an NVIDIA GPU, nvcc, CMake and Python with
-# torch, transformers and peft, and no Java (the workplace's H100 / H200). In one run (~8 minutes):
+# torch, transformers and peft, and no Java (the workplace's H100 / H200). In one run (~5-7 minutes;
+# its flow was dry-run here with a stand-in nvidia-smi: 82 s, every cuda step failing with its one line):
 #  1. builds libasft and libasft_cuda there and runs the ctests: every CUDA kernel against its
 #     CPU twin (cuda_kernels, cuda_step) and the CPU kernels themselves;
 #  2. the Java GPU path end to end, with the JRE and jar of gpu/kit (made by gpu/prepare.sh where
@@ -59,16 +60,23 @@ for lib in libcudart.so.13 libcublas.so.13 libcublasLt.so.13; do
 done
 export LD_LIBRARY_PATH="${libdirs#:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export OPENBLAS_THREAD_TIMEOUT=4 GOMP_SPINCOUNT=10000
-asft() { "$work/jre/bin/java" -Xmx32g ${JOPTS:-} -Dorg.bytedeco.javacpp.maxBytes=0 -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -jar "$root/gpu/kit/asft.jar" "$@"; }
+# The launcher as a file, not a shell function: `timeout` runs programs. JOPTS adds JVM options.
+cat > "$work/asft" <<LAUNCHER
+#!/usr/bin/env bash
+exec "$work/jre/bin/java" -Xmx32g \${JOPTS:-} -Dorg.bytedeco.javacpp.maxBytes=0 -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 \\
+  -jar "$root/gpu/kit/asft.jar" "\$@"
+LAUNCHER
+chmod +x "$work/asft"
+export PATH="$work:$PATH"
 # Every op of the cuda ops against the java reference (TensorOpsTest through its host bridge), and the
 # cuda backend's own tests, on this GPU: with each shape of the attention.
 for shape in fused gemm gemm-tf32; do
   timeout 120 "$work/jre/bin/java" -Dasft.workspace.poison=true -Dasft.cuda.attention=$shape -Dorg.bytedeco.javacpp.maxBytes=0 \
-    -jar "$root/gpu/kit/junit-platform-console-standalone.jar" execute --disable-banner --details=tree \
+    -jar "$root/gpu/kit/junit-platform-console-standalone.jar" execute --disable-banner --disable-ansi-colors --details=tree \
     --class-path "$root/gpu/kit/asft.jar:$root/gpu/kit/java-api-tests.jar" \
     --select-class dev.asft.core.ops.TensorOpsTest --select-class dev.asft.core.backend.CudaBackendTest > "$out/junit-$shape.log" 2>&1
   echo "junit $shape attention (TensorOpsTest, CudaBackendTest): rc $?" | tee -a "$out/java.txt"
-  tail -15 "$out/junit-$shape.log" | grep -E "tests (successful|failed|aborted)" | sed "s/^/  $shape: /" | tee -a "$out/java.txt"
+  tail -15 "$out/junit-$shape.log" | grep -E "tests (found|successful|failed|aborted)" | sed "s/^/  $shape: /" | tee -a "$out/java.txt"
 done
 asft example --out "$work/ex" > "$out/example.log" 2>&1
 python3 - "$work/train.jsonl" <<'PY'

@@ -43,7 +43,9 @@ def tail_error(path):
 
 java_txt = open(os.path.join(out, "java.txt")).read() if os.path.exists(os.path.join(out, "java.txt")) else ""
 s = {"runs": java_txt.splitlines(),
-     "junit": [l.strip() for l in java_txt.splitlines() if "tests successful" in l or "tests failed" in l or "junit" in l],
+     # with the GPU: 41 tests found (TensorOpsTest 30 over cpu, sealed and cuda; CudaBackendTest 11), none aborted
+     "junit": [" ".join(l.replace("[", "").replace("]", "").split()) for l in java_txt.splitlines()
+               if any(w in l for w in ("tests found", "tests successful", "tests failed", "tests aborted", "junit"))],
      "gpu": open(os.path.join(out, "gpu.txt")).read().strip() if os.path.exists(os.path.join(out, "gpu.txt")) else None}
 ctest = open(os.path.join(out, "ctest.log")).read() if os.path.exists(os.path.join(out, "ctest.log")) else ""
 m = re.search(r"(\d+)% tests passed, (\d+) tests failed out of (\d+)", ctest)

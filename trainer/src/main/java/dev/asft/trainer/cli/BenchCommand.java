@@ -140,6 +140,7 @@ final class BenchCommand implements Runnable {
             OptionChecks.nonNegative("--lambda", lambda);
             if (hidden % heads != 0) throw new IllegalArgumentException("--heads " + heads + " does not divide --hidden " + hidden);
             if (heads % kvHeads != 0) throw new IllegalArgumentException("--kv-heads " + kvHeads + " does not divide --heads " + heads);
+            Backend backend = Backends.select(device, false); // an unavailable device fails before minutes of writing
             java.nio.file.Path tmp = java.nio.file.Files.createTempDirectory("asft-bench-train");
             try {
                 java.nio.file.Path alignedDir, baseDir;
@@ -161,7 +162,6 @@ final class BenchCommand implements Runnable {
                     alignedDir = paths.aligned();
                     baseDir = paths.base();
                 }
-                Backend backend = Backends.select(device, false);
                 java.util.SplittableRandom rnd = new java.util.SplittableRandom(1);
                 java.util.List<dev.asft.trainer.data.Example> data = new java.util.ArrayList<>();
                 for (int i = 0; i < batch * (steps + 1); i++) {
