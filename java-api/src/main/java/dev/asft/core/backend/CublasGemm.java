@@ -141,10 +141,7 @@ final class CublasGemm implements AutoCloseable {
 
     /** a rounded to bf16 (nearest even) in the scratch buffer, on the stream. */
     private Tensor narrowed(Tensor a, CUstream_st stream) {
-        if (narrow == null || narrow.numel() < a.numel()) {
-            if (narrow != null) narrow.close();
-            narrow = memory.allocate(DType.BF16, a.numel());
-        }
+        narrow = memory.grown(narrow, DType.BF16, a.numel());
         CudaRuntime.checkAsft(AsftCudaNative.asft_cuda_convert(a.pointer(), DType.F32.nativeCode(), narrow.pointer(),
                 DType.BF16.nativeCode(), a.numel(), stream), "asft_cuda_convert(to bf16)");
         return narrow;

@@ -70,7 +70,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
             throw new IllegalArgumentException("the CUDA skinny product reads f32 or bf16 matrices, got " + m);
         Tensor dm = resident(m);
         if (x.isDevice() || out.isDevice()) { // the step's tensors: already here, same stream, no wait
-            onDevice(x, out);
+            CudaOps.device(x, out);
             try (LongPointer table = new LongPointer(dm.pointer().address(), x.pointer().address(), out.pointer().address(), m.dim(0), m.dim(1),
                     x.dim(1), m.dtype().nativeCode())) {
                 CudaRuntime.checkAsft(AsftCudaNative.asft_cuda_skinny_table(table, 1, stream), "asft_cuda_skinny_table");
@@ -90,13 +90,14 @@ public final class CudaBackend implements Backend, AutoCloseable {
     @Override
     public double regularizer(Tensor anchor, AnchorForm form, Tensor a, Tensor b, Tensor gradA, Tensor gradB,
                               float gradScale) {
-        Shapes.checkRegularizer(anchor, a, b, gradA, gradB);
-        if (anchor.dtype() != DType.F32 && anchor.dtype() != DType.BF16)
-            throw new IllegalArgumentException("anchors are stored as f32 or bf16, got " + anchor);
+        checkRegularizer(anchor, a, b, gradA, gradB);
         if (form == AnchorForm.C)
             return onHost(new Tensor[] {a, b, gradA, gradB}, h -> regularizerTwoPass(anchor, h[0], h[1], h[2], h[3], gradScale));
+        if (a.isDevice() || b.isDevice()) { // the step's tensors: the one-module case of the batch
+            CudaOps.device(a, b, gradA, gradB);
+            return regularizerBatch(java.util.List.of(new RegularizerModule(anchor, form, a, b, gradA, gradB)), gradScale);
+        }
         Tensor dq = resident(anchor);
-        if (a.isDevice() || b.isDevice()) return regularizerOnDevice(dq, anchor.dtype(), a, b, gradA, gradB, gradScale);
         try (DeviceBuffer da = new DeviceBuffer(a.byteSize()); DeviceBuffer db = new DeviceBuffer(b.byteSize());
              DeviceBuffer dga = gradA == null ? null : new DeviceBuffer(gradA.byteSize());
              DeviceBuffer dgb = gradB == null ? null : new DeviceBuffer(gradB.byteSize());
@@ -133,10 +134,8 @@ public final class CudaBackend implements Backend, AutoCloseable {
         long[] rows = new long[9 * modules.size()];
         for (int i = 0; i < modules.size(); i++) {
             RegularizerModule m = modules.get(i);
-            Shapes.checkRegularizer(m.anchor(), m.a(), m.b(), m.gradA(), m.gradB());
-            if (m.anchor().dtype() != DType.F32 && m.anchor().dtype() != DType.BF16)
-                throw new IllegalArgumentException("anchors are stored as f32 or bf16, got " + m.anchor());
-            onDevice(m.gradA(), m.gradB());
+            checkRegularizer(m.anchor(), m.a(), m.b(), m.gradA(), m.gradB());
+            CudaOps.device(m.gradA(), m.gradB());
             long[] row = {resident(m.anchor()).pointer().address(), m.a().pointer().address(), m.b().pointer().address(),
                     m.gradA() == null ? 0 : m.gradA().pointer().address(), m.gradB() == null ? 0 : m.gradB().pointer().address(),
                     m.b().dim(0), m.a().dim(1), m.a().dim(0), m.anchor().dtype().nativeCode()};
@@ -152,29 +151,11 @@ public final class CudaBackend implements Backend, AutoCloseable {
         }
     }
 
-    /**
-     * The fused regularizer on the step's device tensors: gradients added in place on the ops'
-     * stream; the value comes back with one wait (one per module and step).
-     */
-    private double regularizerOnDevice(Tensor dq, DType dtype, Tensor a, Tensor b, Tensor gradA, Tensor gradB, float gradScale) {
-        onDevice(a, b, gradA, gradB);
-        if (regValue == null) regValue = ops.allocate(2); // 8 bytes: one double
-        Tensor value = regValue;
-        try (LongPointer table = new LongPointer(dq.pointer().address(), a.pointer().address(), b.pointer().address(),
-                     gradA == null ? 0 : gradA.pointer().address(), gradB == null ? 0 : gradB.pointer().address(), b.dim(0), a.dim(1),
-                     a.dim(0), dtype.nativeCode());
-             DoublePointer host = new DoublePointer(1)) {
-            CudaRuntime.checkAsft(AsftCudaNative.asft_cuda_regularizer_table(table, 1, gradScale, null, new DoublePointer(value.pointer()),
-                    stream), "asft_cuda_regularizer_table");
-            CudaRuntime.check(cudart.cudaMemcpyAsync(host, value.pointer(), 8, cudart.cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync(value)");
-            CudaRuntime.check(cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize after asft_cuda_regularizer_table");
-            return host.get();
-        }
-    }
-
-    private static void onDevice(Tensor... ts) {
-        for (Tensor t : ts)
-            if (t != null && !t.isDevice()) throw new IllegalArgumentException("mixed host and device tensors: " + t.describe() + " is on the host");
+    /** Shapes, and an anchor stored as f32 or bf16 (what the fused kernels read). */
+    private static void checkRegularizer(Tensor anchor, Tensor a, Tensor b, Tensor gradA, Tensor gradB) {
+        Shapes.checkRegularizer(anchor, a, b, gradA, gradB);
+        if (anchor.dtype() != DType.F32 && anchor.dtype() != DType.BF16)
+            throw new IllegalArgumentException("anchors are stored as f32 or bf16, got " + anchor);
     }
 
     /**

@@ -55,6 +55,16 @@ final class CudaMemory implements AutoCloseable {
         held -= bytes;
     }
 
+    /**
+     * t, or a larger scratch tensor in its place (at least 1024 elements): scratch grows and is
+     * kept, since freeing device memory waits for the device.
+     */
+    Tensor grown(Tensor t, DType dtype, long n) {
+        if (t != null && t.numel() >= n) return t;
+        if (t != null) t.close();
+        return allocate(dtype, Math.max(n, 1024));
+    }
+
     /** The most bytes held at once since this memory was made. */
     synchronized long peak() {
         return peak;

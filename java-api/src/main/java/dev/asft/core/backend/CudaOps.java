@@ -50,7 +50,8 @@ final class CudaOps implements TensorOps, AutoCloseable {
         CudaRuntime.checkAsft(status, call);
     }
 
-    private static void device(Tensor... ts) {
+    /** Refuses host tensors (the backend's device paths check with this too). */
+    static void device(Tensor... ts) {
         for (Tensor t : ts)
             if (t != null && !t.isDevice())
                 throw new IllegalArgumentException("the cuda ops take device tensors (made by them, or resident); got host " + t.describe());
@@ -101,13 +102,6 @@ final class CudaOps implements TensorOps, AutoCloseable {
     @Override
     public long peakDeviceBytes() {
         return memory.peak();
-    }
-
-    /** t, or a larger scratch tensor in its place (at least 1024 elements). */
-    private Tensor grown(Tensor t, DType dtype, long n) {
-        if (t != null && t.numel() >= n) return t;
-        if (t != null) t.close();
-        return memory.allocate(dtype, Math.max(n, 1024));
     }
 
     // ---- elementwise ----
@@ -269,7 +263,7 @@ final class CudaOps implements TensorOps, AutoCloseable {
         OpChecks.need(dy, x.numel(), "rmsnorm backward: dy");
         if (dw != null) { // full fine-tuning
             OpChecks.need(dw, w.numel(), "rmsnorm backward: dw");
-            rmsInv = grown(rmsInv, DType.F64, rows);
+            rmsInv = memory.grown(rmsInv, DType.F64, rows);
             ok(asft_cuda_rmsnorm_weight_grad(x.pointer(), dy.pointer(), rows, w.numel(), eps, rmsInv.pointer(), dw.pointer(), stream),
                     "asft_cuda_rmsnorm_weight_grad");
         }
@@ -309,7 +303,7 @@ final class CudaOps implements TensorOps, AutoCloseable {
             gemmAttention.backward(q, k, v, dout, memory.indices(mask), batch, len, heads, kvHeads, dim, dq, dk, dv);
             return;
         }
-        attentionStats = grown(attentionStats, DType.F32, asft_cuda_attention_stats_floats(batch, len, heads));
+        attentionStats = memory.grown(attentionStats, DType.F32, asft_cuda_attention_stats_floats(batch, len, heads));
         ok(asft_cuda_attention_backward(q.pointer(), k.pointer(), v.pointer(), dout.pointer(), memory.indices(mask), batch, len, heads,
                 kvHeads, dim, attentionStats.pointer(), dq.pointer(), dk.pointer(), dv.pointer(), stream), "asft_cuda_attention_backward");
     }
@@ -346,7 +340,7 @@ final class CudaOps implements TensorOps, AutoCloseable {
     public double[] crossEntropy(Tensor logits, int[] targets, double denominator, Tensor dlogits) {
         device(logits, dlogits);
         int vocab = OpChecks.crossEntropy(logits, targets, denominator, dlogits);
-        rowLoss = grown(rowLoss, DType.F64, targets.length);
+        rowLoss = memory.grown(rowLoss, DType.F64, targets.length);
         ok(asft_cuda_cross_entropy(logits.pointer(), memory.indices(targets), targets.length, vocab, denominator, dlogits.pointer(),
                 rowLoss.pointer(), stream), "asft_cuda_cross_entropy");
         double[] rows = memory.doublesOut(rowLoss.pointer(), targets.length);
